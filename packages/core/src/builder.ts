@@ -1,0 +1,106 @@
+import { ZarrsCacheError, isZarrsCacheError } from "./errors.js";
+import type { CacheEventListener, CacheEventType } from "./events.js";
+import { TieredCache, type TieredCacheOptions } from "./tiered-cache.js";
+import type { CacheTier } from "./types.js";
+import { configNumber, describe } from "./validate.js";
+import type { KeyKind } from "./zarr-keys.js";
+
+/** What a plugin sees of the cache: events and prefetch, never the tiers. */
+export interface PluginContext {
+  on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void;
+  /** Asks the cache to bring keys in ahead of use. Never throws. */
+  prefetch(keys: readonly string[], options?: { kind?: KeyKind }): Promise<void>;
+}
+
+export interface CachePlugin {
+  readonly name: string;
+  /** Called once by `build()`. May return a teardown run by `close()`. */
+  setup(context: PluginContext): void | (() => void | Promise<void>);
+}
+
+const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"] as const;
+
+/** Collects tiers (fastest first) and plugins; `build()` validates everything and returns the cache. */
+export class CacheBuilder {
+  private readonly tierList: CacheTier[] = [];
+  private readonly plugins: CachePlugin[] = [];
+
+  constructor(private readonly options: TieredCacheOptions = {}) {}
+
+  /** Adds the next (slower, larger) tier. */
+  tier(tier: CacheTier): this {
+    this.tierList.push(tier);
+    return this;
+  }
+
+  use(plugin: CachePlugin): this {
+    this.plugins.push(plugin);
+    return this;
+  }
+
+  build(): TieredCache {
+    validateOptions(this.options);
+    if (this.tierList.length === 0) {
+      throw new ZarrsCacheError("INVALID_CONFIG", "createCache(): add at least one tier with .tier(...) before build()");
+    }
+    this.tierList.forEach((tier, i) => {
+      const missing = TIER_METHODS.filter((m) => typeof (tier as unknown as Record<string, unknown>)?.[m] !== "function");
+      if (missing.length > 0) {
+        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): tier ${i} (${describe(tier)}) is not a CacheTier: missing ${missing.join(", ")}`);
+      }
+      if (this.tierList.indexOf(tier) !== i) {
+        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): tier ${i} ("${tier.name}") was added twice`);
+      }
+    });
+    for (const tier of this.tierList) {
+      try {
+        tier.open?.();
+      } catch (error) {
+        if (isZarrsCacheError(error)) throw error;
+        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): tier "${tier.name}" failed to open: ${(error as Error)?.message ?? error}`, { cause: error });
+      }
+    }
+    const cache = new TieredCache(this.tierList, this.options);
+    for (const [i, plugin] of this.plugins.entries()) {
+      if (typeof plugin?.setup !== "function") {
+        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): plugin ${i} (${describe(plugin)}) has no setup(context) function`);
+      }
+      const context: PluginContext = {
+        on: (type, listener) => cache.events.on(type, listener),
+        prefetch: (keys, options) => cache.prefetch(keys, options),
+      };
+      const teardown = plugin.setup(context);
+      if (typeof teardown === "function") cache.addTeardown(teardown);
+    }
+    return cache;
+  }
+}
+
+/** Starts a cache configuration: `createCache().tier(memory(...)).build()`. */
+export function createCache(options: TieredCacheOptions = {}): CacheBuilder {
+  return new CacheBuilder(options);
+}
+
+function validateOptions(options: TieredCacheOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(options): options must be an object, got ${describe(options)}`);
+  }
+  if (options.ttl !== undefined) {
+    if (typeof options.ttl !== "object" || options.ttl === null) {
+      throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "ttl" must be an object like { chunk: 60000 }, got ${describe(options.ttl)}`);
+    }
+    for (const [kind, value] of Object.entries(options.ttl)) {
+      if (!["metadata", "chunk", "other", "absent"].includes(kind)) {
+        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): unknown TTL class "ttl.${kind}" (use metadata, chunk, other or absent)`);
+      }
+      if (value !== undefined) configNumber("createCache()", `ttl.${kind}`, value, { min: 1 });
+    }
+  }
+  if (options.writePolicy !== undefined && options.writePolicy !== "write-through" && options.writePolicy !== "write-around") {
+    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "writePolicy" must be "write-through" or "write-around", got ${describe(options.writePolicy)}`);
+  }
+  if (options.negativeCaching !== undefined && typeof options.negativeCaching !== "boolean") {
+    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "negativeCaching" must be a boolean, got ${describe(options.negativeCaching)}`);
+  }
+  configNumber("createCache()", "maxPendingWrites", options.maxPendingWrites, { min: 1, integer: true, optional: true });
+}

@@ -1,0 +1,62 @@
+/** Events a TieredCache emits. Listeners must not throw; an exception is swallowed. */
+export interface CacheEvents {
+  /** A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent". */
+  hit: { key: string; tier: string; level: number; absent: boolean };
+  /** No tier had the key. */
+  miss: { key: string };
+  /** The loader (upstream) answered for a key; `bytes` is 0 when absent. */
+  load: { key: string; bytes: number; absent: boolean; ms: number };
+  /** A value was written to the tiers (write-through, read-through fill, or `set`). */
+  set: { key: string; bytes: number };
+  /** A key was removed from every tier. */
+  delete: { key: string };
+  /** Every key starting with `prefix` was removed; `remote` when a shared tier asked for it. */
+  invalidate: { prefix: string; remote: boolean };
+  /** A lower-tier hit was copied into the tiers above it. */
+  backfill: { key: string; level: number };
+  /** A tier failed; the read was served from elsewhere. */
+  error: { operation: string; tier?: string; key?: string; error: unknown };
+}
+
+export type CacheEventType = keyof CacheEvents;
+export type CacheEventListener<T extends CacheEventType> = (event: CacheEvents[T]) => void;
+
+/**
+ * A minimal typed emitter. Callers check `has(type)` before building an event object,
+ * so an event nobody listens to costs one property read.
+ */
+export class Emitter<E> {
+  private readonly listeners: { [K in keyof E]?: ((event: E[K]) => void)[] } = {};
+
+  has(type: keyof E): boolean {
+    return this.listeners[type] !== undefined;
+  }
+
+  on<K extends keyof E>(type: K, listener: (event: E[K]) => void): () => void {
+    const list = (this.listeners[type] ??= []);
+    list.push(listener);
+    return () => {
+      const current = this.listeners[type];
+      if (!current) return;
+      const next = current.filter((l) => l !== listener);
+      if (next.length === 0) delete this.listeners[type];
+      else this.listeners[type] = next;
+    };
+  }
+
+  emit<K extends keyof E>(type: K, event: E[K]): void {
+    const list = this.listeners[type];
+    if (!list) return;
+    for (const listener of list) {
+      try {
+        listener(event);
+      } catch {
+        // A faulty listener must not break a read.
+      }
+    }
+  }
+
+  removeAll(): void {
+    for (const key of Object.keys(this.listeners)) delete (this.listeners as Record<string, unknown>)[key];
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The shared conformance suite: every CacheTier runs it against itself.
+ *
+ *   import { describeTierConformance } from "@zarrs-cache/core/testing";
+ *   describeTierConformance("memory", { create: () => memory({ maxBytes: 1 << 20 }) });
+ *
+ * Needs vitest (an optional peer dependency of @zarrs-cache/core).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { isZarrsCacheError, type ZarrsCacheErrorCode } from "./errors.js";
+import type { CacheTier } from "./types.js";
+
+export interface ConformanceOptions {
+  /** A fresh, empty tier; called once per test. */
+  create: () => CacheTier | Promise<CacheTier>;
+  /** Runs after each test, after the tier is closed (remove files, keys…). */
+  cleanup?: () => void | Promise<void>;
+  /** The tier honours per-entry TTLs (default true). */
+  ttl?: boolean;
+  /** The largest value the suite writes (default 1 MiB). */
+  largeValueBytes?: number;
+  /** A value size the tier must refuse with VALUE_TOO_LARGE, if it has a limit. */
+  oversizedValueBytes?: number;
+  /** The tier reports `entries` and `bytes` exactly (default true; a shared Redis cannot). */
+  exactSize?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function bytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed * 2654435761;
+  for (let i = 0; i < length; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const key of iterable) out.push(key);
+  return out.sort();
+}
+
+async function expectCode(promise: Promise<unknown>, code: ZarrsCacheErrorCode): Promise<void> {
+  let error: unknown;
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `expected a ZarrsCacheError ${code}`).toBeDefined();
+  expect(isZarrsCacheError(error), `expected a ZarrsCacheError, got ${String(error)}`).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  expect((error as Error).message.length).toBeGreaterThan(10);
+}
+
+/** Registers the conformance tests for one tier inside the current vitest file. */
+export function describeTierConformance(name: string, options: ConformanceOptions): void {
+  const ttl = options.ttl ?? true;
+  const exactSize = options.exactSize ?? true;
+  const large = options.largeValueBytes ?? 1 << 20;
+
+  describe(`CacheTier conformance: ${name}`, () => {
+    let open: CacheTier[] = [];
+    const make = async () => {
+      const tier = await options.create();
+      open.push(tier);
+      return tier;
+    };
+    afterEach(async () => {
+      for (const tier of open) await tier.close();
+      open = [];
+      await options.cleanup?.();
+    });
+
+    it("answers undefined for a key it never saw", async () => {
+      const tier = await make();
+      expect(typeof tier.name).toBe("string");
+      expect(await tier.get("never-set")).toBeUndefined();
+      expect(await tier.has("never-set")).toBe(false);
+      expect(await tier.delete("never-set")).toBe(false);
+    });
+
+    it("round-trips bytes exactly, as a Uint8Array", async () => {
+      const tier = await make();
+      const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await tier.set("all-bytes", all);
+      const entry = await tier.get("all-bytes");
+      expect(entry?.value).toBeInstanceOf(Uint8Array);
+      expect(Array.from(entry!.value)).toEqual(Array.from(all));
+      expect(entry?.expiresAt).toBeUndefined();
+      expect(await tier.has("all-bytes")).toBe(true);
+    });
+
+    it("stores an empty value as an empty value", async () => {
+      const tier = await make();
+      await tier.set("empty", new Uint8Array(0));
+      const entry = await tier.get("empty");
+      expect(entry?.value).toBeInstanceOf(Uint8Array);
+      expect(entry?.value.byteLength).toBe(0);
+    });
+
+    it(`round-trips a large value (${large} bytes) and a view into a larger buffer`, async () => {
+      const tier = await make();
+      const value = bytes(large, 7);
+      await tier.set("large", value);
+      expect(Buffer.compare((await tier.get("large"))!.value, value)).toBe(0);
+      const backing = bytes(4096, 3);
+      const view = backing.subarray(100, 200);
+      await tier.set("view", view);
+      expect(Buffer.compare((await tier.get("view"))!.value, view)).toBe(0);
+    });
+
+    it("keeps what was stored when the caller later mutates its buffer", async () => {
+      const tier = await make();
+      const value = bytes(64, 9);
+      const original = value.slice();
+      await tier.set("owned", value);
+      value.fill(0);
+      expect(Buffer.compare((await tier.get("owned"))!.value, original)).toBe(0);
+    });
+
+    it("handles keys with unicode, slashes, dots, spaces and control characters", async () => {
+      const tier = await make();
+      const keys = ["héllo/wörld/🧊", "../../etc/passwd", "a b\tc", "nul\u0000inside", "/abs/c/0/1", ".zarray", "x".repeat(300)];
+      for (const [i, key] of keys.entries()) await tier.set(key, bytes(10, i + 1));
+      for (const [i, key] of keys.entries()) expect(Buffer.compare((await tier.get(key))!.value, bytes(10, i + 1))).toBe(0);
+    });
+
+    it("overwrites a key and accounts its size once", async () => {
+      const tier = await make();
+      await tier.set("k", bytes(1000, 1));
+      await tier.set("k", bytes(10, 2));
+      expect(Buffer.compare((await tier.get("k"))!.value, bytes(10, 2))).toBe(0);
+      if (exactSize) {
+        const stats = tier.stats();
+        expect(stats.entries).toBe(1);
+        expect(stats.bytes).toBeGreaterThanOrEqual(10);
+        expect(stats.bytes).toBeLessThan(1000);
+      }
+    });
+
+    it("deletes a key", async () => {
+      const tier = await make();
+      await tier.set("gone", bytes(8));
+      expect(await tier.delete("gone")).toBe(true);
+      expect(await tier.get("gone")).toBeUndefined();
+      expect(await tier.has("gone")).toBe(false);
+      expect(await tier.delete("gone")).toBe(false);
+      if (exactSize) expect(tier.stats().entries).toBe(0);
+    });
+
+    it("lists keys by prefix", async () => {
+      const tier = await make();
+      await tier.set("a/1", bytes(4));
+      await tier.set("a/2", bytes(4));
+      await tier.set("ab", bytes(4));
+      await tier.set("b/1", bytes(4));
+      expect(await collect(tier.keys("a/"))).toEqual(["a/1", "a/2"]);
+      expect(await collect(tier.keys())).toEqual(["a/1", "a/2", "ab", "b/1"]);
+      expect(await collect(tier.keys("zzz"))).toEqual([]);
+    });
+
+    it("clears every entry", async () => {
+      const tier = await make();
+      for (let i = 0; i < 20; i++) await tier.set(`clear/${i}`, bytes(16, i));
+      await tier.clear();
+      expect(await collect(tier.keys())).toEqual([]);
+      expect(await tier.get("clear/3")).toBeUndefined();
+      if (exactSize) {
+        expect(tier.stats().entries).toBe(0);
+        expect(tier.stats().bytes).toBe(0);
+      }
+      await tier.set("after-clear", bytes(4));
+      expect(await tier.has("after-clear")).toBe(true);
+    });
+
+    it("counts hits, misses and sets in stats", async () => {
+      const tier = await make();
+      const before = tier.stats();
+      for (const counter of ["hits", "misses", "sets", "deletes", "evictions", "errors"]) {
+        expect(typeof before[counter], `stats().${counter}`).toBe("number");
+      }
+      await tier.set("s", bytes(100));
+      await tier.get("s");
+      await tier.get("missing");
+      const after = tier.stats();
+      expect(after.hits - before.hits).toBe(1);
+      expect(after.misses - before.misses).toBe(1);
+      expect(after.sets - before.sets).toBe(1);
+      if (exactSize) {
+        expect(after.entries).toBe(1);
+        expect(after.bytes).toBeGreaterThanOrEqual(100);
+      }
+    });
+
+    it("handles many concurrent sets and gets", async () => {
+      const tier = await make();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => tier.set(`c/${i}`, bytes(256, i + 1))));
+      const entries = await Promise.all(Array.from({ length: 100 }, (_, i) => tier.get(`c/${i}`)));
+      entries.forEach((entry, i) => expect(Buffer.compare(entry!.value, bytes(256, i + 1))).toBe(0));
+    });
+
+    it("rejects bad input with typed errors", async () => {
+      const tier = await make();
+      await expectCode(tier.get(""), "INVALID_KEY");
+      await expectCode(tier.get(42 as unknown as string), "INVALID_KEY");
+      await expectCode(tier.set("", bytes(1)), "INVALID_KEY");
+      await expectCode(tier.set("k", "not bytes" as unknown as Uint8Array), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", [1, 2, 3] as unknown as Uint8Array), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", bytes(1), { ttl: -5 }), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", bytes(1), { ttl: Number.NaN }), "INVALID_ARGUMENT");
+      await expectCode(tier.delete(""), "INVALID_KEY");
+      await expectCode(tier.has(""), "INVALID_KEY");
+      expect(await tier.has("k")).toBe(false);
+    });
+
+    if (options.oversizedValueBytes !== undefined) {
+      const oversized = options.oversizedValueBytes;
+      it(`refuses a value of ${oversized} bytes without side effects`, async () => {
+        const tier = await make();
+        await tier.set("keep", bytes(32, 5));
+        await tier.set("big", bytes(16, 6));
+        const before = tier.stats();
+        await expectCode(tier.set("big", bytes(oversized, 8)), "VALUE_TOO_LARGE");
+        // The old value of the key and every other entry are untouched.
+        expect(Buffer.compare((await tier.get("keep"))!.value, bytes(32, 5))).toBe(0);
+        expect(Buffer.compare((await tier.get("big"))!.value, bytes(16, 6))).toBe(0);
+        if (exactSize) {
+          expect(tier.stats().entries).toBe(before.entries);
+          expect(tier.stats().bytes).toBe(before.bytes);
+        }
+      });
+    }
+
+    if (ttl) {
+      it("expires entries after their TTL and reports the expiry", async () => {
+        const tier = await make();
+        const t0 = Date.now();
+        await tier.set("short", bytes(8), { ttl: 300 });
+        await tier.set("long", bytes(8), { ttl: 60_000 });
+        await tier.set("forever", bytes(8));
+        const entry = await tier.get("short");
+        expect(entry).toBeDefined();
+        expect(entry!.expiresAt).toBeGreaterThanOrEqual(t0 + 300 - 5);
+        expect(entry!.expiresAt).toBeLessThanOrEqual(Date.now() + 300 + 5);
+        await sleep(450);
+        expect(await tier.get("short")).toBeUndefined();
+        expect(await tier.has("short")).toBe(false);
+        expect(await collect(tier.keys())).toEqual(["forever", "long"]);
+        const long = await tier.get("long");
+        expect(long!.expiresAt! - Date.now()).toBeGreaterThan(50_000);
+        expect((await tier.get("forever"))!.expiresAt).toBeUndefined();
+      });
+
+      it("replaces a TTL when a key is set again", async () => {
+        const tier = await make();
+        await tier.set("k", bytes(8), { ttl: 200 });
+        await tier.set("k", bytes(8, 2));
+        await sleep(300);
+        expect(await tier.get("k")).toBeDefined();
+      });
+    }
+
+    it("agrees with get() in its optional fast paths", async () => {
+      const tier = await make();
+      await tier.set("p/1", bytes(8, 1));
+      await tier.set("p/2", bytes(8, 2));
+      await tier.set("q/1", bytes(8, 3));
+      if (tier.getSync) {
+        expect(Buffer.compare(tier.getSync("p/1")!.value, bytes(8, 1))).toBe(0);
+        expect(tier.getSync("nope")).toBeUndefined();
+      }
+      if (tier.getMany) {
+        const many = await tier.getMany(["p/2", "nope", "p/1"]);
+        expect(many).toHaveLength(3);
+        expect(Buffer.compare(many[0]!.value, bytes(8, 2))).toBe(0);
+        expect(many[1]).toBeUndefined();
+        expect(Buffer.compare(many[2]!.value, bytes(8, 1))).toBe(0);
+      }
+      if (tier.deletePrefix) {
+        expect(await tier.deletePrefix("p/")).toBe(2);
+        expect(await collect(tier.keys())).toEqual(["q/1"]);
+      }
+    });
+
+    it("refuses use after close, and closes twice without error", async () => {
+      const tier = await make();
+      await tier.set("k", bytes(8));
+      await tier.close();
+      await tier.close();
+      await expectCode(tier.get("k"), "CLOSED");
+      await expectCode(tier.set("k", bytes(8)), "CLOSED");
+    });
+  });
+}

@@ -1,0 +1,521 @@
+import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
+import { Emitter, type CacheEvents } from "./events.js";
+import { PendingWrites } from "./pending-writes.js";
+import type { CacheEntry, CacheTier, SetOptions, TierInvalidation, TierStats } from "./types.js";
+import { assertKey, assertSetOptions, assertValue, remainingTtl } from "./validate.js";
+import type { KeyKind } from "./zarr-keys.js";
+
+/** Loads a value from upstream; undefined means the key does not exist there. */
+export type Loader = () => Promise<Uint8Array | undefined>;
+
+export type WritePolicy = "write-through" | "write-around";
+
+export interface TieredCacheOptions {
+  /** TTLs in ms per key kind; omitted means no expiry. `absent` is for cached "does not exist". */
+  ttl?: { metadata?: number; chunk?: number; other?: number; absent?: number };
+  /** Cache "absent" answers of the loader (default true). */
+  negativeCaching?: boolean;
+  /** write-through (default): store first, then cache the new value. write-around: invalidate. */
+  writePolicy?: WritePolicy;
+  /** Most fills of lower tiers in flight at once; past it a fill is skipped and counted (default 1024). */
+  maxPendingWrites?: number;
+}
+
+export interface LoadOptions {
+  /** The TTL class of the key (default "other"). */
+  kind?: KeyKind;
+  /** Aborts this caller's wait only; a load shared with other callers goes on. */
+  signal?: AbortSignal;
+}
+
+/** Per-level counters of a TieredCache, beside the tier's own stats. */
+export interface LevelStats {
+  name: string;
+  level: number;
+  /** Lookups this cache answered from this level. */
+  hits: number;
+  /** hits / lookups that reached this level. */
+  hitRate: number;
+  tier: TierStats;
+}
+
+/** An empty value in a tier is the marker for "known absent" (see the README). */
+const ABSENT = new Uint8Array(0);
+const DEFAULT_ABSENT_TTL = 10 * 60_000;
+const DEFAULT_METADATA_TTL = 10 * 60_000;
+
+interface Flight {
+  promise: Promise<Uint8Array | undefined>;
+  /** Set when a write or invalidation lands while the load runs: its result must not be cached. */
+  stale: boolean;
+}
+
+/**
+ * Read-through over ordered tiers: an L1 hit is answered synchronously; otherwise one load per
+ * key at a time walks the lower tiers, then the loader, and fills the tiers above the hit.
+ * A TieredCache is itself a CacheTier, so it can be nested or wrapped.
+ */
+export class TieredCache implements CacheTier {
+  readonly name = "tiered";
+  readonly events = new Emitter<CacheEvents>();
+
+  private readonly tiers: CacheTier[];
+  private readonly l1: CacheTier | undefined;
+  private readonly flights = new Map<string, Flight>();
+  private readonly writes: PendingWrites;
+  private readonly ttl: Required<Pick<NonNullable<TieredCacheOptions["ttl"]>, "absent">> & NonNullable<TieredCacheOptions["ttl"]>;
+  private readonly negativeCaching: boolean;
+  readonly writePolicy: WritePolicy;
+  private readonly unsubscribes: (() => void)[] = [];
+  private readonly teardowns: (() => void | Promise<void>)[] = [];
+  private readonly loaders: { prefix: string; load: (key: string) => Promise<Uint8Array | undefined> }[] = [];
+  private readonly levelHits: number[];
+  private readonly levelLookups: number[];
+  private counters = { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0, tooLarge: 0 };
+  private closed = false;
+
+  constructor(tiers: CacheTier[], options: TieredCacheOptions = {}) {
+    if (tiers.length === 0) throw new ZarrsCacheError("INVALID_CONFIG", "a TieredCache needs at least one tier");
+    this.tiers = [...tiers];
+    this.l1 = typeof tiers[0]!.getSync === "function" ? tiers[0] : undefined;
+    this.ttl = { metadata: DEFAULT_METADATA_TTL, absent: DEFAULT_ABSENT_TTL, ...options.ttl };
+    this.negativeCaching = options.negativeCaching ?? true;
+    this.writePolicy = options.writePolicy ?? "write-through";
+    this.writes = new PendingWrites(options.maxPendingWrites ?? 1024, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
+    this.levelHits = tiers.map(() => 0);
+    this.levelLookups = tiers.map(() => 0);
+    tiers.forEach((tier, level) => {
+      if (tier.onInvalidation) this.unsubscribes.push(tier.onInvalidation((message) => this.onRemoteInvalidation(level, message)));
+    });
+  }
+
+  /** The tiers, top (fastest) first. */
+  get levels(): readonly CacheTier[] {
+    return this.tiers;
+  }
+
+  // ─── read-through ────────────────────────────────────────────────────────────
+
+  /**
+   * The value for `key`: from the first tier that has it, else from `loader` (once per key
+   * however many callers ask at once). Resolves undefined when the key is absent upstream.
+   * The returned buffer may be shared with the cache: copy it before mutating.
+   */
+  getOrLoad(key: string, loader: Loader, options?: LoadOptions): Promise<Uint8Array | undefined> {
+    try {
+      const hit = this.peek(key);
+      if (hit !== undefined) return Promise.resolve(hit === null ? undefined : hit);
+      return this.slowPath(key, loader, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Synchronous L1 lookup: the value, `null` for a cached "absent", or undefined when L1 does not
+   * know (or the first tier has no synchronous path). Never touches lower tiers.
+   */
+  peek(key: string): Uint8Array | null | undefined {
+    if (this.closed) throw closedError();
+    const l1 = this.l1;
+    if (l1 === undefined) return undefined;
+    const entry = l1.getSync!(key);
+    this.levelLookups[0]!++;
+    if (entry === undefined) return undefined;
+    return this.countHit(key, 0, entry.value);
+  }
+
+  private countHit(key: string, level: number, value: Uint8Array): Uint8Array | null {
+    this.levelHits[level]!++;
+    this.counters.hits++;
+    const absent = value.byteLength === 0;
+    if (absent) this.counters.absentHits++;
+    if (this.events.has("hit")) this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent });
+    return absent ? null : value;
+  }
+
+  private slowPath(key: string, loader: Loader, options: LoadOptions | undefined): Promise<Uint8Array | undefined> {
+    assertKey(key);
+    let flight = this.flights.get(key);
+    if (flight) this.counters.joins++;
+    else {
+      const created: Flight = { stale: false, promise: undefined as never };
+      created.promise = this.lookupThenLoad(key, loader, options?.kind ?? "other", created).finally(() => {
+        if (this.flights.get(key) === created) this.flights.delete(key);
+      });
+      this.flights.set(key, created);
+      flight = created;
+    }
+    return waitWithSignal(flight.promise, options?.signal);
+  }
+
+  private async lookupThenLoad(key: string, loader: Loader, kind: KeyKind, flight: Flight): Promise<Uint8Array | undefined> {
+    const found = await this.lookupLower(key, this.l1 ? 1 : 0, flight);
+    if (found !== undefined) return found === null ? undefined : found;
+
+    this.counters.misses++;
+    if (this.events.has("miss")) this.events.emit("miss", { key });
+    const started = Date.now();
+    let value: Uint8Array | undefined;
+    try {
+      this.counters.loads++;
+      value = await loader();
+    } catch (error) {
+      this.counters.loadErrors++;
+      throw error;
+    }
+    if (value !== undefined && !(value instanceof Uint8Array)) {
+      throw new ZarrsCacheError("UPSTREAM_ERROR", `the loader for ${key} returned ${typeof value}, not a Uint8Array or undefined`);
+    }
+    if (this.events.has("load")) {
+      this.events.emit("load", { key, bytes: value?.byteLength ?? 0, absent: value === undefined, ms: Date.now() - started });
+    }
+    if (!flight.stale && !this.closed) {
+      if (value === undefined) {
+        if (this.negativeCaching) this.fill(key, ABSENT, this.ttl.absent, this.tiers.length);
+      } else if (value.byteLength > 0) {
+        // A real empty value is never cached: an empty entry means "absent".
+        this.fill(key, value, this.ttl[kind], this.tiers.length);
+      }
+    }
+    return value;
+  }
+
+  /** Looks in tiers[from..]; on a hit fills the tiers above it. null = cached absent. */
+  private async lookupLower(key: string, from: number, flight?: Flight): Promise<Uint8Array | null | undefined> {
+    for (let level = from; level < this.tiers.length; level++) {
+      const tier = this.tiers[level]!;
+      this.levelLookups[level]!++;
+      let entry: CacheEntry | undefined;
+      try {
+        entry = await tier.get(key);
+      } catch (error) {
+        this.reportError("get", tier, key, error);
+        continue;
+      }
+      if (entry === undefined) continue;
+      const ttl = remainingTtl(entry.expiresAt);
+      if (ttl === 0) continue;
+      if (level > 0 && !flight?.stale) {
+        this.counters.backfills++;
+        if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
+        this.fill(key, entry.value, ttl, level);
+      }
+      return this.countHit(key, level, entry.value);
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes `value` into tiers[0..upTo). Every tier's set() is started now (in-process tiers do
+   * their work synchronously), but none is awaited, so a slow tier never delays the caller.
+   */
+  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): void {
+    const options = ttl === undefined ? undefined : { ttl };
+    for (let level = 0; level < upTo; level++) this.writes.start(this.tiers[level]!, key, value, options);
+    this.counters.sets++;
+    if (this.events.has("set")) this.events.emit("set", { key, bytes: value.byteLength });
+  }
+
+  // ─── writes ───────────────────────────────────────────────────────────────────
+
+  /**
+   * Writes through to the store with `writer`, then updates the cache by the write policy.
+   * If `writer` throws, the cache is left exactly as it was and the error propagates.
+   */
+  async write(key: string, value: Uint8Array, writer: () => Promise<void> | void, options?: { kind?: KeyKind }): Promise<void> {
+    this.assertOpen();
+    assertKey(key);
+    assertValue(value);
+    this.markStale((k) => k === key);
+    await writer();
+    this.markStale((k) => k === key);
+    if (this.writePolicy === "write-around" || value.byteLength === 0) {
+      await this.delete(key);
+      return;
+    }
+    await this.setEverywhere(key, value, this.ttl[options?.kind ?? "other"]);
+  }
+
+  private async setEverywhere(key: string, value: Uint8Array, ttl: number | undefined): Promise<void> {
+    const options = ttl === undefined ? undefined : { ttl };
+    await Promise.all(
+      this.tiers.map(async (tier) => {
+        try {
+          await tier.set(key, value, options);
+        } catch (error) {
+          // The tier may still hold the old value: drop it rather than serve stale bytes.
+          this.reportError("set", tier, key, error);
+          await tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e));
+        }
+      }),
+    );
+    this.counters.sets++;
+    if (this.events.has("set")) this.events.emit("set", { key, bytes: value.byteLength });
+  }
+
+  /**
+   * Removes every key starting with `prefix` from every tier (also loads in flight for them).
+   * Returns the most entries removed from any one tier (tiers mostly hold the same keys).
+   */
+  async invalidate(prefix: string): Promise<number> {
+    this.assertOpen();
+    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "invalidate(prefix) needs a string prefix");
+    this.markStale((k) => k.startsWith(prefix));
+    await this.writes.flush();
+    let removed = 0;
+    for (const tier of this.tiers) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
+    if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: false });
+    return removed;
+  }
+
+  private async deletePrefixIn(tier: CacheTier, prefix: string): Promise<number> {
+    try {
+      if (prefix === "") {
+        await tier.clear();
+        return 0;
+      }
+      if (tier.deletePrefix) return await tier.deletePrefix(prefix);
+      const keys: string[] = [];
+      for await (const key of tier.keys(prefix)) keys.push(key);
+      let removed = 0;
+      for (const key of keys) if (await tier.delete(key)) removed++;
+      return removed;
+    } catch (error) {
+      this.reportError("invalidate", tier, prefix, error);
+      return 0;
+    }
+  }
+
+  private onRemoteInvalidation(level: number, message: TierInvalidation): void {
+    if (this.closed) return;
+    const upper = this.tiers.slice(0, level);
+    if (message.kind === "keys") {
+      const keys = new Set(message.keys);
+      this.markStale((k) => keys.has(k));
+      for (const tier of upper) for (const key of keys) void tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e));
+    } else {
+      const prefix = message.kind === "prefix" ? message.prefix : "";
+      this.markStale((k) => k.startsWith(prefix));
+      for (const tier of upper) void this.deletePrefixIn(tier, prefix);
+      if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: true });
+    }
+  }
+
+  private markStale(matches: (key: string) => boolean): void {
+    for (const [key, flight] of this.flights) if (matches(key)) flight.stale = true;
+  }
+
+  // ─── prefetch (used by plugins) ──────────────────────────────────────────────
+
+  /** Lets `prefetch` load keys under `prefix` from upstream (the zarrita adapter registers itself). */
+  registerLoader(prefix: string, load: (key: string) => Promise<Uint8Array | undefined>): () => void {
+    const entry = { prefix, load };
+    this.loaders.push(entry);
+    this.loaders.sort((a, b) => b.prefix.length - a.prefix.length);
+    return () => {
+      const i = this.loaders.indexOf(entry);
+      if (i !== -1) this.loaders.splice(i, 1);
+    };
+  }
+
+  /** Brings keys into the cache ahead of use. Keys no registered loader knows are only looked up. Never throws. */
+  async prefetch(keys: readonly string[], options?: { kind?: KeyKind }): Promise<void> {
+    await Promise.all(
+      keys.map(async (key) => {
+        if (this.closed || this.peek(key) !== undefined) return;
+        const source = this.loaders.find((l) => key.startsWith(l.prefix));
+        try {
+          if (source) await this.getOrLoad(key, () => source.load(key), options);
+          else await this.get(key);
+        } catch (error) {
+          this.reportError("prefetch", undefined, key, error);
+        }
+      }),
+    );
+  }
+
+  addTeardown(teardown: () => void | Promise<void>): void {
+    this.teardowns.push(teardown);
+  }
+
+  // ─── the CacheTier contract ──────────────────────────────────────────────────
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    this.assertOpen();
+    assertKey(key);
+    // Deliberately the same walk as a read-through, minus the loader.
+    if (this.l1) {
+      this.levelLookups[0]!++;
+      const entry = this.l1.getSync!(key);
+      if (entry) {
+        this.countHit(key, 0, entry.value);
+        return entry;
+      }
+    }
+    for (let level = this.l1 ? 1 : 0; level < this.tiers.length; level++) {
+      const tier = this.tiers[level]!;
+      this.levelLookups[level]!++;
+      let entry: CacheEntry | undefined;
+      try {
+        entry = await tier.get(key);
+      } catch (error) {
+        this.reportError("get", tier, key, error);
+        continue;
+      }
+      const ttl = remainingTtl(entry?.expiresAt);
+      if (entry === undefined || ttl === 0) continue;
+      if (level > 0) this.fill(key, entry.value, ttl, level);
+      this.countHit(key, level, entry.value);
+      return entry;
+    }
+    this.counters.misses++;
+    if (this.events.has("miss")) this.events.emit("miss", { key });
+    return undefined;
+  }
+
+  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
+    this.assertOpen();
+    assertKey(key);
+    assertValue(value);
+    assertSetOptions(options);
+    this.markStale((k) => k === key);
+    await this.setEverywhere(key, value, options?.ttl);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.assertOpen();
+    assertKey(key);
+    this.markStale((k) => k === key);
+    await this.writes.flush();
+    const results = await Promise.all(
+      this.tiers.map((tier) =>
+        tier.delete(key).catch((error: unknown) => {
+          this.reportError("delete", tier, key, error);
+          return false;
+        }),
+      ),
+    );
+    this.counters.deletes++;
+    if (this.events.has("delete")) this.events.emit("delete", { key });
+    return results.some(Boolean);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    return this.invalidate(prefix);
+  }
+
+  async has(key: string): Promise<boolean> {
+    this.assertOpen();
+    assertKey(key);
+    for (const tier of this.tiers) {
+      try {
+        if (await tier.has(key)) return true;
+      } catch (error) {
+        this.reportError("has", tier, key, error);
+      }
+    }
+    return false;
+  }
+
+  async clear(): Promise<void> {
+    this.assertOpen();
+    await this.invalidate("");
+  }
+
+  /** Keys held by any tier (deduplicated). Keys cached as "absent" are included. */
+  async *keys(prefix = ""): AsyncIterable<string> {
+    this.assertOpen();
+    const seen = new Set<string>();
+    for (const tier of this.tiers) {
+      for await (const key of tier.keys(prefix)) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield key;
+      }
+    }
+  }
+
+  /** Aggregate counters: `hits` at any level, `misses` that reached the loader (or nothing). */
+  stats(): TierStats {
+    const l1 = this.tiers[0]!.stats();
+    return {
+      ...this.counters,
+      entries: l1.entries,
+      bytes: this.tiers.reduce<number | undefined>((sum, t) => {
+        const b = t.stats().bytes;
+        return sum === undefined || b === undefined ? undefined : sum + b;
+      }, 0),
+      pendingWrites: this.writes.size,
+      droppedWrites: this.writes.dropped,
+    };
+  }
+
+  /** Per-level hits and hit rates, with each tier's own stats. */
+  levelStats(): LevelStats[] {
+    return this.tiers.map((tier, level) => ({
+      name: tier.name,
+      level,
+      hits: this.levelHits[level]!,
+      hitRate: this.levelLookups[level]! === 0 ? 0 : this.levelHits[level]! / this.levelLookups[level]!,
+      tier: tier.stats(),
+    }));
+  }
+
+  /** Waits for fills of lower tiers in flight. */
+  flush(): Promise<void> {
+    return this.writes.flush();
+  }
+
+  /** Flushes pending writes, stops plugins, then closes every tier. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.flights.values()].map((f) => f.promise));
+    await this.writes.flush();
+    this.closed = true;
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+    for (const teardown of this.teardowns.reverse()) await teardown();
+    const results = await Promise.allSettled(this.tiers.map((tier) => tier.close()));
+    this.events.removeAll();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw new ZarrsCacheError("IO_ERROR", "a tier failed to close", { cause: failed.reason });
+  }
+
+  private reportError(operation: string, tier: CacheTier | undefined, key: string | undefined, error: unknown): void {
+    if (isZarrsCacheError(error, "VALUE_TOO_LARGE")) {
+      // Normal for a small upper tier: the value lives in the tiers that can hold it.
+      this.counters.tooLarge++;
+      return;
+    }
+    this.counters.errors++;
+    if (this.events.has("error")) this.events.emit("error", { operation, tier: tier?.name, key, error });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedError();
+  }
+}
+
+function closedError(): ZarrsCacheError {
+  return new ZarrsCacheError("CLOSED", "the cache is closed");
+}
+
+/** Resolves with `promise`, or rejects with the signal's reason as soon as it aborts. */
+function waitWithSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

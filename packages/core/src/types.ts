@@ -1,0 +1,97 @@
+/** A cached value and when it expires. */
+export interface CacheEntry {
+  /** The bytes. A tier may return its own buffer: callers must not mutate it. */
+  value: Uint8Array;
+  /** Absolute expiry time in ms since the epoch (`Date.now()` clock), or undefined for no expiry. */
+  expiresAt?: number;
+}
+
+export interface SetOptions {
+  /** Time to live in ms (a positive finite number). Omitted: the tier's default TTL, if any. */
+  ttl?: number;
+}
+
+/**
+ * Counters every tier reports. `entries` and `bytes` are what the tier holds now; the rest
+ * count since the tier was created. Tiers add their own counters (corruptions, promotions…).
+ */
+export interface TierStats {
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  evictions: number;
+  errors: number;
+  /** Entries held now, or undefined where the tier cannot know cheaply (a shared Redis). */
+  entries?: number;
+  /** Bytes held now (payload plus the tier's overhead estimate), or undefined if unknown. */
+  bytes?: number;
+  [counter: string]: number | undefined;
+}
+
+/**
+ * A message from a tier that entries in the tiers above it are stale. A shared tier (Redis)
+ * sends this when another node writes or invalidates; the TieredCache then drops those keys
+ * from its upper tiers.
+ */
+export type TierInvalidation =
+  | { kind: "keys"; keys: string[] }
+  | { kind: "prefix"; prefix: string }
+  /** Messages may have been missed (a reconnect): drop everything above this tier. */
+  | { kind: "all" };
+
+/**
+ * The one contract every storage level implements. Values are `Uint8Array` end to end.
+ * Keys are non-empty strings; each tier documents its own size limits.
+ */
+export interface CacheTier {
+  /** A short name for stats and events, e.g. "memory" or "disk". */
+  readonly name: string;
+
+  /** The entry, or undefined when absent or expired. */
+  get(key: string): Promise<CacheEntry | undefined>;
+
+  /**
+   * Optional synchronous lookup for in-process tiers; it lets the TieredCache answer an L1
+   * hit with no extra await. Same semantics as `get` (counts a hit or a miss).
+   */
+  getSync?(key: string): CacheEntry | undefined;
+
+  /** Optional batched lookup (one round trip for many keys). Same order as `keys`. */
+  getMany?(keys: readonly string[]): Promise<(CacheEntry | undefined)[]>;
+
+  /** Stores a value. A value the tier cannot hold (too large) throws VALUE_TOO_LARGE and changes nothing. */
+  set(key: string, value: Uint8Array, options?: SetOptions): Promise<void>;
+
+  /** Removes a key; true when something was removed. */
+  delete(key: string): Promise<boolean>;
+
+  /** Optional efficient removal of every key starting with `prefix`; returns how many were removed. */
+  deletePrefix?(prefix: string): Promise<number>;
+
+  has(key: string): Promise<boolean>;
+
+  /** Removes every entry this tier owns (only its own namespace for shared tiers). */
+  clear(): Promise<void>;
+
+  /** Every live key starting with `prefix` (all keys when omitted). */
+  keys(prefix?: string): AsyncIterable<string>;
+
+  stats(): TierStats;
+
+  /**
+   * Optional synchronous check run by `build()`: throws INVALID_CONFIG naming the bad option
+   * (an unwritable directory, say) so that misconfiguration fails early.
+   */
+  open?(): void;
+
+  /** Optional subscription to invalidations coming from outside this process. */
+  onInvalidation?(listener: (message: TierInvalidation) => void): () => void;
+
+  /** Releases resources. Further calls other than `close()` throw CLOSED. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function emptyStats(): TierStats {
+  return { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0 };
+}

@@ -1,0 +1,1 @@
+export { memory, MemoryTier, type MemoryOptions } from "./memory-tier.js";
