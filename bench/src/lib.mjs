@@ -1,0 +1,98 @@
+// Shared helpers for benchmark scenarios. Every scenario measures its baseline in the same run
+// and reports a ratio, because these machines are noisy: absolute numbers mean little.
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Throughput of `op` (sync or async) in ops/s: `rounds` rounds of about `roundMs` each after a
+ * warm-up; returns the median round. `op(i)` is called with a running index.
+ */
+export async function opsPerSec(op, { rounds = 7, roundMs = 300, warmupMs = 200 } = {}) {
+  let i = 0;
+  const runFor = async (ms) => {
+    const end = performance.now() + ms;
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() < end) {
+      for (let k = 0; k < 64; k++) await op(i++);
+      n += 64;
+    }
+    return n / ((performance.now() - start) / 1000);
+  };
+  await runFor(warmupMs);
+  const results = [];
+  for (let r = 0; r < rounds; r++) results.push(await runFor(roundMs));
+  return median(results);
+}
+
+/** Like opsPerSec, but keeps `concurrency` calls in flight (for I/O-bound tiers). */
+export async function opsPerSecConcurrent(op, concurrency, { rounds = 7, roundMs = 400, warmupMs = 200 } = {}) {
+  let i = 0;
+  const runFor = async (ms) => {
+    const end = performance.now() + ms;
+    const start = performance.now();
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          await op(i++);
+          n++;
+        }
+      }),
+    );
+    return n / ((performance.now() - start) / 1000);
+  };
+  await runFor(warmupMs);
+  const results = [];
+  for (let r = 0; r < rounds; r++) results.push(await runFor(roundMs));
+  return median(results);
+}
+
+/** Median wall time in ms of `fn` over `rounds` runs. */
+export async function medianMs(fn, rounds = 5) {
+  const times = [];
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now();
+    await fn(r);
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/** Deterministic pseudo-random bytes. */
+export function randomBytes(length, seed = 1) {
+  const out = new Uint8Array(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/**
+ * One result row. `ratio` is always value / baselineValue; `target` says which way is good,
+ * e.g. ">= 0.8" for a throughput or "<= 1.05" for a time or a request count.
+ */
+export function row({ group, scenario, unit, value, baseline, baselineValue, target, notes }) {
+  let ratio;
+  if (baselineValue !== undefined && baselineValue !== 0) ratio = value / baselineValue;
+  let pass;
+  if (target && ratio !== undefined) {
+    const m = /^(>=|<=)\s*([\d.]+)$/.exec(target);
+    if (m) pass = m[1] === ">=" ? ratio >= Number(m[2]) : ratio <= Number(m[2]);
+  }
+  return { group, scenario, unit, value: round(value), baseline, baselineValue: round(baselineValue), ratio: round(ratio, 3), target, pass, notes };
+}
+
+function round(x, digits = 1) {
+  if (typeof x !== "number") return x;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
