@@ -105,7 +105,7 @@ export class TieredCache implements CacheTier {
     try {
       const hit = this.peek(key);
       if (hit !== undefined) return Promise.resolve(hit === null ? undefined : hit);
-      return this.slowPath(key, loader, options);
+      return this.load(key, loader, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -134,8 +134,17 @@ export class TieredCache implements CacheTier {
     return absent ? null : value;
   }
 
-  private slowPath(key: string, loader: Loader, options: LoadOptions | undefined): Promise<Uint8Array | undefined> {
-    assertKey(key);
+  /**
+   * The slow half of `getOrLoad`, for callers that already tried `peek()`: walks the lower
+   * tiers, then the loader, with one load per key however many callers wait for it.
+   */
+  load(key: string, loader: Loader, options?: LoadOptions): Promise<Uint8Array | undefined> {
+    if (this.closed) return Promise.reject(closedError());
+    try {
+      assertKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let flight = this.flights.get(key);
     if (flight) this.counters.joins++;
     else {

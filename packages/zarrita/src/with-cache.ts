@@ -1,0 +1,123 @@
+import type { AbsolutePath, AsyncReadable, GetOptions, RangeQuery } from "@zarrita/storage";
+import { type KeyKind, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
+import { defineStoreExtension } from "zarrita";
+import { StoreKeys, storeIdentity } from "./keys.js";
+
+export interface WithCacheOptions {
+  /**
+   * Identifies the dataset inside shared tiers (disk, Redis). Default: the store's URL
+   * (FetchStore). Required for stores without a URL.
+   */
+  namespace?: string;
+  /**
+   * Hand each caller its own copy of the bytes (default true), so a caller (or a codec) that
+   * mutates what it got cannot corrupt later reads. `false` returns the cached buffer itself:
+   * faster on memory hits, safe only if nothing mutates the result.
+   */
+  copy?: boolean;
+  /** Decides whether a path is cached at all (default: everything). */
+  shouldCache?: (path: string, kind: KeyKind) => boolean;
+  /** Overrides the TTL class of a path (default: zarr key shapes, see classifyKey). */
+  classify?: (path: string) => KeyKind;
+}
+
+export interface CacheExtensionOptions extends WithCacheOptions {
+  cache: TieredCache;
+}
+
+type Writable = { set?: (key: AbsolutePath, value: Uint8Array) => unknown };
+
+function copyOf(value: Uint8Array): Uint8Array {
+  // Uint8Array#slice copies; a Buffer's slice would only be a view.
+  return value.constructor === Uint8Array ? value.slice() : new Uint8Array(value);
+}
+
+function validate(cache: unknown, options: WithCacheOptions): void {
+  const c = cache as Partial<TieredCache> | null;
+  if (typeof c?.getOrLoad !== "function" || typeof c?.write !== "function") {
+    throw new ZarrsCacheError("INVALID_CONFIG", "withCache(store, cache): cache must be built with createCache()...build()");
+  }
+  if (options.namespace !== undefined && (typeof options.namespace !== "string" || options.namespace === "")) {
+    throw new ZarrsCacheError("INVALID_CONFIG", 'withCache(): option "namespace" must be a non-empty string');
+  }
+  for (const name of ["shouldCache", "classify"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "function") {
+      throw new ZarrsCacheError("INVALID_CONFIG", `withCache(): option "${name}" must be a function`);
+    }
+  }
+  if (options.copy !== undefined && typeof options.copy !== "boolean") {
+    throw new ZarrsCacheError("INVALID_CONFIG", 'withCache(): option "copy" must be a boolean');
+  }
+}
+
+/**
+ * The caching store extension: `zarr.extendStore(store, (s) => cacheExtension(s, { cache }))`.
+ * Overrides `get`, `getRange` (when the store has it) and `set` (when the store has it);
+ * everything else is the wrapped store's own.
+ */
+export const cacheExtension = defineStoreExtension((inner: AsyncReadable, options: CacheExtensionOptions) => {
+  const { cache, ...rest } = options ?? ({} as CacheExtensionOptions);
+  validate(cache, rest);
+  const namespace = rest.namespace ?? storeIdentity(inner);
+  if (namespace === undefined) {
+    throw new ZarrsCacheError("INVALID_CONFIG", 'withCache(): this store has no URL to identify it; pass options.namespace (e.g. "my-dataset")');
+  }
+  const keys = new StoreKeys(namespace);
+  const copy = rest.copy ?? true;
+  const classify = rest.classify ?? classifyKey;
+  const shouldCache = rest.shouldCache;
+  const innerGet = inner.get.bind(inner);
+  const innerGetRange = inner.getRange?.bind(inner);
+  const innerSet = (inner as Writable).set?.bind(inner);
+
+  // Loads never take the caller's signal: a load may be shared by many callers.
+  const load = (path: AbsolutePath, range?: RangeQuery) =>
+    range === undefined ? innerGet(path) : innerGetRange!(path, range);
+
+  cache.registerLoader(keys.prefix, (key) => {
+    const parsed = keys.parse(key);
+    if (!parsed || (parsed.range && !innerGetRange)) return Promise.resolve(undefined);
+    return load(parsed.path as AbsolutePath, parsed.range);
+  });
+
+  const read = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined) => {
+    const kind = range === undefined ? classify(path) : "chunk";
+    if (shouldCache && !shouldCache(path, kind)) return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
+    // Fast path: an L1 hit is answered without entering the slow path at all.
+    const hit = cache.peek(key);
+    if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
+    const pending = cache.load(key, () => load(path, range), { kind, signal: opts?.signal });
+    return copy ? pending.then((value) => (value === undefined ? undefined : copyOf(value))) : pending;
+  };
+
+  return {
+    get(path: AbsolutePath, opts?: GetOptions): Promise<Uint8Array | undefined> {
+      return read(keys.whole(path), path, undefined, opts);
+    },
+    ...(innerGetRange && {
+      getRange(path: AbsolutePath, range: RangeQuery, opts?: GetOptions): Promise<Uint8Array | undefined> {
+        return read(keys.range(path, range), path, range, opts);
+      },
+    }),
+    ...(innerSet && {
+      async set(path: AbsolutePath, value: Uint8Array): Promise<void> {
+        // Store first; the cache changes only after the store accepted the write.
+        await cache.write(keys.whole(path), value, async () => {
+          await innerSet(path, value);
+        }, { kind: classify(path) });
+        await cache.invalidate(keys.rangePrefix(path));
+      },
+    }),
+  };
+});
+
+/**
+ * Wraps a zarrita store so every read goes through `cache`:
+ * `const store = withCache(new FetchStore(url), cache)`.
+ */
+export function withCache<S extends AsyncReadable>(store: S, cache: TieredCache, options: WithCacheOptions = {}): S {
+  if (store === null || typeof store !== "object" || typeof (store as AsyncReadable).get !== "function") {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", "withCache(store, cache): store must be a zarrita store with a get(key) method");
+  }
+  return cacheExtension(store, { ...options, cache }) as unknown as S;
+}
