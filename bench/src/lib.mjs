@@ -29,6 +29,30 @@ export async function opsPerSec(op, { rounds = 7, roundMs = 300, warmupMs = 200 
   return median(results);
 }
 
+/**
+ * Throughput of several ops measured round-robin (one short round of each, repeated), so that
+ * load from elsewhere on a noisy machine hits all of them alike. Returns { name: median ops/s }.
+ */
+export async function compareOpsPerSec(ops, { rounds = 9, roundMs = 200, warmupMs = 150 } = {}) {
+  const results = Object.fromEntries(Object.keys(ops).map((name) => [name, []]));
+  const runFor = async (op, ms, state) => {
+    const end = performance.now() + ms;
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() < end) {
+      for (let k = 0; k < 64; k++) await op(state.i++);
+      n += 64;
+    }
+    return n / ((performance.now() - start) / 1000);
+  };
+  const states = Object.fromEntries(Object.keys(ops).map((name) => [name, { i: 0 }]));
+  for (const [name, op] of Object.entries(ops)) await runFor(op, warmupMs, states[name]);
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, op] of Object.entries(ops)) results[name].push(await runFor(op, roundMs, states[name]));
+  }
+  return Object.fromEntries(Object.entries(results).map(([name, xs]) => [name, median(xs)]));
+}
+
 /** Like opsPerSec, but keeps `concurrency` calls in flight (for I/O-bound tiers). */
 export async function opsPerSecConcurrent(op, concurrency, { rounds = 7, roundMs = 400, warmupMs = 200 } = {}) {
   let i = 0;

@@ -27,17 +27,21 @@ export type CacheEventListener<T extends CacheEventType> = (event: CacheEvents[T
  */
 export class Emitter<E> {
   private readonly listeners: { [K in keyof E]?: ((event: E[K]) => void)[] } = {};
+  /** Listeners of any type; lets `has` answer with one comparison in the common no-listener case. */
+  private count = 0;
 
   has(type: keyof E): boolean {
-    return this.listeners[type] !== undefined;
+    return this.count !== 0 && this.listeners[type] !== undefined;
   }
 
   on<K extends keyof E>(type: K, listener: (event: E[K]) => void): () => void {
     const list = (this.listeners[type] ??= []);
     list.push(listener);
+    this.count++;
     return () => {
       const current = this.listeners[type];
-      if (!current) return;
+      if (!current || !current.includes(listener)) return;
+      this.count--;
       const next = current.filter((l) => l !== listener);
       if (next.length === 0) delete this.listeners[type];
       else this.listeners[type] = next;
@@ -57,6 +61,7 @@ export class Emitter<E> {
   }
 
   removeAll(): void {
+    this.count = 0;
     for (const key of Object.keys(this.listeners)) delete (this.listeners as Record<string, unknown>)[key];
   }
 }

@@ -70,8 +70,9 @@ export class TieredCache implements CacheTier {
   private readonly teardowns: (() => void | Promise<void>)[] = [];
   private readonly loaders: { prefix: string; load: (key: string) => Promise<Uint8Array | undefined> }[] = [];
   private readonly levelHits: number[];
-  private readonly levelLookups: number[];
-  private counters = { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0, tooLarge: 0 };
+  /** Lookups that reached a level and found nothing there. */
+  private readonly levelMisses: number[];
+  private counters = { misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0, tooLarge: 0 };
   private closed = false;
 
   constructor(tiers: CacheTier[], options: TieredCacheOptions = {}) {
@@ -83,7 +84,7 @@ export class TieredCache implements CacheTier {
     this.writePolicy = options.writePolicy ?? "write-through";
     this.writes = new PendingWrites(options.maxPendingWrites ?? 1024, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
     this.levelHits = tiers.map(() => 0);
-    this.levelLookups = tiers.map(() => 0);
+    this.levelMisses = tiers.map(() => 0);
     tiers.forEach((tier, level) => {
       if (tier.onInvalidation) this.unsubscribes.push(tier.onInvalidation((message) => this.onRemoteInvalidation(level, message)));
     });
@@ -120,14 +121,15 @@ export class TieredCache implements CacheTier {
     const l1 = this.l1;
     if (l1 === undefined) return undefined;
     const entry = l1.getSync!(key);
-    this.levelLookups[0]!++;
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      this.levelMisses[0]!++;
+      return undefined;
+    }
     return this.countHit(key, 0, entry.value);
   }
 
   private countHit(key: string, level: number, value: Uint8Array): Uint8Array | null {
     this.levelHits[level]!++;
-    this.counters.hits++;
     const absent = value.byteLength === 0;
     if (absent) this.counters.absentHits++;
     if (this.events.has("hit")) this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent });
@@ -194,17 +196,19 @@ export class TieredCache implements CacheTier {
   private async lookupLower(key: string, from: number, flight?: Flight): Promise<Uint8Array | null | undefined> {
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
-      this.levelLookups[level]!++;
       let entry: CacheEntry | undefined;
       try {
         entry = await tier.get(key);
       } catch (error) {
+        this.levelMisses[level]!++;
         this.reportError("get", tier, key, error);
         continue;
       }
-      if (entry === undefined) continue;
-      const ttl = remainingTtl(entry.expiresAt);
-      if (ttl === 0) continue;
+      const ttl = remainingTtl(entry?.expiresAt);
+      if (entry === undefined || ttl === 0) {
+        this.levelMisses[level]!++;
+        continue;
+      }
       if (level > 0 && !flight?.stale) {
         this.counters.backfills++;
         if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
@@ -355,25 +359,28 @@ export class TieredCache implements CacheTier {
     assertKey(key);
     // Deliberately the same walk as a read-through, minus the loader.
     if (this.l1) {
-      this.levelLookups[0]!++;
       const entry = this.l1.getSync!(key);
       if (entry) {
         this.countHit(key, 0, entry.value);
         return entry;
       }
+      this.levelMisses[0]!++;
     }
     for (let level = this.l1 ? 1 : 0; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
-      this.levelLookups[level]!++;
       let entry: CacheEntry | undefined;
       try {
         entry = await tier.get(key);
       } catch (error) {
+        this.levelMisses[level]!++;
         this.reportError("get", tier, key, error);
         continue;
       }
       const ttl = remainingTtl(entry?.expiresAt);
-      if (entry === undefined || ttl === 0) continue;
+      if (entry === undefined || ttl === 0) {
+        this.levelMisses[level]!++;
+        continue;
+      }
       if (level > 0) this.fill(key, entry.value, ttl, level);
       this.countHit(key, level, entry.value);
       return entry;
@@ -449,6 +456,7 @@ export class TieredCache implements CacheTier {
   stats(): TierStats {
     const l1 = this.tiers[0]!.stats();
     return {
+      hits: this.levelHits.reduce((a, b) => a + b, 0),
       ...this.counters,
       entries: l1.entries,
       bytes: this.tiers.reduce<number | undefined>((sum, t) => {
@@ -466,7 +474,7 @@ export class TieredCache implements CacheTier {
       name: tier.name,
       level,
       hits: this.levelHits[level]!,
-      hitRate: this.levelLookups[level]! === 0 ? 0 : this.levelHits[level]! / this.levelLookups[level]!,
+      hitRate: this.levelHits[level]! === 0 ? 0 : this.levelHits[level]! / (this.levelHits[level]! + this.levelMisses[level]!),
       tier: tier.stats(),
     }));
   }

@@ -76,7 +76,7 @@ export class MemoryTier implements CacheTier {
 
   getSync(key: string): CacheEntry | undefined {
     if (this.closed) throw closedError();
-    assertKey(key);
+    if (typeof key !== "string" || key.length === 0) assertKey(key);
     const slot = this.lru.get(key);
     if (slot === undefined) {
       this.counters.misses++;

@@ -80,13 +80,16 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
     return load(parsed.path as AbsolutePath, parsed.range);
   });
 
+  const kindOf = (path: AbsolutePath, range: RangeQuery | undefined): KeyKind => (range === undefined ? classify(path) : "chunk");
+
   const read = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined) => {
-    const kind = range === undefined ? classify(path) : "chunk";
-    if (shouldCache && !shouldCache(path, kind)) return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
-    // Fast path: an L1 hit is answered without entering the slow path at all.
+    if (shouldCache && !shouldCache(path, kindOf(path, range))) {
+      return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
+    }
+    // Fast path: an L1 hit is answered with no await and no key classification.
     const hit = cache.peek(key);
     if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
-    const pending = cache.load(key, () => load(path, range), { kind, signal: opts?.signal });
+    const pending = cache.load(key, () => load(path, range), { kind: kindOf(path, range), signal: opts?.signal });
     return copy ? pending.then((value) => (value === undefined ? undefined : copyOf(value))) : pending;
   };
 
