@@ -21,7 +21,12 @@ import { startServer } from "./server.mjs";
 const MiB = 1024 * 1024;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const latencyMs = Number(args[args.indexOf("--latency") + 1] || 20);
+const latencyArg = args.indexOf("--latency");
+const latencyMs = latencyArg === -1 ? 20 : Number(args[latencyArg + 1]);
+if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+  console.error("usage: node src/main.mjs [--fresh] [--latency <ms>]");
+  process.exit(2);
+}
 const dataDir = path.join(here, "..", "data");
 const cacheDir = path.join(here, "..", ".zarr-cache");
 if (args.includes("--fresh")) fs.rmSync(cacheDir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import path from "node:path";
  *   `fail` may return an HTTP status (e.g. 500) to answer instead of the file.
  */
 export async function startServer({ root, latencyMs = 0, fail } = {}) {
+  const base = path.resolve(root);
   const stats = { requests: 0, bytes: 0, notFound: 0, byPath: new Map() };
   const sockets = new Set();
   const server = http.createServer((req, res) => {
@@ -24,8 +25,8 @@ export async function startServer({ root, latencyMs = 0, fail } = {}) {
       res.writeHead(forced).end();
       return;
     }
-    const file = path.join(root, urlPath);
-    if (!file.startsWith(path.resolve(root))) {
+    const file = path.join(base, urlPath);
+    if (file !== base && !file.startsWith(base + path.sep)) {
       res.writeHead(403).end();
       return;
     }

@@ -220,12 +220,17 @@ export class TieredCache implements CacheTier {
   }
 
   /**
-   * Writes `value` into tiers[0..upTo). Every tier's set() is started now (in-process tiers do
-   * their work synchronously), but none is awaited, so a slow tier never delays the caller.
+   * Writes `value` into tiers[0..upTo) without making the caller wait. L1 is written now, so the
+   * next read finds it; lower tiers are deferred to the next macrotask when L1 holds the value
+   * meanwhile (a synchronous SQLite write then overlaps the reader's next wait instead of
+   * delaying it), and started at once otherwise. None is awaited.
    */
   private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): void {
     const options = ttl === undefined ? undefined : { ttl };
-    for (let level = 0; level < upTo; level++) this.writes.start(this.tiers[level]!, key, value, options);
+    for (let level = 0; level < upTo; level++) {
+      if (level === 0 || this.l1 === undefined) this.writes.start(this.tiers[level]!, key, value, options);
+      else this.writes.defer(this.tiers[level]!, key, value, options);
+    }
     this.counters.sets++;
     if (this.events.has("set")) this.events.emit("set", { key, bytes: value.byteLength });
   }
@@ -315,8 +320,10 @@ export class TieredCache implements CacheTier {
     }
   }
 
+  /** Keeps loads in flight and queued fills of matching keys from caching what is now old. */
   private markStale(matches: (key: string) => boolean): void {
     for (const [key, flight] of this.flights) if (matches(key)) flight.stale = true;
+    this.writes.cancel(matches);
   }
 
   // ─── prefetch (used by plugins) ──────────────────────────────────────────────

@@ -278,6 +278,15 @@ describe("writes and invalidation", () => {
     expect(cache.peek("k")?.[0]).toBe(2);
   });
 
+  it("a newer write wins over a queued fill of a lower tier", async () => {
+    const { cache, l2 } = twoLevels();
+    await cache.getOrLoad("k", async () => bytes(1)); // L1 now, L2 on the next macrotask
+    expect(cache.stats().pendingWrites).toBe(1);
+    await cache.write("k", bytes(2), async () => {});
+    await cache.flush();
+    expect((await l2.get("k"))?.value[0]).toBe(2);
+  });
+
   it("invalidates by prefix across all tiers", async () => {
     const { cache, l1, l2 } = twoLevels();
     await cache.set("ds1:/a", bytes(1));
