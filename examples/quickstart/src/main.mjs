@@ -5,7 +5,7 @@
 //   warm            the same again, now from memory
 // Run it twice: the second process finds the chunks on disk and makes no upstream requests.
 //
-//   node src/main.mjs [--fresh] [--latency 20]
+//   node src/main.mjs [--fresh] [--latency 20] [--data-dir DIR] [--cache-dir DIR] [--json]
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,13 +24,17 @@ const args = process.argv.slice(2);
 const latencyArg = args.indexOf("--latency");
 const latencyMs = latencyArg === -1 ? 20 : Number(args[latencyArg + 1]);
 if (!Number.isFinite(latencyMs) || latencyMs < 0) {
-  console.error("usage: node src/main.mjs [--fresh] [--latency <ms>]");
+  console.error("usage: node src/main.mjs [--fresh] [--latency <ms>] [--data-dir DIR] [--cache-dir DIR] [--json]");
   process.exit(2);
 }
-const dataDir = path.join(here, "..", "data");
-const cacheDir = path.join(here, "..", ".zarr-cache");
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const dataDir = path.resolve(option("--data-dir", path.join(here, "..", "data")));
+const cacheDir = path.resolve(option("--cache-dir", path.join(here, "..", ".zarr-cache")));
+const json = args.includes("--json");
+if (json) console.log = () => {}; // only the JSON summary goes to stdout
 if (args.includes("--fresh")) fs.rmSync(cacheDir, { recursive: true, force: true });
 
+const table = (rows) => json || console.table(rows);
 const started = performance.now();
 await writeDataset(dataDir);
 const server = await startServer({ root: dataDir, latencyMs });
@@ -65,10 +69,10 @@ const rows = [uncached, first, warm].map((p) => ({
   speedup: `${(uncached.ms / p.ms).toFixed(1)}×`,
   "same bytes": sameData(uncached.data, p.data) ? "yes" : "NO",
 }));
-console.table(rows);
+table(rows);
 
 console.log("\nper-tier hit rates (lookups that reached the tier):");
-console.table(
+table(
   cache.levelStats().map((l) => ({
     tier: l.name,
     hits: l.hits,
@@ -78,10 +82,14 @@ console.table(
   })),
 );
 const s = cache.stats();
+const levels = cache.levelStats().map((l) => ({ name: l.name, hits: l.hits, hitRate: l.hitRate }));
 console.log(`cache: ${s.hits} hits, ${s.misses} misses (${s.loads} upstream loads, ${s.absentHits} cached-absent answers), ${s.joins} merged concurrent misses`);
 
 await cache.close();
 await server.close();
 const ok = rows.every((r) => r["same bytes"] === "yes");
+if (json) {
+  process.stdout.write(`${JSON.stringify({ phases: rows, levels, stats: s })}\n`);
+}
 console.log(`\n${ok ? "all reads identical to uncached" : "MISMATCH"}; total ${((performance.now() - started) / 1000).toFixed(1)} s. Run again: the next process reads from ${path.relative(process.cwd(), cacheDir)}.`);
 if (!ok) process.exitCode = 1;

@@ -27,7 +27,9 @@ export type ZarrsCacheErrorCode =
   /** The upstream store (the loader) failed. */
   | "UPSTREAM_ERROR"
   /** The caller's AbortSignal fired. */
-  | "ABORTED";
+  | "ABORTED"
+  /** The tier cannot do this operation at all (e.g. list keys of a store that has no iterator). */
+  | "UNSUPPORTED";
 
 export class ZarrsCacheError extends Error {
   readonly code: ZarrsCacheErrorCode;
