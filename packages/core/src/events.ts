@@ -12,6 +12,8 @@ export interface CacheEvents {
   delete: { key: string };
   /** Every key starting with `prefix` was removed; `remote` when a shared tier asked for it. */
   invalidate: { prefix: string; remote: boolean };
+  /** A tier dropped an entry on its own: its size bound ("evict") or its TTL ("expire"). */
+  evict: { key: string; tier: string; level: number; reason: "evict" | "expire" };
   /** A lower-tier hit was copied into the tiers above it. */
   backfill: { key: string; level: number };
   /** A tier failed; the read was served from elsewhere. */

@@ -87,6 +87,13 @@ export class TieredCache implements CacheTier {
     this.levelMisses = tiers.map(() => 0);
     tiers.forEach((tier, level) => {
       if (tier.onInvalidation) this.unsubscribes.push(tier.onInvalidation((message) => this.onRemoteInvalidation(level, message)));
+      if (tier.onEviction) {
+        this.unsubscribes.push(
+          tier.onEviction((key, reason) => {
+            if (this.events.has("evict")) this.events.emit("evict", { key, tier: tier.name, level, reason });
+          }),
+        );
+      }
     });
   }
 

@@ -85,6 +85,9 @@ export interface CacheTier {
    */
   open?(): void;
 
+  /** Optional subscription to entries the tier dropped on its own (size bound or expiry). */
+  onEviction?(listener: (key: string, reason: "evict" | "expire") => void): () => void;
+
   /** Optional subscription to invalidations coming from outside this process. */
   onInvalidation?(listener: (message: TierInvalidation) => void): () => void;
 

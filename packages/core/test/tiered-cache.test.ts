@@ -337,6 +337,21 @@ describe("events, plugins and prefetch", () => {
     expect(seen).toEqual(["miss", "load:2", "hit:l1"]);
   });
 
+  it("reports entries a tier evicted or expired on its own", async () => {
+    const l1 = memory({ maxBytes: 4096, entryOverhead: 0 });
+    const cache = createCache({ ttl: { chunk: 20 } }).tier(l1).build();
+    open.push(cache);
+    const evicted: string[] = [];
+    cache.events.on("evict", (e) => evicted.push(`${e.key}:${e.reason}@${e.tier}`));
+    await cache.getOrLoad("a", async () => new Uint8Array(3000));
+    await cache.getOrLoad("b", async () => new Uint8Array(3000));
+    expect(evicted).toEqual(["a:evict@memory"]);
+    await cache.getOrLoad("c", async () => new Uint8Array(10), { kind: "chunk" });
+    await sleep(40);
+    await cache.getOrLoad("c", async () => new Uint8Array(10), { kind: "chunk" });
+    expect(evicted).toContain("c:expire@memory");
+  });
+
   it("gives plugins events and prefetch, and tears them down on close", async () => {
     let torn = false;
     const hits: string[] = [];

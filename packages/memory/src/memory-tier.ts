@@ -43,6 +43,7 @@ export class MemoryTier implements CacheTier {
   private readonly maxValueBytes: number;
   private readonly overhead: number;
   private readonly counters = emptyStats();
+  private evictionListeners: ((key: string, reason: "evict" | "expire") => void)[] = [];
   private closed = false;
 
   constructor(options: MemoryOptions) {
@@ -64,8 +65,10 @@ export class MemoryTier implements CacheTier {
     this.lru = new LRUCache<string, Slot>({
       maxSize: options.maxBytes,
       sizeCalculation: (slot, key) => this.sizeOf(key, slot.value),
-      dispose: (_slot, _key, reason) => {
-        if (reason === "evict") this.counters.evictions++;
+      dispose: (_slot, key, reason) => {
+        if (reason !== "evict") return;
+        this.counters.evictions++;
+        for (const listener of this.evictionListeners) listener(key, "evict");
       },
     });
   }
@@ -85,6 +88,7 @@ export class MemoryTier implements CacheTier {
     if (slot.expiresAt !== undefined && slot.expiresAt <= Date.now()) {
       this.lru.delete(key);
       this.counters.expired = (this.counters.expired ?? 0) + 1;
+      for (const listener of this.evictionListeners) listener(key, "expire");
       this.counters.misses++;
       return undefined;
     }
@@ -161,6 +165,13 @@ export class MemoryTier implements CacheTier {
       if (key.startsWith(prefix) && (slot.expiresAt === undefined || slot.expiresAt > now)) live.push(key);
     }
     yield* live;
+  }
+
+  onEviction(listener: (key: string, reason: "evict" | "expire") => void): () => void {
+    this.evictionListeners.push(listener);
+    return () => {
+      this.evictionListeners = this.evictionListeners.filter((l) => l !== listener);
+    };
   }
 
   stats(): TierStats {
