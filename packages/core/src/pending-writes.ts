@@ -1,5 +1,7 @@
 import type { CacheTier, SetOptions } from "./types.js";
 
+const DRAIN_BATCH = 32;
+
 interface Queued {
   tier: CacheTier;
   key: string;
@@ -42,7 +44,10 @@ export class PendingWrites {
       return;
     }
     this.queue.push({ tier, key, value, options });
-    this.timer ??= setTimeout(() => this.drain(), 0);
+    // A reader whose loads never yield to the event loop (an in-process upstream) would otherwise
+    // only ever grow the queue until fills are dropped: start them once a batch has gathered.
+    if (this.queue.length >= DRAIN_BATCH) this.drain();
+    else this.timer ??= setTimeout(() => this.drain(), 0);
   }
 
   /** Forgets queued (not yet started) writes of matching keys: a newer write or an invalidation won. */

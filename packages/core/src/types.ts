@@ -9,6 +9,12 @@ export interface CacheEntry {
 export interface SetOptions {
   /** Time to live in ms (a positive finite number). Omitted: the tier's default TTL, if any. */
   ttl?: number;
+  /**
+   * The caller hands the buffer over and will never touch it again, so an in-process tier may
+   * keep it instead of copying (a wrapper that built the buffer itself, like `compressed()`).
+   * Tiers are free to copy anyway.
+   */
+  transfer?: boolean;
 }
 
 /**

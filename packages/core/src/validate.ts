@@ -35,6 +35,10 @@ export function assertSetOptions(options: unknown): asserts options is SetOption
     throw new ZarrsCacheError("INVALID_ARGUMENT", `set options must be an object, got ${describe(options)}`);
   }
   assertTtl((options as SetOptions).ttl);
+  const transfer = (options as SetOptions).transfer;
+  if (transfer !== undefined && typeof transfer !== "boolean") {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "transfer" must be a boolean, got ${describe(transfer)}`);
+  }
 }
 
 /** Checks a numeric config option; throws INVALID_CONFIG naming it. */

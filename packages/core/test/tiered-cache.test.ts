@@ -204,6 +204,14 @@ describe("read-through", () => {
     await closing;
   });
 
+  it("drops no deferred fill when reads never yield to the event loop", async () => {
+    const { cache, l2 } = twoLevels({ maxPendingWrites: 64 });
+    for (let i = 0; i < 500; i++) await cache.getOrLoad(`k${i}`, async () => bytes(i & 0xff));
+    await cache.flush();
+    expect(cache.stats().droppedWrites).toBe(0);
+    expect(l2.stats().entries).toBe(500);
+  });
+
   it("bounds fills in flight and counts those it skipped", async () => {
     const { tier, control } = controllable(memory({ maxBytes: MiB, name: "slow" }));
     const gate = deferred();

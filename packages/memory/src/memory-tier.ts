@@ -34,7 +34,7 @@ interface Slot {
 /**
  * A byte-bounded LRU tier on lru-cache. Hits return the stored buffer without copying (callers
  * such as the zarrita adapter copy once, where needed); `set` copies, so a caller mutating its
- * buffer later cannot change what is cached.
+ * buffer later cannot change what is cached, unless the caller hands the buffer over (`transfer`).
  */
 export class MemoryTier implements CacheTier {
   readonly name: string;
@@ -121,9 +121,7 @@ export class MemoryTier implements CacheTier {
       );
     }
     const ttl = options?.ttl ?? this.defaultTtl;
-    const copy = new Uint8Array(value.byteLength);
-    copy.set(value);
-    this.lru.set(key, { value: copy, expiresAt: ttl === undefined ? undefined : Date.now() + ttl });
+    this.lru.set(key, { value: options?.transfer && isWhole(value) ? value : copyOf(value), expiresAt: ttl === undefined ? undefined : Date.now() + ttl });
     this.counters.sets++;
   }
 
@@ -187,6 +185,17 @@ export class MemoryTier implements CacheTier {
   private assertOpen(): void {
     if (this.closed) throw closedError();
   }
+}
+
+/** A plain Uint8Array over its whole ArrayBuffer: keeping it retains nothing more than itself. */
+function isWhole(value: Uint8Array): boolean {
+  return value.constructor === Uint8Array && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+}
+
+function copyOf(value: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(value.byteLength);
+  copy.set(value);
+  return copy;
 }
 
 function closedError(): ZarrsCacheError {

@@ -1,0 +1,275 @@
+import {
+  type CacheEntry,
+  type CacheTier,
+  type SetOptions,
+  type TierInvalidation,
+  type TierStats,
+  ZarrsCacheError,
+  assertKey,
+  assertSetOptions,
+  assertValue,
+} from "@zarrs-cache/core";
+import { type Engine, type ImplementationName, fflateEngine, loadNodeEngine, nodeZlibExpected } from "./engines.js";
+import { IncompressibleRun, looksIncompressible } from "./entropy.js";
+import { HEADER_BYTES, MAX_ORIGINAL_BYTES, readHeader, writeHeader } from "./header.js";
+import { type CompressionOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+
+/**
+ * The inner tier's stats, with `hits` and `misses` as this wrapper answered them (an unreadable
+ * value is a hit below and a miss here) and the compression counters added.
+ */
+export interface CompressionStats extends TierStats {
+  /** Bytes of values given to set() (before compression). */
+  bytesIn: number;
+  /** Bytes handed to the inner tier for those values (headers included). */
+  bytesOut: number;
+  /** bytesIn / bytesOut: 2 means stored values take half the space; 1 before any set. */
+  ratio: number;
+  /** Values stored compressed. */
+  storedCompressed: number;
+  /** Values stored raw: too small, high entropy, or not shrinking by minSavings. */
+  storedRaw: number;
+  /** Of storedRaw, those the entropy check stored without trying to compress. */
+  entropySkips: number;
+  /** Time spent deciding and compressing in set(), ms. */
+  compressMs: number;
+  /** Time spent decompressing in get()/getMany(), ms. */
+  decompressMs: number;
+  /** Values read that were not readable (foreign, truncated, corrupt, unknown version): answered as misses. */
+  corruptions: number;
+}
+
+const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"] as const;
+/** Deflate expands at most ~1032:1; an original length beyond that is a corrupt header. */
+const MAX_EXPANSION = 1032;
+const TRANSFER: SetOptions = Object.freeze({ transfer: true });
+
+/**
+ * Wraps a tier so that values are stored compressed (or raw, when compression does not pay).
+ * Keys, TTLs and expiry pass through unchanged; closing this tier closes the inner one.
+ */
+export class CompressedTier implements CacheTier {
+  readonly name: string;
+  /** The wrapped tier. */
+  readonly inner: CacheTier;
+  // Present only when the inner tier has them (assigned in the constructor).
+  declare readonly getMany?: (keys: readonly string[]) => Promise<(CacheEntry | undefined)[]>;
+  declare readonly deletePrefix?: (prefix: string) => Promise<number>;
+  declare readonly onInvalidation?: (listener: (message: TierInvalidation) => void) => () => void;
+  declare readonly onEviction?: (listener: (key: string, reason: "evict" | "expire") => void) => () => void;
+
+  private readonly options: ResolvedOptions;
+  private engine: Engine | undefined;
+  private readonly engineLoad: Promise<Engine>;
+  private readonly counters = {
+    hits: 0,
+    misses: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    storedCompressed: 0,
+    storedRaw: 0,
+    entropySkips: 0,
+    compressMs: 0,
+    decompressMs: 0,
+    corruptions: 0,
+  };
+  private readonly incompressible = new IncompressibleRun();
+  private closed = false;
+
+  constructor(inner: CacheTier, options?: CompressionOptions) {
+    const missing = TIER_METHODS.filter((m) => typeof (inner as unknown as Record<string, unknown> | null)?.[m] !== "function");
+    if (missing.length > 0) {
+      throw new ZarrsCacheError("INVALID_CONFIG", `compressed(tier): the first argument must be a CacheTier (missing ${missing.join(", ")})`);
+    }
+    this.options = resolveOptions(options);
+    this.inner = inner;
+    this.name = this.options.name ?? `compressed(${inner.name})`;
+
+    const implementation = this.options.implementation;
+    if (implementation === "node:zlib" && !nodeZlibExpected()) {
+      throw new ZarrsCacheError("INVALID_CONFIG", 'compressed(): option "implementation" is "node:zlib" but this runtime is not Node');
+    }
+    if (implementation === "fflate") {
+      this.engine = fflateEngine;
+      this.engineLoad = Promise.resolve(fflateEngine);
+    } else {
+      this.engineLoad = loadNodeEngine().then((engine) => {
+        if (engine === undefined && implementation === "node:zlib") {
+          throw new ZarrsCacheError("TIER_UNAVAILABLE", `compressed tier "${this.name}": node:zlib could not be loaded`);
+        }
+        this.engine = engine ?? fflateEngine;
+        return this.engine;
+      });
+      this.engineLoad.catch(() => undefined); // reported to whoever waits on it, never unhandled
+    }
+
+    if (inner.getMany) this.getMany = (keys) => this.readMany(keys);
+    if (inner.deletePrefix) {
+      this.deletePrefix = async (prefix) => {
+        this.assertOpen();
+        return inner.deletePrefix!(prefix);
+      };
+    }
+    if (inner.onInvalidation) this.onInvalidation = (listener) => inner.onInvalidation!(listener);
+    if (inner.onEviction) this.onEviction = (listener) => inner.onEviction!(listener);
+  }
+
+  /** Resolves with the implementation in use once it is loaded ("node:zlib" or "fflate"). */
+  async ready(): Promise<ImplementationName> {
+    return (this.engine ?? (await this.engineLoad)).name;
+  }
+
+  open(): void {
+    this.inner.open?.();
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    this.assertOpen();
+    assertKey(key);
+    const entry = await this.inner.get(key);
+    const engine = this.currentEngine();
+    return this.decodeEntry(entry, engine instanceof Promise ? await engine : engine);
+  }
+
+  private async readMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
+    this.assertOpen();
+    if (!Array.isArray(keys)) throw new ZarrsCacheError("INVALID_ARGUMENT", "getMany(keys) needs an array of keys");
+    for (const key of keys) assertKey(key);
+    const entries = await this.inner.getMany!(keys);
+    const current = this.currentEngine();
+    const engine = current instanceof Promise ? await current : current;
+    return entries.map((entry) => this.decodeEntry(entry, engine));
+  }
+
+  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
+    this.assertOpen();
+    assertKey(key);
+    assertValue(value, MAX_ORIGINAL_BYTES);
+    assertSetOptions(options);
+    // Encoded before the first await, so a caller that reuses its buffer right after calling
+    // set() (without waiting) cannot change what is stored. Only a forced node:zlib that is still
+    // loading makes set() wait; it copies the value first.
+    let engine = this.currentEngine();
+    if (engine instanceof Promise) {
+      value = new Uint8Array(value); // a copy (Buffer#slice would not be one)
+      engine = await engine;
+    }
+    const { stored, compressed } = this.encode(value, engine);
+    // `stored` is a fresh buffer nobody else sees: an in-process inner tier may keep it uncopied.
+    await this.inner.set(key, stored, options === undefined ? TRANSFER : { ...options, transfer: true });
+    this.counters.bytesIn += value.byteLength;
+    this.counters.bytesOut += stored.byteLength;
+    if (compressed) this.counters.storedCompressed++;
+    else this.counters.storedRaw++;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.assertOpen();
+    return this.inner.delete(key);
+  }
+
+  /** Whether the inner tier holds the key; an unreadable value still counts (get() will miss). */
+  async has(key: string): Promise<boolean> {
+    this.assertOpen();
+    return this.inner.has(key);
+  }
+
+  async clear(): Promise<void> {
+    this.assertOpen();
+    await this.inner.clear();
+  }
+
+  async *keys(prefix?: string): AsyncIterable<string> {
+    this.assertOpen();
+    yield* prefix === undefined ? this.inner.keys() : this.inner.keys(prefix);
+  }
+
+  stats(): CompressionStats {
+    const counters = this.counters;
+    return { ...this.inner.stats(), ...counters, ratio: counters.bytesOut === 0 ? 1 : counters.bytesIn / counters.bytesOut };
+  }
+
+  /** Closes this wrapper and the tier it wraps. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.inner.close();
+  }
+
+  // ─── encoding ────────────────────────────────────────────────────────────────
+
+  /** Header + payload in a fresh buffer of exactly the stored size. */
+  private encode(value: Uint8Array, engine: Engine): { stored: Uint8Array; compressed: boolean } {
+    const { codec, level, minBytes, minSavings, entropyCheck } = this.options;
+    const length = value.byteLength;
+    let payload: Uint8Array | undefined;
+    if (length > 0 && length >= minBytes) {
+      const started = performance.now();
+      if (entropyCheck && this.incompressible.skip()) {
+        this.counters.entropySkips++;
+      } else if (entropyCheck && looksIncompressible(value)) {
+        this.counters.entropySkips++;
+        this.incompressible.record(true);
+      } else {
+        const candidate = engine.compress(codec, value, level);
+        if (candidate.byteLength < length && candidate.byteLength <= length * (1 - minSavings)) payload = candidate;
+        this.incompressible.record(payload === undefined);
+      }
+      this.counters.compressMs += performance.now() - started;
+    }
+    const body = payload ?? value;
+    const stored = new Uint8Array(HEADER_BYTES + body.byteLength);
+    stored.set(body, HEADER_BYTES);
+    writeHeader(stored, payload ? codec : "raw", length);
+    return { stored, compressed: payload !== undefined };
+  }
+
+  /** The entry as the caller stored it, or undefined (a miss) when absent or unreadable. */
+  private decodeEntry(entry: CacheEntry | undefined, engine: Engine): CacheEntry | undefined {
+    const value = entry === undefined ? undefined : this.decode(entry.value, engine);
+    if (value === undefined) {
+      this.counters.misses++;
+      return undefined;
+    }
+    this.counters.hits++;
+    return entry!.expiresAt === undefined ? { value } : { value, expiresAt: entry!.expiresAt };
+  }
+
+  private decode(stored: Uint8Array, engine: Engine): Uint8Array | undefined {
+    try {
+      if (!(stored instanceof Uint8Array)) throw new Error("the inner tier returned something other than bytes");
+      const header = readHeader(stored);
+      const payload = stored.subarray(HEADER_BYTES);
+      // A raw value is returned as a view into the inner tier's buffer: no copy.
+      if (header.kind === "raw") return payload;
+      if (header.originalLength > payload.byteLength * MAX_EXPANSION + 64) throw new Error("original length beyond what deflate can produce");
+      const started = performance.now();
+      try {
+        return engine.decompress(header.kind, payload, header.originalLength);
+      } finally {
+        this.counters.decompressMs += performance.now() - started;
+      }
+    } catch {
+      this.counters.corruptions++;
+      return undefined;
+    }
+  }
+
+  /** The loaded engine; fflate meanwhile (it reads and writes the same bytes), unless node:zlib is forced. */
+  private currentEngine(): Engine | Promise<Engine> {
+    if (this.engine) return this.engine;
+    return this.options.implementation === "node:zlib" ? this.engineLoad : fflateEngine;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ZarrsCacheError("CLOSED", `the compressed tier "${this.name}" is closed`);
+  }
+}
+
+/**
+ * Wraps any tier with transparent compression:
+ * `compressed(disk({ dir, maxBytes }), { codec: "zlib", level: 1 })`.
+ */
+export function compressed(tier: CacheTier, options?: CompressionOptions): CompressedTier {
+  return new CompressedTier(tier, options);
+}

@@ -1,0 +1,183 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { ZarrsCacheError } from "@zarrs-cache/core";
+import { BLOB_DIR } from "./blob-store.js";
+import { isCorruption } from "./sqlite-errors.js";
+
+export type Db = Database.Database;
+
+export const DB_FILE = "zarrs-cache.sqlite";
+/** An empty SQLite file used only as a cross-process mutex while a damaged database is rebuilt. */
+const LOCK_FILE = "zarrs-cache.lock";
+const SCHEMA_VERSION = 1;
+/** Small pages waste little space on large values (≤ 4 KiB each); reads measured as fast as 64 KiB pages. */
+const PAGE_SIZE = 4096;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  id INTEGER PRIMARY KEY,
+  size INTEGER NOT NULL,
+  checksum INTEGER NOT NULL,
+  expires_at INTEGER,
+  last_access INTEGER NOT NULL,
+  -- Id of the file holding a large value (value is then empty); NULL when the value is inline.
+  blob TEXT,
+  -- Key and value last: reading the small columns never walks a large value's overflow pages.
+  key BLOB NOT NULL UNIQUE,
+  value BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_access ON entries(last_access);
+CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries(expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS totals (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  entries INTEGER NOT NULL,
+  bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO totals (id, entries, bytes) VALUES (0, 0, 0);
+-- The totals change in the same transaction as the rows, whichever process writes: exact by construction.
+CREATE TRIGGER IF NOT EXISTS entries_insert AFTER INSERT ON entries BEGIN
+  UPDATE totals SET entries = entries + 1, bytes = bytes + NEW.size WHERE id = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_delete AFTER DELETE ON entries BEGIN
+  UPDATE totals SET entries = entries - 1, bytes = bytes - OLD.size WHERE id = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_resize AFTER UPDATE OF size ON entries BEGIN
+  UPDATE totals SET bytes = bytes - OLD.size + NEW.size WHERE id = 0;
+END;
+`;
+
+export interface ConnectSettings {
+  busyTimeout: number;
+  /** WAL size that triggers a checkpoint, and the size the WAL is truncated back to. */
+  walBytes: number;
+}
+
+export interface Connection {
+  db: Db;
+  file: string;
+  /** Identity of the file opened, to notice it being deleted or replaced behind our back. */
+  ino: number;
+  dev: number;
+  /** True when a damaged database was deleted and created anew. */
+  rebuilt: boolean;
+}
+
+/** Creates `dir` if needed and checks it is a directory; INVALID_CONFIG naming it otherwise. */
+export function ensureDirectory(dir: string): void {
+  let stats: fs.Stats | undefined;
+  try {
+    stats = fs.statSync(dir, { throwIfNoEntry: false });
+    if (stats === undefined) fs.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw badDir(dir, `cannot be created (${(error as Error).message})`, error);
+  }
+  if (stats !== undefined && !stats.isDirectory()) throw badDir(dir, "exists but is not a directory");
+}
+
+export function badDir(dir: string, problem: string, cause?: unknown): ZarrsCacheError {
+  return new ZarrsCacheError("INVALID_CONFIG", `disk(): cache directory "${path.resolve(dir)}" ${problem}`, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Opens (creating if needed) the cache database in `dir`. A file that SQLite reports as damaged
+ * or not a database is deleted and created anew under a cross-process lock: it is only a cache.
+ */
+export function connect(dir: string, settings: ConnectSettings): Connection {
+  const file = path.join(dir, DB_FILE);
+  if (!fs.existsSync(file) && fs.existsSync(`${file}-wal`)) {
+    // The database was deleted but its WAL was left behind: replaying it into a new file would
+    // resurrect a fragment of the old database.
+    return rebuild(dir, file, settings);
+  }
+  try {
+    return open(file, settings);
+  } catch (error) {
+    if (!isCorruption(error)) throw error;
+    return rebuild(dir, file, settings);
+  }
+}
+
+/**
+ * Checks the database at `dir` under the rebuild lock and rebuilds it when SQLite's quick_check
+ * fails. Used after SQLite reported corruption during use. Returns a fresh connection either way.
+ */
+export function checkAndReconnect(dir: string, settings: ConnectSettings): Connection {
+  return rebuild(dir, path.join(dir, DB_FILE), settings);
+}
+
+function rebuild(dir: string, file: string, settings: ConnectSettings): Connection {
+  const lock = new Database(path.join(dir, LOCK_FILE), { timeout: Math.max(settings.busyTimeout, 10_000) });
+  try {
+    lock.exec("BEGIN EXCLUSIVE");
+    try {
+      // Another process may have rebuilt it while we waited for the lock.
+      const healthy = tryOpenHealthy(file, settings);
+      if (healthy) return healthy;
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true });
+      // The files of large values belonged to the old database's rows.
+      fs.rmSync(path.join(dir, BLOB_DIR), { recursive: true, force: true });
+      return { ...open(file, settings), rebuilt: true };
+    } finally {
+      lock.exec("COMMIT");
+    }
+  } finally {
+    lock.close();
+  }
+}
+
+function tryOpenHealthy(file: string, settings: ConnectSettings): Connection | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  let connection: Connection | undefined;
+  try {
+    connection = open(file, settings);
+    const result = connection.db.pragma("quick_check", { simple: true });
+    if (result === "ok") return connection;
+  } catch (error) {
+    if (!isCorruption(error)) {
+      connection?.db.close();
+      throw error;
+    }
+  }
+  connection?.db.close();
+  return undefined;
+}
+
+function open(file: string, settings: ConnectSettings): Connection {
+  const db = new Database(file, { timeout: settings.busyTimeout });
+  try {
+    configure(db, settings);
+    const stats = fs.statSync(file);
+    return { db, file, ino: stats.ino, dev: stats.dev, rebuilt: false };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function configure(db: Db, settings: ConnectSettings): void {
+  // page_size and auto_vacuum only take effect on a new, empty database; harmless otherwise.
+  db.pragma(`page_size = ${PAGE_SIZE}`);
+  db.pragma("auto_vacuum = INCREMENTAL");
+  const mode = db.pragma("journal_mode = WAL", { simple: true });
+  if (mode !== "wal") throw new Error(`SQLite could not switch to WAL mode (got ${String(mode)})`);
+  // In WAL mode NORMAL never corrupts the database, even on power loss; it fsyncs only at checkpoints.
+  db.pragma("synchronous = NORMAL");
+  db.pragma("mmap_size = 2147418112");
+  db.pragma(`wal_autocheckpoint = ${Math.max(64, Math.floor(settings.walBytes / PAGE_SIZE))}`);
+  db.pragma(`journal_size_limit = ${settings.walBytes}`);
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `disk(): "${db.name}" was written by a newer @zarrs-cache/disk (schema ${version}, this one reads ${SCHEMA_VERSION}); use another dir or delete it`,
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
+  db.prepare("SELECT entries, bytes FROM totals WHERE id = 0").get();
+}

@@ -1,0 +1,236 @@
+import {
+  type CacheEntry,
+  type CacheTier,
+  type SetOptions,
+  type TierStats,
+  ZarrsCacheError,
+  assertKey,
+  assertSetOptions,
+  assertValue,
+} from "@zarrs-cache/core";
+import { BlobStore } from "./blob-store.js";
+import { entryChecksum } from "./integrity.js";
+import { decodeKey, encodeKey, prefixRange } from "./keys.js";
+import { type DiskOptions, type ResolvedDiskOptions, entrySize, resolveOptions } from "./options.js";
+import { SWEEP_BATCH, collectBlob, makeRoom } from "./space.js";
+import type { Row, Statements } from "./statements.js";
+import { TierStore } from "./tier-store.js";
+
+const KEYS_PAGE = 1000;
+const EMPTY = new Uint8Array(0);
+
+/** The tier's stats: the counters are this process's; `entries` and `bytes` are the directory's. */
+export interface DiskStats extends TierStats {
+  /** Expired entries reclaimed (deleted) by this process. */
+  expired: number;
+  /** Entries that failed their integrity check (or SQLite reported damaged) and were dropped. */
+  corruptions: number;
+  /** Times a damaged database was deleted and created anew. */
+  rebuilds: number;
+  /** Times the database was reopened (its file was deleted or replaced, or damage was found). */
+  reopens: number;
+  /** Value files no entry referred to (left by a crash) that were removed. */
+  orphans: number;
+  maxBytes: number;
+}
+
+/**
+ * A persistent tier: one SQLite database (WAL mode) in `dir` holds the index and small values;
+ * large values live in files named by random ids. Keys are column values, never file names.
+ * Every entry carries a checksum verified on each read. The byte total lives in the database
+ * (kept by triggers), so `maxBytes` holds for the directory across processes and restarts.
+ * Reads are synchronous underneath (`getSync`); the async methods wrap them.
+ */
+export class DiskTier implements CacheTier {
+  readonly name: string;
+  private readonly config: ResolvedDiskOptions;
+  private readonly store: TierStore;
+
+  constructor(options: DiskOptions) {
+    this.config = resolveOptions(options);
+    this.name = this.config.name;
+    this.store = new TierStore(this.config);
+  }
+
+  /** Opens the database now (build() calls this): a bad or unwritable `dir` throws INVALID_CONFIG naming it. */
+  open(): void {
+    this.store.statements();
+  }
+
+  // ─── reads ───────────────────────────────────────────────────────────────────
+
+  getSync(key: string): CacheEntry | undefined {
+    const sql = this.store.statements();
+    assertKey(key, this.config.maxKeyLength);
+    const encoded = encodeKey(key);
+    const entry = this.lookup(sql, encoded);
+    const counters = this.store.counters;
+    if (entry === undefined) {
+      counters.misses++;
+      return undefined;
+    }
+    counters.hits++;
+    this.store.touch(key);
+    return entry;
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    return this.getSync(key);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
+    return keys.map((key) => this.getSync(key));
+  }
+
+  /** Reads and verifies a key's entry; undefined when absent, expired or damaged (damage is dropped and counted). */
+  private lookup(sql: Statements, encoded: Buffer): CacheEntry | undefined {
+    let missingBlob: string | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const row = this.store.read(() => sql.read.get(encoded) as Row | undefined);
+      if (row === undefined) return undefined;
+      const [id, inline, sum, expiresAt, , size, blob] = row;
+      if (expiresAt !== null && expiresAt <= Date.now()) return undefined; // reclaimed by a later sweep
+      let value: Buffer = inline;
+      if (blob !== null) {
+        if (!BlobStore.isValidId(blob)) return this.store.dropCorrupt(id, sum);
+        const fromFile = this.store.read(() => this.store.blobs.read(blob));
+        if (fromFile === undefined) {
+          // Missing file: another process may have replaced or evicted the entry since we read
+          // its row (look again); if the row still names the same file, it was deleted behind our back.
+          if (blob === missingBlob) return this.store.dropCorrupt(id, sum);
+          missingBlob = blob;
+          continue;
+        }
+        value = fromFile;
+      }
+      if (size !== entrySize(encoded.byteLength, value.byteLength, blob !== null) || entryChecksum(encoded, value, expiresAt) !== sum) {
+        return this.store.dropCorrupt(id, sum);
+      }
+      return { value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength), expiresAt: expiresAt ?? undefined };
+    }
+    return undefined;
+  }
+
+  async has(key: string): Promise<boolean> {
+    const sql = this.store.statements();
+    assertKey(key, this.config.maxKeyLength);
+    const row = this.store.read(() => sql.peekExpiry.get(encodeKey(key)) as [number | null] | undefined);
+    return row !== undefined && (row[0] === null || row[0] > Date.now());
+  }
+
+  async *keys(prefix = ""): AsyncIterable<string> {
+    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "keys(prefix) needs a string prefix");
+    const { from, to } = prefixRange(prefix);
+    // Pages by key, so no read transaction stays open while the caller consumes keys.
+    let after: Buffer | undefined;
+    for (;;) {
+      const sql = this.store.statements();
+      const now = Date.now();
+      const page = this.store.read(() => {
+        if (after === undefined) return to ? sql.keysAtLeastBelow.all(from, to, now, KEYS_PAGE) : sql.keysAtLeast.all(from, now, KEYS_PAGE);
+        return to ? sql.keysAfterBelow.all(after, to, now, KEYS_PAGE) : sql.keysAfter.all(after, now, KEYS_PAGE);
+      }) as Buffer[] | undefined;
+      if (page === undefined) return;
+      for (const blob of page) yield decodeKey(blob);
+      if (page.length < KEYS_PAGE) return;
+      after = page[page.length - 1];
+    }
+  }
+
+  /** Counters of this process, plus `entries` and `bytes` of the whole directory (every process's entries). */
+  stats(): DiskStats {
+    const totals = this.store.totals();
+    return { ...this.store.counters, entries: totals?.[0], bytes: totals?.[1], maxBytes: this.config.maxBytes };
+  }
+
+  // ─── writes ──────────────────────────────────────────────────────────────────
+
+  async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
+    this.setSync(key, value, options);
+  }
+
+  /** Synchronous set. Throws VALUE_TOO_LARGE (writing nothing) past the limits, IO_ERROR when the write fails. */
+  setSync(key: string, value: Uint8Array, options?: SetOptions): void {
+    this.store.statements();
+    assertKey(key, this.config.maxKeyLength);
+    assertValue(value);
+    assertSetOptions(options);
+    const encoded = encodeKey(key);
+    const inFile = value.byteLength >= this.config.fileThreshold;
+    const size = entrySize(encoded.byteLength, value.byteLength, inFile);
+    if (value.byteLength > this.config.maxValueBytes || size > this.config.maxBytes) {
+      throw new ZarrsCacheError(
+        "VALUE_TOO_LARGE",
+        `disk tier "${this.name}": a value of ${value.byteLength} bytes does not fit (maxValueBytes ${this.config.maxValueBytes}, maxBytes ${this.config.maxBytes})`,
+      );
+    }
+    const ttl = options?.ttl ?? this.config.ttl;
+    const now = Date.now();
+    const expiresAt = ttl === undefined ? null : Math.ceil(now + ttl);
+    const sum = entryChecksum(encoded, value, expiresAt);
+    // A large value's file is complete before any row points at it.
+    const blob = inFile ? this.store.writeBlob(value) : null;
+    try {
+      this.store.write("set", (sql, removed) => {
+        this.store.writeQueuedTouches(sql);
+        collectBlob(removed, sql.blobOf.get(encoded));
+        sql.upsert.run(encoded, inFile ? EMPTY : value, size, sum, expiresAt, now, blob);
+        makeRoom(sql, this.config.maxBytes, encoded, now, this.store.sweepDue(now) ? SWEEP_BATCH : 0, removed);
+      });
+    } catch (error) {
+      if (blob !== null) this.store.blobs.remove([blob]);
+      throw error;
+    }
+    this.store.counters.sets++;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.store.statements();
+    assertKey(key, this.config.maxKeyLength);
+    const encoded = encodeKey(key);
+    const removed = this.store.write("delete", (sql, dropped) => {
+      const row = sql.deleteKey.get(encoded) as [number | null, string | null] | undefined;
+      if (row === undefined) return false;
+      collectBlob(dropped, row[1]);
+      return row[0] === null || row[0] > Date.now();
+    });
+    if (removed) this.store.counters.deletes++;
+    return removed;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    this.store.statements();
+    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "deletePrefix(prefix) needs a string prefix");
+    const { from, to } = prefixRange(prefix);
+    const removed = this.store.write("deletePrefix", (sql, dropped) => {
+      const now = Date.now();
+      const live = (to ? sql.countLiveRange.get(from, to, now) : sql.countLiveFrom.get(from, now)) as number;
+      for (const blob of (to ? sql.blobsInRange.all(from, to) : sql.blobsFrom.all(from)) as string[]) collectBlob(dropped, blob);
+      if (to) sql.deleteRange.run(from, to);
+      else sql.deleteFrom.run(from);
+      return live;
+    });
+    this.store.counters.deletes += removed;
+    return removed;
+  }
+
+  /** Removes every entry in the directory (those of other processes too: they share it). */
+  async clear(): Promise<void> {
+    this.store.statements();
+    this.store.write("clear", (sql, dropped) => {
+      for (const blob of sql.allBlobs.all() as string[]) collectBlob(dropped, blob);
+      sql.deleteAll.run();
+    });
+    this.store.releaseFreePages(0);
+  }
+
+  /** Writes queued access times and closes the database. Idempotent. */
+  async close(): Promise<void> {
+    this.store.close();
+  }
+}
+
+/** A persistent, crash-safe, size-bounded tier: `disk({ dir: ".zarr-cache", maxBytes: 10 * 1024 ** 3 })`. */
+export function disk(options: DiskOptions): DiskTier {
+  return new DiskTier(options);
+}

@@ -1,0 +1,77 @@
+import type { Statement } from "better-sqlite3";
+import type { Db } from "./database.js";
+
+/** A row as `read` returns it. `blob` is the file id of a large value (then `value` is empty). */
+export type Row = [id: number, value: Buffer, checksum: number, expiresAt: number | null, lastAccess: number, size: number, blob: string | null];
+
+/** Every statement the tier runs, prepared once per connection. Raw statements return arrays. */
+export interface Statements {
+  read: Statement<[Buffer]>;
+  /** [expires_at] of a key. */
+  peekExpiry: Statement<[Buffer]>;
+  /** [blob] of a key, to remove its file once a new value replaced it. */
+  blobOf: Statement<[Buffer]>;
+  upsert: Statement<[Buffer, Uint8Array, number, number, number | null, number, string | null]>;
+  /** Deletes a key; returns [expires_at, blob]. */
+  deleteKey: Statement<[Buffer]>;
+  /** Deletes a row only if it still holds the checksum that failed (another process may have rewritten it); returns [blob]. */
+  deleteCorrupt: Statement<[number, number]>;
+  /** A page of live keys in key order: from a lower bound (>=, or > a cursor), below an optional upper bound. */
+  keysAtLeast: Statement<[Buffer, number, number]>;
+  keysAtLeastBelow: Statement<[Buffer, Buffer, number, number]>;
+  keysAfter: Statement<[Buffer, number, number]>;
+  keysAfterBelow: Statement<[Buffer, Buffer, number, number]>;
+  countLiveRange: Statement<[Buffer, Buffer, number]>;
+  countLiveFrom: Statement<[Buffer, number]>;
+  blobsInRange: Statement<[Buffer, Buffer]>;
+  blobsFrom: Statement<[Buffer]>;
+  deleteRange: Statement<[Buffer, Buffer]>;
+  deleteFrom: Statement<[Buffer]>;
+  allBlobs: Statement<[]>;
+  deleteAll: Statement<[]>;
+  touch: Statement<[number, Buffer, number]>;
+  /** [entries, bytes] of the whole directory. */
+  totals: Statement<[]>;
+  /** Least recently used rows other than the given key: [id, size, blob]. */
+  lru: Statement<[Buffer, number]>;
+  /** Deletes a row by id; returns [blob]. */
+  deleteId: Statement<[number]>;
+  /** 1 when some row has expired. */
+  anyExpired: Statement<[number]>;
+  /** Deletes up to n expired rows; returns [blob] of each. */
+  deleteExpired: Statement<[number, number]>;
+}
+
+export function prepareStatements(db: Db): Statements {
+  const live = "(expires_at IS NULL OR expires_at > ?)";
+  return {
+    read: db.prepare("SELECT id, value, checksum, expires_at, last_access, size, blob FROM entries WHERE key = ?").raw(),
+    peekExpiry: db.prepare("SELECT expires_at FROM entries WHERE key = ?").raw(),
+    blobOf: db.prepare("SELECT blob FROM entries WHERE key = ?").pluck(),
+    upsert: db.prepare(
+      `INSERT INTO entries (key, value, size, checksum, expires_at, last_access, blob) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, size = excluded.size, checksum = excluded.checksum,
+         expires_at = excluded.expires_at, last_access = excluded.last_access, blob = excluded.blob`,
+    ),
+    deleteKey: db.prepare("DELETE FROM entries WHERE key = ? RETURNING expires_at, blob").raw(),
+    deleteCorrupt: db.prepare("DELETE FROM entries WHERE id = ? AND checksum = ? RETURNING blob").pluck(),
+    keysAtLeast: db.prepare(`SELECT key FROM entries WHERE key >= ? AND ${live} ORDER BY key LIMIT ?`).pluck(),
+    keysAtLeastBelow: db.prepare(`SELECT key FROM entries WHERE key >= ? AND key < ? AND ${live} ORDER BY key LIMIT ?`).pluck(),
+    keysAfter: db.prepare(`SELECT key FROM entries WHERE key > ? AND ${live} ORDER BY key LIMIT ?`).pluck(),
+    keysAfterBelow: db.prepare(`SELECT key FROM entries WHERE key > ? AND key < ? AND ${live} ORDER BY key LIMIT ?`).pluck(),
+    countLiveRange: db.prepare(`SELECT count(*) FROM entries WHERE key >= ? AND key < ? AND ${live}`).pluck(),
+    countLiveFrom: db.prepare(`SELECT count(*) FROM entries WHERE key >= ? AND ${live}`).pluck(),
+    blobsInRange: db.prepare("SELECT blob FROM entries WHERE key >= ? AND key < ? AND blob IS NOT NULL").pluck(),
+    blobsFrom: db.prepare("SELECT blob FROM entries WHERE key >= ? AND blob IS NOT NULL").pluck(),
+    deleteRange: db.prepare("DELETE FROM entries WHERE key >= ? AND key < ?"),
+    deleteFrom: db.prepare("DELETE FROM entries WHERE key >= ?"),
+    allBlobs: db.prepare("SELECT blob FROM entries WHERE blob IS NOT NULL").pluck(),
+    deleteAll: db.prepare("DELETE FROM entries"),
+    touch: db.prepare("UPDATE entries SET last_access = ? WHERE key = ? AND last_access < ?"),
+    totals: db.prepare("SELECT entries, bytes FROM totals WHERE id = 0").raw(),
+    lru: db.prepare("SELECT id, size, blob FROM entries WHERE key <> ? ORDER BY last_access LIMIT ?").raw(),
+    deleteId: db.prepare("DELETE FROM entries WHERE id = ? RETURNING blob").pluck(),
+    anyExpired: db.prepare("SELECT 1 FROM entries WHERE expires_at <= ? LIMIT 1").pluck(),
+    deleteExpired: db.prepare("DELETE FROM entries WHERE expires_at <= ? RETURNING blob LIMIT ?").pluck(),
+  };
+}

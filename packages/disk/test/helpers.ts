@@ -1,0 +1,69 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { isZarrsCacheError, type ZarrsCacheErrorCode } from "@zarrs-cache/core";
+import { expect } from "vitest";
+
+/** A fresh temporary directory; `cleanupTempDirs()` removes every one made so far. */
+const made: string[] = [];
+export function tempDir(label = "disk"): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zc-${label}-`));
+  made.push(dir);
+  return dir;
+}
+export function cleanupTempDirs(): void {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+export function bytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.compare(a, b) === 0;
+}
+
+/** Every file under `dir`, recursively, as paths relative to it. */
+export function listFiles(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+export function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const name of listFiles(dir)) {
+    const stat = fs.statSync(path.join(dir, name));
+    if (stat.isFile()) total += stat.size;
+  }
+  return total;
+}
+
+export async function expectCode(action: Promise<unknown> | (() => unknown), code: ZarrsCacheErrorCode, mentions?: string): Promise<Error> {
+  let error: unknown;
+  try {
+    await (typeof action === "function" ? action() : action);
+  } catch (e) {
+    error = e;
+  }
+  expect(isZarrsCacheError(error), `expected a ZarrsCacheError ${code}, got ${String(error)}`).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  if (mentions !== undefined) expect((error as Error).message).toContain(mentions);
+  return error as Error;
+}
+
+export const distEntry = path.resolve(import.meta.dirname, "../dist/index.js");
+
+/** Child-process tests run the built package: fail clearly when it has not been built. */
+export function assertBuilt(): void {
+  if (!fs.existsSync(distEntry)) {
+    throw new Error(`${distEntry} is missing: build first (cd packages/disk && npx tsup)`);
+  }
+}
