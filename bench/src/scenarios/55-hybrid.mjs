@@ -1,7 +1,8 @@
 // Hybrid tier vs a plain memory+disk stack of the same sizes, on a Zipf-distributed chunk
 // workload interleaved with long sequential scans of keys never seen before.
 // Both caches see the same key sequence through TieredCache.getOrLoad (read-through); the
-// loader is instantaneous, so the numbers compare the caches, not an upstream.
+// loader answers after one event-loop turn (like I/O, which also lets deferred fills run) and
+// costs nothing else, so the numbers compare the caches, not an upstream.
 import path from "node:path";
 import { createCache } from "@zarrs-cache/core";
 import { disk } from "@zarrs-cache/disk";
@@ -15,11 +16,11 @@ const KEYS = 10_000;
 const ZIPF_S = 1.0;
 const MEMORY_BYTES = 32 * MiB; // ~900 values of 8–64 KiB: about 9% of the key space
 const DISK_BYTES = 2048 * MiB; // holds everything: no disk evictions, the levels are what differ
-const WARMUP_OPS = Number(process.env.W ?? 10_000);
-const PHASES = Number(process.env.P ?? 6);
-const ZIPF_OPS_PER_PHASE = Number(process.env.Z ?? 3_000);
-const SCAN_LENGTH = Number(process.env.S ?? 1_000); // one long scan after each phase of Zipf reads
-const ROUNDS = Number(process.env.R ?? 3);
+const WARMUP_OPS = 10_000;
+const PHASES = 6;
+const ZIPF_OPS_PER_PHASE = 3_000;
+const SCAN_LENGTH = 1_000; // ~36 MiB of never-seen keys after each phase: more than memory holds
+const ROUNDS = 3;
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed) {
@@ -75,8 +76,39 @@ function valueOf(key) {
   return pool.subarray(0, 8 * KiB + ((h >>> 0) % (56 * KiB + 1)));
 }
 
+/**
+ * Context, not a competitor: the memory hit rate of the best fixed memory content chosen with
+ * hindsight (the most-read keys of the measured trace that fit in MEMORY_BYTES, each counted as
+ * a hit from its first read). No online policy can be expected to reach it.
+ */
+function hindsightBound(keys) {
+  const counts = new Map();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  let used = 0;
+  let hits = 0;
+  for (const [key, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+    const size = valueOf(key).byteLength + 128 + 2 * key.length; // the memory tier's size formula
+    if (used + size > MEMORY_BYTES) continue;
+    used += size;
+    hits += count;
+  }
+  return (100 * hits) / keys.length;
+}
+
+/** An upstream read answers after one turn of the event loop, as real I/O would. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 async function drive(cache, keys) {
-  for (const key of keys) await cache.getOrLoad(key, async () => valueOf(key), { kind: "chunk" });
+  for (const key of keys) {
+    await cache.getOrLoad(
+      key,
+      async () => {
+        await nextTurn();
+        return valueOf(key);
+      },
+      { kind: "chunk" },
+    );
+  }
 }
 
 /** Runs the workload on one cache; `memoryHits()` and `hits()` read its counters. */
@@ -93,6 +125,7 @@ async function measure(build, keys) {
     hitRate: (100 * (hits() - h0)) / keys.measured.length,
     hitsPerSec: (hits() - h0) / seconds,
     seconds,
+    droppedWrites: cache.stats().droppedWrites,
   };
   await close();
   return result;
@@ -109,9 +142,9 @@ export default async function ({ tmp, log }) {
       const build =
         variant === "hybrid"
           ? () => {
-              const tier = hybrid({ memory: { maxBytes: MEMORY_BYTES }, disk: { dir: dir("hybrid"), maxBytes: DISK_BYTES }, ...(process.env.T ? { promotionThreshold: Number(process.env.T) } : {}) });
+              const tier = hybrid({ memory: { maxBytes: MEMORY_BYTES }, disk: { dir: dir("hybrid"), maxBytes: DISK_BYTES }});
               const cache = createCache().tier(tier).build();
-              return { cache, memoryHits: () => tier.stats().memoryHits, hits: () => tier.stats().hits, close: () => cache.close(), tier };
+              return { cache, memoryHits: () => tier.stats().memoryHits, hits: () => tier.stats().hits, close: () => cache.close() };
             }
           : () => {
               const cache = createCache()
@@ -122,12 +155,13 @@ export default async function ({ tmp, log }) {
             };
       const r = await measure(build, keys);
       results[variant].push(r);
-      log(`${variant} round ${round}: memory hit rate ${r.memoryHitRate.toFixed(1)}%, all levels ${r.hitRate.toFixed(1)}%, ${Math.round(r.hitsPerSec)} hits/s (${r.seconds.toFixed(1)} s)`);
+      log(`${variant} round ${round}: memory hit rate ${r.memoryHitRate.toFixed(1)}%, all levels ${r.hitRate.toFixed(1)}%, ${Math.round(r.hitsPerSec)} hits/s (${r.seconds.toFixed(1)} s, ${r.droppedWrites} fills dropped)`);
     }
   }
   const med = (variant, field) => median(results[variant].map((r) => r[field]));
   const hybridRate = med("hybrid", "memoryHitRate");
   const stackRate = med("stack", "memoryHitRate");
+  const bound = hindsightBound(keys.measured);
   const workloadNote = `${KEYS} keys Zipf s=${ZIPF_S}, 8–64 KiB values, ${PHASES}×(${ZIPF_OPS_PER_PHASE} Zipf reads + scan of ${SCAN_LENGTH} new keys) after ${WARMUP_OPS} warm-up reads; memory ${MEMORY_BYTES / MiB} MiB, disk ${DISK_BYTES / MiB} MiB; median of ${ROUNDS}`;
 
   const hitRateRow = row({
@@ -142,7 +176,7 @@ export default async function ({ tmp, log }) {
   // The target is a difference in points, not a ratio: row() only parses ratios.
   hitRateRow.target = ">= +10 points";
   hitRateRow.pass = hybridRate - stackRate >= 10;
-  hitRateRow.notes += `; difference ${(hybridRate - stackRate).toFixed(1)} points`;
+  hitRateRow.notes += `; difference ${(hybridRate - stackRate).toFixed(1)} points; hindsight bound for any fixed memory content ${bound.toFixed(1)}%`;
 
   return [
     hitRateRow,

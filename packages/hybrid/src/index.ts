@@ -1,0 +1,3 @@
+export { hybrid, HybridTier } from "./hybrid-tier.js";
+export type { HybridStats, MaintenanceReport } from "./stats.js";
+export type { HybridMemoryOptions, HybridOptions } from "./options.js";
