@@ -6,7 +6,7 @@
 // Needs Redis on 127.0.0.1:6379; uses its own key prefix and removes its keys afterwards.
 import { Redis } from "ioredis";
 import { redis } from "@zarrs-cache/redis";
-import { median, opsPerSecConcurrent, randomBytes, row } from "../lib.mjs";
+import { median, randomBytes, row } from "../lib.mjs";
 
 const URL = "redis://127.0.0.1:6379";
 const KEYS = 1000;
@@ -19,16 +19,32 @@ const LUA_ONE = "local v = redis.call('GET', KEYS[1]) if not v then return false
 const LUA_MANY =
   "local r = {} for i = 1, #KEYS do local v = redis.call('GET', KEYS[i]) r[2*i-1] = v if v then r[2*i] = redis.call('PTTL', KEYS[i]) else r[2*i] = -2 end end return r";
 
+/** ops/s of `op` with `concurrency` calls in flight for about `ms`. */
+async function rate(op, concurrency, ms, counter) {
+  const end = performance.now() + ms;
+  const start = performance.now();
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await op(counter.i++);
+        n++;
+      }
+    }),
+  );
+  return n / ((performance.now() - start) / 1000);
+}
+
 /**
- * Runs every variant in turn, `reps` times, so that load from other processes on this shared
- * machine hits all of them alike; returns the median ops/s of each.
+ * Round-robin over the variants in short rounds, so that load from other processes on this
+ * shared machine hits all of them alike; returns the median ops/s of each.
  */
-async function interleaved(variants, concurrency, reps = 3) {
+async function interleaved(variants, concurrency, rounds = 9, roundMs = 250) {
+  const counter = { i: 0 };
   const results = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
-  for (let rep = 0; rep < reps; rep++) {
-    for (const [name, op] of Object.entries(variants)) {
-      results[name].push(await opsPerSecConcurrent(op, concurrency, { rounds: 3, roundMs: 300, warmupMs: 100 }));
-    }
+  for (const op of Object.values(variants)) await rate(op, concurrency, 150, counter);
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, op] of Object.entries(variants)) results[name].push(await rate(op, concurrency, roundMs, counter));
   }
   return Object.fromEntries(Object.entries(results).map(([name, values]) => [name, median(values)]));
 }

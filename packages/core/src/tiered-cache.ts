@@ -127,7 +127,14 @@ export class TieredCache implements CacheTier {
     if (this.closed) throw closedError();
     const l1 = this.l1;
     if (l1 === undefined) return undefined;
-    const entry = l1.getSync!(key);
+    let entry: CacheEntry | undefined;
+    try {
+      entry = l1.getSync!(key);
+    } catch (error) {
+      // A bad key is the caller's error; a failing tier is a miss served from elsewhere.
+      if (isZarrsCacheError(error, "INVALID_KEY")) throw error;
+      this.reportError("get", l1, key, error);
+    }
     if (entry === undefined) {
       this.levelMisses[0]!++;
       return undefined;

@@ -1,0 +1,203 @@
+import { randomUUID } from "node:crypto";
+import type { TierInvalidation } from "@zarrs-cache/core";
+import type { Redis } from "ioredis";
+import { createSubscriber, reconnectDelay } from "./connect.js";
+import type { CommandRunner, RedisClient } from "./runner.js";
+
+export interface BusCounters {
+  published: number;
+  publishErrors: number;
+  received: number;
+  badMessages: number;
+  resyncs: number;
+  subscriberLosses: number;
+}
+
+/** On the wire: JSON with the sender's node id and namespace, and keys (never values). */
+interface WireMessage {
+  n: string;
+  s: string;
+  k?: string[];
+  p?: string;
+}
+
+const MAX_KEYS_PER_MESSAGE = 500;
+
+/**
+ * Invalidation messages over Redis pub/sub. Publishes this node's writes (batched per event-loop
+ * turn), and hands messages from other nodes to listeners. Its own SUBSCRIBE connection is
+ * watched: after any loss (or a connection that never came up) the next successful subscription
+ * tells listeners `{ kind: "all" }`, because messages may have been missed meanwhile.
+ */
+export class InvalidationBus {
+  readonly nodeId = randomUUID();
+  private readonly listeners = new Set<(message: TierInvalidation) => void>();
+  private pendingKeys: string[] = [];
+  private pendingFlush: Promise<void> | undefined;
+  private subscriber: Redis | undefined;
+  private subscribed = false;
+  private missedMessages = false;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly runner: CommandRunner,
+    private readonly channel: string,
+    private readonly namespace: string,
+    private readonly connectTimeout: number,
+    private readonly counters: BusCounters,
+    /**
+     * Sees every message before listeners (wakes single-flight waiters) and returns what the
+     * listeners should get (undefined: nothing).
+     */
+    private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync") => TierInvalidation | undefined,
+  ) {}
+
+  get isSubscribed(): boolean {
+    return this.subscribed;
+  }
+
+  addListener(listener: (message: TierInvalidation) => void): () => void {
+    this.listeners.add(listener);
+    this.start();
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Starts the subscriber connection (idempotent). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.connect();
+  }
+
+  /** Publishes `keys` with others written in this turn of the event loop. Never rejects. */
+  publishKeys(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.pendingKeys.push(key);
+    if (this.pendingKeys.length >= MAX_KEYS_PER_MESSAGE) return this.flush();
+    this.pendingFlush ??= new Promise<void>((resolve) => setImmediate(() => void this.flush().then(resolve)));
+    return this.pendingFlush;
+  }
+
+  publishPrefix(prefix: string): Promise<void> {
+    return this.publish({ n: this.nodeId, s: this.namespace, p: prefix });
+  }
+
+  /** Tells listeners to drop everything (messages may have been missed). */
+  resync(): void {
+    if (this.closed) return;
+    this.counters.resyncs++;
+    this.deliver({ kind: "all" }, "resync");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribed = false;
+    subscriber?.disconnect();
+    this.listeners.clear();
+  }
+
+  private async flush(): Promise<void> {
+    this.pendingFlush = undefined;
+    const keys = this.pendingKeys;
+    this.pendingKeys = [];
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
+      await this.publish({ n: this.nodeId, s: this.namespace, k: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) });
+    }
+  }
+
+  private async publish(message: WireMessage): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.runner.run("publish", () => this.client.publish(this.channel, JSON.stringify(message)));
+      this.counters.published++;
+    } catch {
+      // Counted by the runner as an error; other nodes may keep a stale L1 entry until it expires.
+      this.counters.publishErrors++;
+    }
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    if (this.closed) return;
+    const subscriber = createSubscriber(this.client, this.attempt++, this.connectTimeout);
+    if (subscriber === undefined) return this.retryLater();
+    this.subscriber = subscriber;
+    subscriber.on("error", () => undefined);
+    subscriber.on("message", (_channel: string, payload: string) => this.receive(payload));
+    subscriber.on("ready", () => {
+      subscriber.subscribe(this.channel).then(
+        () => {
+          if (this.subscriber !== subscriber || this.closed) return;
+          this.subscribed = true;
+          this.attempt = 0;
+          if (this.missedMessages) {
+            this.missedMessages = false;
+            this.resync();
+          }
+        },
+        () => subscriber.disconnect(),
+      );
+    });
+    subscriber.on("end", () => {
+      if (this.subscriber !== subscriber) return;
+      this.subscriber = undefined;
+      if (this.subscribed) this.counters.subscriberLosses++;
+      this.subscribed = false;
+      this.missedMessages = true;
+      this.retryLater();
+    });
+  }
+
+  private retryLater(): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => this.connect(), reconnectDelay(this.attempt));
+    this.reconnectTimer.unref?.();
+  }
+
+  private receive(payload: string): void {
+    if (this.closed) return;
+    let message: WireMessage;
+    try {
+      message = JSON.parse(payload) as WireMessage;
+    } catch {
+      this.counters.badMessages++;
+      return;
+    }
+    if (typeof message !== "object" || message === null || typeof message.n !== "string") {
+      this.counters.badMessages++;
+      return;
+    }
+    if (message.n === this.nodeId || message.s !== this.namespace) return;
+    let invalidation: TierInvalidation;
+    if (Array.isArray(message.k) && message.k.every((k) => typeof k === "string")) invalidation = { kind: "keys", keys: message.k };
+    else if (typeof message.p === "string") invalidation = { kind: "prefix", prefix: message.p };
+    else {
+      this.counters.badMessages++;
+      return;
+    }
+    this.counters.received++;
+    this.deliver(invalidation, "remote");
+  }
+
+  private deliver(received: TierInvalidation, source: "remote" | "resync"): void {
+    const message = this.onRemote(received, source);
+    if (message === undefined) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(message);
+      } catch {
+        // A faulty listener must not stop the others.
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { createCache } from "@zarrs-cache/core";
+import { describeTierConformance } from "@zarrs-cache/core/testing";
+import { memory } from "@zarrs-cache/memory";
+import { redis, type RedisTier } from "@zarrs-cache/redis";
+import { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeRedis, startCluster, testPrefix, type TestCluster } from "./helpers/redis-servers.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let cluster: TestCluster;
+let round = 0;
+
+describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
+  beforeAll(async () => {
+    cluster = await startCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const clusterTier = (options: Parameters<typeof redis>[0] = {}) =>
+    redis({ cluster: cluster.startupNodes, keyPrefix: `${testPrefix("cluster")}${round++}:`, maxValueBytes: 2 * 1024 * 1024, ...options });
+
+  describeTierConformance("redis (cluster)", {
+    create: () => clusterTier(),
+    exactSize: false,
+    largeValueBytes: 1 << 20,
+    oversizedValueBytes: 2 * 1024 * 1024 + 1,
+  });
+
+  describe("cluster specifics", () => {
+    it("spreads keys over all three masters, and lists, counts and deletes them on every master", async () => {
+      const tier = clusterTier();
+      try {
+        const keys = Array.from({ length: 60 }, (_, i) => `arr/c/${i}`);
+        await Promise.all(keys.map((key, i) => tier.set(key, new Uint8Array([i]))));
+        await tier.set("other/zarr.json", new Uint8Array([1]));
+        // Each master holds some of them (this is what makes SCAN-on-every-master necessary).
+        const prefix = (tier as unknown as { prefix: string }).prefix;
+        const perMaster = await Promise.all(
+          (tier.client as Cluster).nodes("master").map(async (node) => (await node.keys(`${prefix}*`)).length),
+        );
+        expect(perMaster.filter((n) => n > 0)).toHaveLength(3);
+
+        const listed: string[] = [];
+        for await (const key of tier.keys("arr/")) listed.push(key);
+        expect(listed.sort()).toEqual([...keys].sort());
+
+        const many = await tier.getMany(["arr/c/3", "missing", "arr/c/59"]);
+        expect(many.map((e) => e?.value[0])).toEqual([3, undefined, 59]);
+
+        expect(await tier.deletePrefix("arr/")).toBe(60);
+        const left: string[] = [];
+        for await (const key of tier.keys()) left.push(key);
+        expect(left).toEqual(["other/zarr.json"]);
+      } finally {
+        await tier.clear();
+        await tier.close();
+      }
+    });
+
+    it("carries invalidations between two nodes over cluster pub/sub", async () => {
+      const keyPrefix = testPrefix("cluster-bus");
+      const caches = [0, 1].map(() =>
+        createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ cluster: cluster.startupNodes, keyPrefix })).build(),
+      );
+      const [a, b] = caches as [(typeof caches)[0], (typeof caches)[0]];
+      try {
+        await waitFor(() => (b.levels[1] as RedisTier).busSubscribed);
+        await a.set("k", new Uint8Array([1]));
+        expect((await b.get("k"))?.value[0]).toBe(1);
+        expect(b.peek("k")?.[0]).toBe(1);
+        await a.set("k", new Uint8Array([2]));
+        await waitFor(() => b.peek("k") === undefined);
+        expect((await b.get("k"))?.value[0]).toBe(2);
+      } finally {
+        await a.clear();
+        for (const cache of caches) await cache.close();
+      }
+    });
+  });
+});
+
+async function waitFor(condition: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(5);
+  }
+}
