@@ -355,9 +355,30 @@ export class TieredCache implements CacheTier {
 
   /** Brings keys into the cache ahead of use. Keys no registered loader knows are only looked up. Never throws. */
   async prefetch(keys: readonly string[], options?: { kind?: KeyKind }): Promise<void> {
+    if (this.closed) return;
+    let wanted = [...new Set(keys)].filter((key) => typeof key === "string" && key !== "" && this.peek(key) === undefined);
+    // Tiers that can answer many keys in one round trip (Redis MGET) are asked in batches first.
+    for (let level = this.l1 ? 1 : 0; level < this.tiers.length && wanted.length > 0; level++) {
+      const tier = this.tiers[level]!;
+      if (!tier.getMany) continue;
+      let entries: (CacheEntry | undefined)[];
+      try {
+        entries = await tier.getMany(wanted);
+      } catch (error) {
+        this.reportError("prefetch", tier, undefined, error);
+        continue;
+      }
+      const missing: string[] = [];
+      wanted.forEach((key, i) => {
+        const entry = entries[i];
+        const ttl = remainingTtl(entry?.expiresAt);
+        if (entry === undefined || ttl === 0 || this.flights.has(key)) missing.push(key);
+        else if (level > 0) this.fill(key, entry.value, ttl, level);
+      });
+      wanted = missing;
+    }
     await Promise.all(
-      keys.map(async (key) => {
-        if (this.closed || this.peek(key) !== undefined) return;
+      wanted.map(async (key) => {
         const source = this.loaders.find((l) => key.startsWith(l.prefix));
         try {
           if (source) await this.getOrLoad(key, () => source.load(key), options);

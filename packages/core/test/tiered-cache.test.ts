@@ -360,6 +360,26 @@ describe("events, plugins and prefetch", () => {
     expect(evicted).toContain("c:expire@memory");
   });
 
+  it("prefetches from a batching lower tier with one getMany", async () => {
+    const l2 = memory({ maxBytes: MiB, name: "l2" });
+    let batches = 0;
+    const batching = Object.assign(Object.create(l2) as typeof l2, {
+      getMany: (keys: readonly string[]) => (batches++, l2.getMany(keys)),
+    });
+    const l1 = memory({ maxBytes: MiB, name: "l1" });
+    const cache = createCache().tier(l1).tier(batching).build();
+    open.push(cache);
+    for (let i = 0; i < 10; i++) await l2.set(`k${i}`, bytes(i));
+    let loads = 0;
+    cache.registerLoader("k", async () => (loads++, bytes(99)));
+    await cache.prefetch([...Array.from({ length: 10 }, (_, i) => `k${i}`), "k-new"]);
+    await cache.flush();
+    expect(batches).toBe(1);
+    expect(loads).toBe(1); // only the key no tier had
+    for (let i = 0; i < 10; i++) expect(cache.peek(`k${i}`)?.[0]).toBe(i);
+    expect(cache.peek("k-new")?.[0]).toBe(99);
+  });
+
   it("gives plugins events and prefetch, and tears them down on close", async () => {
     let torn = false;
     const hits: string[] = [];
