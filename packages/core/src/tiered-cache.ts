@@ -1,43 +1,13 @@
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { Emitter, type CacheEvents } from "./events.js";
 import { PendingWrites } from "./pending-writes.js";
+import { waitWithSignal } from "./wait-with-signal.js";
 import type { CacheEntry, CacheTier, SetOptions, TierInvalidation, TierStats } from "./types.js";
 import { assertKey, assertSetOptions, assertValue, remainingTtl } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
+import type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy } from "./tiered-cache-options.js";
 
-/** Loads a value from upstream; undefined means the key does not exist there. */
-export type Loader = () => Promise<Uint8Array | undefined>;
-
-export type WritePolicy = "write-through" | "write-around";
-
-export interface TieredCacheOptions {
-  /** TTLs in ms per key kind; omitted means no expiry. `absent` is for cached "does not exist". */
-  ttl?: { metadata?: number; chunk?: number; other?: number; absent?: number };
-  /** Cache "absent" answers of the loader (default true). */
-  negativeCaching?: boolean;
-  /** write-through (default): store first, then cache the new value. write-around: invalidate. */
-  writePolicy?: WritePolicy;
-  /** Most fills of lower tiers in flight at once; past it a fill is skipped and counted (default 1024). */
-  maxPendingWrites?: number;
-}
-
-export interface LoadOptions {
-  /** The TTL class of the key (default "other"). */
-  kind?: KeyKind;
-  /** Aborts this caller's wait only; a load shared with other callers goes on. */
-  signal?: AbortSignal;
-}
-
-/** Per-level counters of a TieredCache, beside the tier's own stats. */
-export interface LevelStats {
-  name: string;
-  level: number;
-  /** Lookups this cache answered from this level. */
-  hits: number;
-  /** hits / lookups that reached this level. */
-  hitRate: number;
-  tier: TierStats;
-}
+export type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy };
 
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
@@ -175,8 +145,8 @@ export class TieredCache implements CacheTier {
   }
 
   private async lookupThenLoad(key: string, loader: Loader, kind: KeyKind, flight: Flight): Promise<Uint8Array | undefined> {
-    const found = await this.lookupLower(key, this.l1 ? 1 : 0, flight);
-    if (found !== undefined) return found === null ? undefined : found;
+    const found = await this.lookup(key, this.l1 ? 1 : 0, flight);
+    if (found !== undefined) return found.value.byteLength === 0 ? undefined : found.value;
 
     this.counters.misses++;
     if (this.events.has("miss")) this.events.emit("miss", { key });
@@ -206,8 +176,8 @@ export class TieredCache implements CacheTier {
     return value;
   }
 
-  /** Looks in tiers[from..]; on a hit fills the tiers above it. null = cached absent. */
-  private async lookupLower(key: string, from: number, flight?: Flight): Promise<Uint8Array | null | undefined> {
+  /** Looks in tiers[from..]; on a hit fills the tiers above it (unless the flight went stale). */
+  private async lookup(key: string, from: number, flight?: Flight): Promise<CacheEntry | undefined> {
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
@@ -228,7 +198,8 @@ export class TieredCache implements CacheTier {
         if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
         this.fill(key, entry.value, ttl, level);
       }
-      return this.countHit(key, level, entry.value);
+      this.countHit(key, level, entry.value);
+      return entry;
     }
     return undefined;
   }
@@ -399,7 +370,7 @@ export class TieredCache implements CacheTier {
   async get(key: string): Promise<CacheEntry | undefined> {
     this.assertOpen();
     assertKey(key);
-    // Deliberately the same walk as a read-through, minus the loader.
+    // The same walk as a read-through, minus the loader.
     if (this.l1) {
       const entry = this.l1.getSync!(key);
       if (entry) {
@@ -408,25 +379,8 @@ export class TieredCache implements CacheTier {
       }
       this.levelMisses[0]!++;
     }
-    for (let level = this.l1 ? 1 : 0; level < this.tiers.length; level++) {
-      const tier = this.tiers[level]!;
-      let entry: CacheEntry | undefined;
-      try {
-        entry = await tier.get(key);
-      } catch (error) {
-        this.levelMisses[level]!++;
-        this.reportError("get", tier, key, error);
-        continue;
-      }
-      const ttl = remainingTtl(entry?.expiresAt);
-      if (entry === undefined || ttl === 0) {
-        this.levelMisses[level]!++;
-        continue;
-      }
-      if (level > 0) this.fill(key, entry.value, ttl, level);
-      this.countHit(key, level, entry.value);
-      return entry;
-    }
+    const entry = await this.lookup(key, this.l1 ? 1 : 0);
+    if (entry) return entry;
     this.counters.misses++;
     if (this.events.has("miss")) this.events.emit("miss", { key });
     return undefined;
@@ -557,24 +511,4 @@ export class TieredCache implements CacheTier {
 
 function closedError(): ZarrsCacheError {
   return new ZarrsCacheError("CLOSED", "the cache is closed");
-}
-
-/** Resolves with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function waitWithSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
