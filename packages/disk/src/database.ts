@@ -155,6 +155,11 @@ function open(file: string, settings: ConnectSettings): Connection {
   }
 }
 
+function dropAllTables(db: Db): void {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
+  for (const { name } of tables) db.exec(`DROP TABLE "${name.replaceAll('"', '""')}"`);
+}
+
 function configure(db: Db, settings: ConnectSettings): void {
   // page_size and auto_vacuum only take effect on a new, empty database; harmless otherwise.
   db.pragma(`page_size = ${PAGE_SIZE}`);
@@ -175,6 +180,9 @@ function configure(db: Db, settings: ConnectSettings): void {
   }
   if (version < SCHEMA_VERSION) {
     db.transaction(() => {
+      // Version 0 with tables in it: a database from before schema versioning, or not ours.
+      // It is only a cache: start over (value files it named are swept as orphans).
+      if (version === 0) dropAllTables(db);
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();

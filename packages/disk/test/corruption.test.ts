@@ -32,6 +32,18 @@ describe("corruption is detected, dropped, counted and served as a miss", () => 
     cleanupTempDirs();
   });
 
+  it("a database without our schema version (older, or not ours) is started over", async () => {
+    const dir = tempDir("foreign-schema");
+    fs.mkdirSync(dir, { recursive: true });
+    const db = new Database(path.join(dir, DB));
+    db.exec("CREATE TABLE entries (key TEXT PRIMARY KEY, payload BLOB); INSERT INTO entries VALUES ('old', x'00')");
+    db.close();
+    const t = tier(dir);
+    expect(await t.get("old")).toBeUndefined();
+    await t.set("new", bytes(100, 1));
+    expect(same((await t.get("new"))!.value, bytes(100, 1))).toBe(true);
+  });
+
   it("a flipped byte inside the database file", async () => {
     const dir = tempDir("flip-db");
     const value = bytes(1000, 3);
