@@ -98,7 +98,7 @@ export function resolveOptions(options: HybridOptions): ResolvedOptions {
 
   return {
     memory: mem,
-    promotionThreshold: options.promotionThreshold ?? 2,
+    promotionThreshold: options.promotionThreshold ?? 1,
     demotionAfter: options.demotionAfter ?? 300_000,
     maintenanceInterval: options.maintenanceInterval ?? 30_000,
     ttl: options.ttl ?? (diskTtl as number | undefined),

@@ -170,7 +170,7 @@ describe("getSync and use inside a TieredCache", () => {
 describe("stats", () => {
   it("reports hits, misses and hit rates per level", async () => {
     const clock = manualClock();
-    const { tier, lower } = hybridOverMemory({ memoryBytes: 64 * KiB, now: clock.now });
+    const { tier, lower } = hybridOverMemory({ memoryBytes: 64 * KiB, promotionThreshold: 2, now: clock.now });
     await tier.set("m", bytes(100)); // admitted: memory has room
     await lower.set("d", bytes(100));
     await tier.get("m");

@@ -31,7 +31,7 @@ describe("promotion by access rate (controlled clock)", () => {
 
   it("demotes an entry idle for demotionAfter to disk, where it is still served", async () => {
     const clock = manualClock();
-    const { tier, lower } = hybridOverMemory({ memoryBytes: 64 * KiB, demotionAfter: 10_000, now: clock.now });
+    const { tier, lower } = hybridOverMemory({ memoryBytes: 64 * KiB, demotionAfter: 10_000, promotionThreshold: 2, now: clock.now });
     await tier.set("idle", bytes(500, 2));
     await tier.set("busy", bytes(500, 3));
     expect(tier.stats().memoryEntries).toBe(2);
