@@ -11,6 +11,7 @@ export type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy }
 
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
+const FILL: SetOptions = Object.freeze({ fill: true });
 const DEFAULT_ABSENT_TTL = 10 * 60_000;
 const DEFAULT_METADATA_TTL = 10 * 60_000;
 
@@ -97,19 +98,23 @@ export class TieredCache implements CacheTier {
     if (this.closed) throw closedError();
     const l1 = this.l1;
     if (l1 === undefined) return undefined;
-    let entry: CacheEntry | undefined;
-    try {
-      entry = l1.getSync!(key);
-    } catch (error) {
-      // A bad key is the caller's error; a failing tier is a miss served from elsewhere.
-      if (isZarrsCacheError(error, "INVALID_KEY")) throw error;
-      this.reportError("get", l1, key, error);
-    }
+    const entry = this.l1Lookup(l1, key);
     if (entry === undefined) {
       this.levelMisses[0]!++;
       return undefined;
     }
     return this.countHit(key, 0, entry.value);
+  }
+
+  private l1Lookup(l1: CacheTier, key: string): CacheEntry | undefined {
+    try {
+      return l1.getSync!(key);
+    } catch (error) {
+      // A bad key is the caller's error; a failing tier is a miss served from elsewhere.
+      if (isZarrsCacheError(error, "INVALID_KEY")) throw error;
+      this.reportError("get", l1, key, error);
+      return undefined;
+    }
   }
 
   private countHit(key: string, level: number, value: Uint8Array): Uint8Array | null {
@@ -211,7 +216,7 @@ export class TieredCache implements CacheTier {
    * delaying it), and started at once otherwise. None is awaited.
    */
   private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): void {
-    const options = ttl === undefined ? undefined : { ttl };
+    const options = ttl === undefined ? FILL : { ttl, fill: true };
     for (let level = 0; level < upTo; level++) {
       if (level === 0 || this.l1 === undefined) this.writes.start(this.tiers[level]!, key, value, options);
       else this.writes.defer(this.tiers[level]!, key, value, options);
@@ -372,7 +377,7 @@ export class TieredCache implements CacheTier {
     assertKey(key);
     // The same walk as a read-through, minus the loader.
     if (this.l1) {
-      const entry = this.l1.getSync!(key);
+      const entry = this.l1Lookup(this.l1, key);
       if (entry) {
         this.countHit(key, 0, entry.value);
         return entry;
@@ -483,7 +488,9 @@ export class TieredCache implements CacheTier {
   /** Flushes pending writes, stops plugins, then closes every tier. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await Promise.allSettled([...this.flights.values()].map((f) => f.promise));
+    // Loads in flight still answer their callers, but cache nothing once closed: waiting for
+    // them would let one hung upstream request hang close().
+    for (const flight of this.flights.values()) flight.stale = true;
     await this.writes.flush();
     this.closed = true;
     for (const unsubscribe of this.unsubscribes) unsubscribe();

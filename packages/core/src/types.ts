@@ -15,6 +15,11 @@ export interface SetOptions {
    * Tiers are free to copy anyway.
    */
   transfer?: boolean;
+  /**
+   * The value is a read-through fill (loaded from upstream or copied from a lower tier), not an
+   * application write: a shared tier need not tell other nodes to drop their copies of it.
+   */
+  fill?: boolean;
 }
 
 /**

@@ -35,9 +35,11 @@ export function assertSetOptions(options: unknown): asserts options is SetOption
     throw new ZarrsCacheError("INVALID_ARGUMENT", `set options must be an object, got ${describe(options)}`);
   }
   assertTtl((options as SetOptions).ttl);
-  const transfer = (options as SetOptions).transfer;
-  if (transfer !== undefined && typeof transfer !== "boolean") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "transfer" must be a boolean, got ${describe(transfer)}`);
+  for (const flag of ["transfer", "fill"] as const) {
+    const value = (options as SetOptions)[flag];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "${flag}" must be a boolean, got ${describe(value)}`);
+    }
   }
 }
 

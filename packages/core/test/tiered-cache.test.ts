@@ -440,6 +440,46 @@ describe("builder validation and lifecycle", () => {
     expect(codeAndMessage(() => createCache().tier(tier).build())).toMatch(/INVALID_CONFIG: .*dir \/nope is not writable/);
   });
 
+  it("closes without waiting for a hung load, which still answers its caller but caches nothing", async () => {
+    const { cache, l1 } = twoLevels();
+    const gate = deferred<Uint8Array>();
+    const pending = cache.getOrLoad("k", () => gate.promise);
+    await cache.close();
+    gate.resolve(bytes(1));
+    expect((await pending)?.[0]).toBe(1);
+    await expect(l1.get("k")).rejects.toSatisfy((e) => isZarrsCacheError(e, "CLOSED"));
+  });
+
+  it("serves get() from a lower tier when the L1 tier's synchronous lookup fails", async () => {
+    const l1 = memory({ maxBytes: MiB });
+    const broken = Object.assign(Object.create(l1) as typeof l1, {
+      getSync: () => {
+        throw new Error("disk I/O error");
+      },
+    });
+    const l2 = memory({ maxBytes: MiB });
+    const cache = createCache().tier(broken).tier(l2).build();
+    open.push(cache);
+    await l2.set("k", bytes(7));
+    expect((await cache.get("k"))?.value[0]).toBe(7);
+    expect((await cache.getOrLoad("k", async () => bytes(0)))?.[0]).toBe(7);
+    expect(cache.stats().errors).toBeGreaterThanOrEqual(2);
+  });
+
+  it("marks its own fills so shared tiers can tell them from writes", async () => {
+    const seen: (boolean | undefined)[] = [];
+    const l1 = memory({ maxBytes: MiB });
+    const spy = Object.assign(Object.create(l1) as typeof l1, {
+      set: (key: string, value: Uint8Array, options?: { fill?: boolean }) => (seen.push(options?.fill), l1.set(key, value, options)),
+    });
+    const cache = createCache().tier(spy).build();
+    open.push(cache);
+    await cache.getOrLoad("read", async () => bytes(1));
+    await cache.write("written", bytes(2), async () => {});
+    await cache.set("set", bytes(3));
+    expect(seen).toEqual([true, undefined, undefined]);
+  });
+
   it("refuses use after close and closes its tiers", async () => {
     const { cache, l1 } = twoLevels();
     await cache.close();

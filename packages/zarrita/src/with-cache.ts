@@ -74,28 +74,34 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
   const load = (path: AbsolutePath, range?: RangeQuery) =>
     range === undefined ? innerGet(path) : innerGetRange!(path, range);
 
-  cache.registerLoader(keys.prefix, (key) => {
+  registerOnce(cache, keys.prefix, (key) => {
     const parsed = keys.parse(key);
     if (!parsed || (parsed.range && !innerGetRange)) return Promise.resolve(undefined);
     return load(parsed.path as AbsolutePath, parsed.range);
   });
 
   const kindOf = (path: AbsolutePath, range: RangeQuery | undefined): KeyKind => (range === undefined ? classify(path) : "chunk");
+  const cached = (path: AbsolutePath, range: RangeQuery | undefined) => shouldCache === undefined || shouldCache(path, kindOf(path, range));
+  const handOut = (value: Uint8Array | undefined) => (value === undefined || !copy ? value : copyOf(value));
 
-  const read = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined) => {
-    if (shouldCache && !shouldCache(path, kindOf(path, range))) {
-      return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
+  // Everything below returns a promise and never throws synchronously (zarrita chains .then).
+  const read = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined): Promise<Uint8Array | undefined> => {
+    try {
+      if (!cached(path, range)) return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
+      // Fast path: an L1 hit is answered with no await and no key classification.
+      const hit = cache.peek(key);
+      if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
+      const pending = cache.load(key, () => load(path, range), { kind: kindOf(path, range), signal: opts?.signal });
+      return copy ? pending.then(handOut) : pending;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    // Fast path: an L1 hit is answered with no await and no key classification.
-    const hit = cache.peek(key);
-    if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
-    const pending = cache.load(key, () => load(path, range), { kind: kindOf(path, range), signal: opts?.signal });
-    return copy ? pending.then((value) => (value === undefined ? undefined : copyOf(value))) : pending;
   };
 
+  const prefix = keys.prefix;
   return {
     get(path: AbsolutePath, opts?: GetOptions): Promise<Uint8Array | undefined> {
-      return read(keys.whole(path), path, undefined, opts);
+      return read(prefix + path, path, undefined, opts);
     },
     ...(innerGetRange && {
       getRange(path: AbsolutePath, range: RangeQuery, opts?: GetOptions): Promise<Uint8Array | undefined> {
@@ -104,15 +110,34 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
     }),
     ...(innerSet && {
       async set(path: AbsolutePath, value: Uint8Array): Promise<void> {
-        // Store first; the cache changes only after the store accepted the write.
-        await cache.write(keys.whole(path), value, async () => {
+        const key = keys.whole(path);
+        if (cached(path, undefined)) {
+          // Store first; the cache changes only after the store accepted the write.
+          await cache.write(key, value, async () => {
+            await innerSet(path, value);
+          }, { kind: classify(path) });
+        } else {
           await innerSet(path, value);
-        }, { kind: classify(path) });
+          await cache.delete(key);
+        }
         await cache.invalidate(keys.rangePrefix(path));
       },
     }),
   };
 });
+
+/**
+ * One prefetch loader per (cache, namespace): wrapping the same dataset again (per request, say)
+ * replaces the registration instead of piling up loaders that keep old stores alive.
+ */
+const registrations = new WeakMap<TieredCache, Map<string, () => void>>();
+
+function registerOnce(cache: TieredCache, prefix: string, load: (key: string) => Promise<Uint8Array | undefined>): void {
+  let byPrefix = registrations.get(cache);
+  if (!byPrefix) registrations.set(cache, (byPrefix = new Map()));
+  byPrefix.get(prefix)?.();
+  byPrefix.set(prefix, cache.registerLoader(prefix, load));
+}
 
 /**
  * Wraps a zarrita store so every read goes through `cache`:

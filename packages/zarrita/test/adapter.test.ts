@@ -214,6 +214,31 @@ describe("withCache over HTTP with real zarrita", () => {
     expect((store as unknown as { url: unknown }).url).toBeDefined(); // the rest is the store's own
   });
 
+  it("never throws synchronously: errors arrive as rejected promises", async () => {
+    const cache = newCache();
+    const throwing = withCache(new FetchStore(server.url), cache, {
+      shouldCache: () => {
+        throw new Error("policy bug");
+      },
+    });
+    const attempt = throwing.get("/pressure/zarr.json");
+    await expect(attempt).rejects.toThrow("policy bug");
+    const store = withCache(new FetchStore(server.url), cache);
+    await cache.close();
+    const afterClose = store.get("/pressure/zarr.json");
+    await expect(afterClose).rejects.toSatisfy((e) => isZarrsCacheError(e, "CLOSED"));
+  });
+
+  it("keeps one prefetch loader per dataset however often it is wrapped", async () => {
+    const cache = newCache();
+    for (let i = 0; i < 100; i++) withCache(new FetchStore(server.url), cache);
+    expect((cache as unknown as { loaders: unknown[] }).loaders).toHaveLength(1);
+    server.reset();
+    await cache.prefetch([`${server.url}:/pressure/c/0/0`]);
+    expect(server.stats.requests).toBe(1);
+    expect(cache.peek(`${server.url}:/pressure/c/0/0`)?.byteLength).toBe(4096);
+  });
+
   it("rejects bad arguments with typed errors", () => {
     const cache = newCache();
     const codeOf = (fn: () => unknown) => {
