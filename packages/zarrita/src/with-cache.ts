@@ -2,6 +2,7 @@ import type { AbsolutePath, AsyncReadable, GetOptions, RangeQuery } from "@zarri
 import { type KeyKind, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
 import { StoreKeys, storeIdentity } from "./keys.js";
+import { withOverrides } from "./with-overrides.js";
 
 export interface WithCacheOptions {
   /**
@@ -55,7 +56,10 @@ function validate(cache: unknown, options: WithCacheOptions): void {
  * Overrides `get`, `getRange` (when the store has it) and `set` (when the store has it);
  * everything else is the wrapped store's own.
  */
-export const cacheExtension = defineStoreExtension((inner: AsyncReadable, options: CacheExtensionOptions) => {
+export const cacheExtension = defineStoreExtension((inner: AsyncReadable, options: CacheExtensionOptions) => cachingOverrides(inner, options));
+
+/** The methods both forms of the wrapper install over the store's own. */
+function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) {
   const { cache, ...rest } = options ?? ({} as CacheExtensionOptions);
   validate(cache, rest);
   const namespace = rest.namespace ?? storeIdentity(inner);
@@ -88,20 +92,31 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
   const read = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined): Promise<Uint8Array | undefined> => {
     try {
       if (!cached(path, range)) return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
-      // Fast path: an L1 hit is answered with no await and no key classification.
       const hit = cache.peek(key);
       if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
-      const pending = cache.load(key, () => load(path, range), { kind: kindOf(path, range), signal: opts?.signal });
-      return copy ? pending.then(handOut) : pending;
+      return loadAndHandOut(key, path, range, opts);
     } catch (error) {
       return Promise.reject(error);
     }
+  };
+  const loadAndHandOut = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined) => {
+    const pending = cache.load(key, () => load(path, range), { kind: kindOf(path, range), signal: opts?.signal });
+    return copy ? pending.then(handOut) : pending;
   };
 
   const prefix = keys.prefix;
   return {
     get(path: AbsolutePath, opts?: GetOptions): Promise<Uint8Array | undefined> {
-      return read(prefix + path, path, undefined, opts);
+      if (shouldCache !== undefined) return read(prefix + path, path, undefined, opts);
+      // The hot path, kept flat: an L1 hit is answered with no await and no key classification.
+      const key = prefix + path;
+      try {
+        const hit = cache.peek(key);
+        if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
+        return loadAndHandOut(key, path, undefined, opts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     ...(innerGetRange && {
       getRange(path: AbsolutePath, range: RangeQuery, opts?: GetOptions): Promise<Uint8Array | undefined> {
@@ -124,7 +139,7 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
       },
     }),
   };
-});
+}
 
 /**
  * One prefetch loader per (cache, namespace): wrapping the same dataset again (per request, say)
@@ -147,5 +162,5 @@ export function withCache<S extends AsyncReadable>(store: S, cache: TieredCache,
   if (store === null || typeof store !== "object" || typeof (store as AsyncReadable).get !== "function") {
     throw new ZarrsCacheError("INVALID_ARGUMENT", "withCache(store, cache): store must be a zarrita store with a get(key) method");
   }
-  return cacheExtension(store, { ...options, cache }) as unknown as S;
+  return withOverrides(store, cachingOverrides(store, { ...options, cache })) as S;
 }

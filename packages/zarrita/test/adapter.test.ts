@@ -239,6 +239,35 @@ describe("withCache over HTTP with real zarrita", () => {
     expect(cache.peek(`${server.url}:/pressure/c/0/0`)?.byteLength).toBe(4096);
   });
 
+  it("keeps the wrapped store's own properties, methods, accessors and class", async () => {
+    class PrivateStore {
+      readonly url = "mem://private";
+      #data = new Map<string, Uint8Array>([["/k", new Uint8Array([1])]]);
+      #reads = 0;
+      async get(key: string) {
+        this.#reads++;
+        return this.#data.get(key);
+      }
+      get reads() {
+        return this.#reads;
+      }
+      describe() {
+        return `${this.#data.size} keys`;
+      }
+    }
+    const inner = new PrivateStore();
+    const store = withCache(inner as never, newCache()) as unknown as PrivateStore;
+    expect(store).toBeInstanceOf(PrivateStore);
+    expect(store.url).toBe("mem://private");
+    expect(Array.from((await store.get("/k"))!)).toEqual([1]);
+    await store.get("/k");
+    expect(store.reads).toBe(1); // the second read was a cache hit
+    expect(store.describe()).toBe("1 keys");
+    const fetchStore = withCache(new FetchStore(server.url), newCache());
+    expect(fetchStore).toBeInstanceOf(FetchStore);
+    expect(String((fetchStore as unknown as { url: unknown }).url)).toContain("127.0.0.1");
+  });
+
   it("rejects bad arguments with typed errors", () => {
     const cache = newCache();
     const codeOf = (fn: () => unknown) => {
