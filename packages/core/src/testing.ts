@@ -39,6 +39,15 @@ function bytes(length: number, seed = 1): Uint8Array {
   return out;
 }
 
+/** Byte-for-byte equality, without Buffer (the suite also runs in browsers). */
+function expectBytes(actual: Uint8Array | undefined, expected: Uint8Array): void {
+  expect(actual, "a value").toBeInstanceOf(Uint8Array);
+  expect(actual!.byteLength).toBe(expected.byteLength);
+  for (let i = 0; i < expected.byteLength; i++) {
+    if (actual![i] !== expected[i]) expect.fail(`bytes differ at offset ${i}: ${actual![i]} != ${expected[i]}`);
+  }
+}
+
 async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
   for await (const key of iterable) out.push(key);
@@ -108,11 +117,11 @@ export function describeTierConformance(name: string, options: ConformanceOption
       const tier = await make();
       const value = bytes(large, 7);
       await tier.set("large", value);
-      expect(Buffer.compare((await tier.get("large"))!.value, value)).toBe(0);
+      expectBytes((await tier.get("large"))!.value, value);
       const backing = bytes(4096, 3);
       const view = backing.subarray(100, 200);
       await tier.set("view", view);
-      expect(Buffer.compare((await tier.get("view"))!.value, view)).toBe(0);
+      expectBytes((await tier.get("view"))!.value, view);
     });
 
     it("keeps what was stored when the caller later mutates its buffer", async () => {
@@ -121,21 +130,21 @@ export function describeTierConformance(name: string, options: ConformanceOption
       const original = value.slice();
       await tier.set("owned", value);
       value.fill(0);
-      expect(Buffer.compare((await tier.get("owned"))!.value, original)).toBe(0);
+      expectBytes((await tier.get("owned"))!.value, original);
     });
 
     it("handles keys with unicode, slashes, dots, spaces and control characters", async () => {
       const tier = await make();
       const keys = ["héllo/wörld/🧊", "../../etc/passwd", "a b\tc", "nul\u0000inside", "/abs/c/0/1", ".zarray", "x".repeat(300)];
       for (const [i, key] of keys.entries()) await tier.set(key, bytes(10, i + 1));
-      for (const [i, key] of keys.entries()) expect(Buffer.compare((await tier.get(key))!.value, bytes(10, i + 1))).toBe(0);
+      for (const [i, key] of keys.entries()) expectBytes((await tier.get(key))!.value, bytes(10, i + 1));
     });
 
     it("overwrites a key and accounts its size once", async () => {
       const tier = await make();
       await tier.set("k", bytes(1000, 1));
       await tier.set("k", bytes(10, 2));
-      expect(Buffer.compare((await tier.get("k"))!.value, bytes(10, 2))).toBe(0);
+      expectBytes((await tier.get("k"))!.value, bytes(10, 2));
       if (exactSize) {
         const stats = tier.stats();
         expect(stats.entries).toBe(1);
@@ -202,7 +211,7 @@ export function describeTierConformance(name: string, options: ConformanceOption
       const tier = await make();
       await Promise.all(Array.from({ length: 100 }, (_, i) => tier.set(`c/${i}`, bytes(256, i + 1))));
       const entries = await Promise.all(Array.from({ length: 100 }, (_, i) => tier.get(`c/${i}`)));
-      entries.forEach((entry, i) => expect(Buffer.compare(entry!.value, bytes(256, i + 1))).toBe(0));
+      entries.forEach((entry, i) => expectBytes(entry!.value, bytes(256, i + 1)));
     });
 
     it("rejects bad input with typed errors", async () => {
@@ -228,8 +237,8 @@ export function describeTierConformance(name: string, options: ConformanceOption
         const before = tier.stats();
         await expectCode(tier.set("big", bytes(oversized, 8)), "VALUE_TOO_LARGE");
         // The old value of the key and every other entry are untouched.
-        expect(Buffer.compare((await tier.get("keep"))!.value, bytes(32, 5))).toBe(0);
-        expect(Buffer.compare((await tier.get("big"))!.value, bytes(16, 6))).toBe(0);
+        expectBytes((await tier.get("keep"))!.value, bytes(32, 5));
+        expectBytes((await tier.get("big"))!.value, bytes(16, 6));
         if (exactSize) {
           expect(tier.stats().entries).toBe(before.entries);
           expect(tier.stats().bytes).toBe(before.bytes);
@@ -272,15 +281,15 @@ export function describeTierConformance(name: string, options: ConformanceOption
       await tier.set("p/2", bytes(8, 2));
       await tier.set("q/1", bytes(8, 3));
       if (tier.getSync) {
-        expect(Buffer.compare(tier.getSync("p/1")!.value, bytes(8, 1))).toBe(0);
+        expectBytes(tier.getSync("p/1")!.value, bytes(8, 1));
         expect(tier.getSync("nope")).toBeUndefined();
       }
       if (tier.getMany) {
         const many = await tier.getMany(["p/2", "nope", "p/1"]);
         expect(many).toHaveLength(3);
-        expect(Buffer.compare(many[0]!.value, bytes(8, 2))).toBe(0);
+        expectBytes(many[0]!.value, bytes(8, 2));
         expect(many[1]).toBeUndefined();
-        expect(Buffer.compare(many[2]!.value, bytes(8, 1))).toBe(0);
+        expectBytes(many[2]!.value, bytes(8, 1));
       }
       if (tier.deletePrefix) {
         expect(await tier.deletePrefix("p/")).toBe(2);
