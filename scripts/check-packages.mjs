@@ -28,6 +28,22 @@ for (const dir of dirs) {
     }
   }
 }
+// Isomorphic packages must load in browsers: no static import of a Node built-in in what they ship
+// (a lazy `import("node:zlib")` behind a fallback is fine).
+const ISOMORPHIC = ["core", "memory", "compression", "zarrita"];
+for (const name of ISOMORPHIC) {
+  const dist = path.join(root, "packages", name, "dist");
+  for (const file of fs.readdirSync(dist).filter((f) => f.endsWith(".js"))) {
+    const text = fs.readFileSync(path.join(dist, file), "utf8");
+    const staticNode = /^\s*import\s[^;]*?from\s*["'](node:)?(fs|path|os|zlib|crypto|url|child_process|http|net|stream|buffer|util|worker_threads)(\/[a-z]+)?["']/m.exec(text);
+    if (staticNode) {
+      failed++;
+      console.log(`FAIL isomorphic @zarrs-cache/${name}: dist/${file} imports ${staticNode[0].trim()}`);
+    }
+  }
+  console.log(`ok   isomorphic @zarrs-cache/${name}`);
+}
+
 if (failed) {
   console.error(`${failed} package check(s) failed`);
   process.exit(1);

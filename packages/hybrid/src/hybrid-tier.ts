@@ -175,7 +175,7 @@ export class HybridTier implements CacheTier {
   async has(key: string): Promise<boolean> {
     this.assertOpen();
     assertKey(key);
-    if (this.hot.contains(key) || this.demoting.has(key)) return true;
+    if (this.hot.contains(key) || this.isDemotingLive(key)) return true;
     return this.lower.has(key);
   }
 
@@ -187,12 +187,19 @@ export class HybridTier implements CacheTier {
       yield key;
     }
     // Normally a subset of the disk's keys; not when the disk level evicted a hot entry.
-    for (const key of [...this.hot.keys(prefix), ...this.demoting.keys()]) {
+    const leaving = [...this.demoting.keys()].filter((key) => this.isDemotingLive(key));
+    for (const key of [...this.hot.keys(prefix), ...leaving]) {
       if (!seen.has(key) && key.startsWith(prefix)) {
         seen.add(key);
         yield key;
       }
     }
+  }
+
+  /** An entry on its way down that is still served (not expired). */
+  private isDemotingLive(key: string): boolean {
+    const leaving = this.demoting.get(key);
+    return leaving !== undefined && remainingTtl(leaving.expiresAt) !== 0;
   }
 
   // ─── writes ──────────────────────────────────────────────────────────────────
@@ -208,26 +215,45 @@ export class HybridTier implements CacheTier {
     assertValue(value);
     assertSetOptions(options);
     const ttl = options?.ttl ?? this.config.ttl;
-    const expiresAt = ttl === undefined ? undefined : Date.now() + ttl;
+    let expiresAt = ttl === undefined ? undefined : Date.now() + ttl;
     this.guard.invalidate(key);
     const ticket = this.guard.begin(key);
     try {
       await this.lower.set(key, value, ttl === undefined ? undefined : { ttl });
     } catch (error) {
+      this.guard.end(ticket);
       if (!isZarrsCacheError(error, "VALUE_TOO_LARGE")) {
         // The disk level may hold either value now: do not keep serving the old one from memory.
         this.counters.errors++;
         this.dropFromMemory(key);
       }
       throw error;
-    } finally {
-      this.guard.end(ticket);
     }
     this.counters.sets++;
     this.dropFromMemory(key);
+    let admissible = this.hot.fits(key, value) && !ticket.stale && !this.closed;
+    try {
+      // A `diskTier` may apply a default TTL the hybrid cannot know: take the expiry it actually gave.
+      if (admissible && ttl === undefined && !this.config.lowerExpiryKnown) {
+        const written = await this.readBack(key);
+        admissible = written !== undefined;
+        expiresAt = written?.expiresAt;
+      }
+    } catch {
+      // The write succeeded; only the memory copy is skipped.
+      this.counters.errors++;
+      admissible = false;
+    } finally {
+      this.guard.end(ticket);
+    }
     // A newer write or delete of this key started while this one ran: it decides what memory holds.
-    if (ticket.stale || this.closed) return;
+    if (!admissible || ticket.stale || this.closed) return;
     if (this.admit(key, { value, expiresAt }, this.config.now())) this.counters.admissions++;
+  }
+
+  /** The lower level's entry for a key just written (synchronously when it can). */
+  private async readBack(key: string): Promise<CacheEntry | undefined> {
+    return this.lower.getSync ? this.lower.getSync(key) : await this.lower.get(key);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -355,7 +381,7 @@ export class HybridTier implements CacheTier {
    * Resolves once the demoted entries are safely on the disk level.
    */
   maintain(): Promise<MaintenanceReport> {
-    this.assertOpen();
+    if (this.closed) return Promise.reject(this.closedError());
     if (this.maintenance === undefined) {
       this.maintenance = this.runMaintenance().finally(() => (this.maintenance = undefined));
     }
@@ -435,7 +461,11 @@ export class HybridTier implements CacheTier {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ZarrsCacheError("CLOSED", `the hybrid tier "${this.name}" is closed`);
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): ZarrsCacheError {
+    return new ZarrsCacheError("CLOSED", `the hybrid tier "${this.name}" is closed`);
   }
 }
 

@@ -21,7 +21,7 @@ export interface HybridOptions {
    * (the hybrid does not listen to invalidations from other processes).
    */
   diskTier?: CacheTier;
-  /** Accesses per second at which a disk-level entry is promoted to memory (default 2). 0 promotes on every disk hit. */
+  /** Accesses per second at which a disk-level entry is promoted to memory (default 1). 0 promotes on every disk hit. */
   promotionThreshold?: number;
   /** Ms without access after which a memory entry is demoted to disk (default 300 000 = 5 min). */
   demotionAfter?: number;
@@ -44,6 +44,11 @@ export interface ResolvedOptions {
   demotionAfter: number;
   maintenanceInterval: number;
   ttl: number | undefined;
+  /**
+   * False with a `diskTier`: it may apply a default TTL of its own, so a write without a TTL
+   * reads the expiry back before the value enters memory.
+   */
+  lowerExpiryKnown: boolean;
   name: string;
   now: () => number;
 }
@@ -102,6 +107,7 @@ export function resolveOptions(options: HybridOptions): ResolvedOptions {
     demotionAfter: options.demotionAfter ?? 300_000,
     maintenanceInterval: options.maintenanceInterval ?? 30_000,
     ttl: options.ttl ?? (diskTtl as number | undefined),
+    lowerExpiryKnown: options.diskTier === undefined,
     name: options.name ?? "hybrid",
     now: options.now ?? (() => Date.now()),
   };

@@ -13,8 +13,11 @@ async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
   return out.sort();
 }
 
-/** A lower tier whose reads return only after `release()`: lets a test land a write during a read. */
-function gatedTier(inner: CacheTier) {
+/**
+ * A lower tier whose reads return only after `release()`: lets a test land a write during a read.
+ * With `syncReads`, `getSync` is offered ungated (the hybrid then reads a write's expiry back through it).
+ */
+function gatedTier(inner: CacheTier, syncReads = false) {
   let open!: () => void;
   let gate = new Promise<void>((resolve) => (open = resolve));
   const tier: CacheTier = {
@@ -33,6 +36,7 @@ function gatedTier(inner: CacheTier) {
     stats: () => inner.stats(),
     close: () => inner.close(),
   };
+  if (syncReads) tier.getSync = (key) => inner.getSync!(key);
   return {
     tier,
     release() {
@@ -90,7 +94,7 @@ describe("both levels stay consistent", () => {
 
   it("does not let an older read overwrite the memory copy of a newer write", async () => {
     const inner = memory({ maxBytes: 1 << 20 });
-    const gated = gatedTier(inner);
+    const gated = gatedTier(inner, true);
     const tier = hybrid({ memory: { maxBytes: 64 * KiB }, diskTier: gated.tier, promotionThreshold: 0, maintenanceInterval: 0 });
     await inner.set("k", bytes(10, 1));
     const read = tier.get("k");

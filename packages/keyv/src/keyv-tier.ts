@@ -11,6 +11,8 @@ import {
 } from "@zarrs-cache/core";
 import type { Keyv } from "keyv";
 import { type DecodedEntry, decodeEntry, encodeBinary, encodeText } from "./envelope.js";
+import { ErrorEvents, type EventMark } from "./error-events.js";
+import { planExpiry } from "./expiry.js";
 import { type KeyvTierOptions, type ResolvedOptions, assertKeyv, resolveOptions } from "./options.js";
 import { isWrongType, storeError, withTimeout } from "./store-errors.js";
 import { type Transport, chooseTransport, readBack } from "./transport.js";
@@ -31,8 +33,9 @@ async function* toAsync<T>(items: Iterable<T>): AsyncIterator<T> {
  * serializer stores in fewer bytes; `get` returns a plain Uint8Array and the expiry.
  *
  * Keyv and several store adapters swallow store errors (an undefined result plus an 'error'
- * event). The tier turns on Keyv's `throwOnErrors` and also treats an ambiguous result (a miss,
- * a set) during which an 'error' event fired as a failure, so an outage is never a silent miss.
+ * event). The tier turns on `throwOnErrors` in Keyv and, where it has one, in the adapter, and
+ * treats an ambiguous result (a miss, a `false` delete) during which an 'error' event fired as a
+ * failure, so an outage is never a silent miss.
  */
 export class KeyvTier implements CacheTier {
   readonly name: string;
@@ -40,16 +43,18 @@ export class KeyvTier implements CacheTier {
   private readonly options: ResolvedOptions;
   private readonly counters: TierStats = { ...emptyStats(), corruptions: 0, expired: 0, timeouts: 0, errorEvents: 0 };
   private readonly previousThrowOnErrors: boolean;
+  /** The adapter's own `throwOnErrors` (as in @keyv/redis), when it has one: on while the tier is open. */
+  private readonly adapterSwitch: { store: { throwOnErrors: boolean }; previous: boolean } | undefined;
+  private readonly errorEvents = new ErrorEvents();
   private transport: Transport | undefined;
   private readonly transportReady: Promise<Transport | ZarrsCacheError>;
-  private lastErrorEvent: unknown;
   private unavailableUntil = 0;
   private lastOutage: ZarrsCacheError | undefined;
   private closed = false;
 
   private readonly onErrorEvent = (error: unknown): void => {
-    this.counters.errorEvents!++;
-    this.lastErrorEvent = error;
+    this.errorEvents.record(error);
+    this.counters.errorEvents = this.errorEvents.count;
   };
 
   constructor(keyv: Keyv, options?: KeyvTierOptions) {
@@ -61,6 +66,12 @@ export class KeyvTier implements CacheTier {
     keyv.on("error", this.onErrorEvent);
     this.previousThrowOnErrors = keyv.throwOnErrors;
     keyv.throwOnErrors = true;
+    // Without it @keyv/redis answers a failed write with success and only emits 'error'.
+    const store = keyv.store as { throwOnErrors?: unknown } | undefined;
+    if (store !== undefined && typeof store.throwOnErrors === "boolean") {
+      this.adapterSwitch = { store: store as { throwOnErrors: boolean }, previous: store.throwOnErrors };
+      store.throwOnErrors = true;
+    }
     this.transportReady = chooseTransport(keyv, this.options.encoding).then(
       (transport) => (this.transport = transport),
       (error: unknown) =>
@@ -96,29 +107,31 @@ export class KeyvTier implements CacheTier {
 
   /** Reads and decodes one entry; foreign, corrupt and expired entries are undefined. */
   private async read(key: string, operation: string): Promise<DecodedEntry | undefined> {
-    const epoch = this.counters.errorEvents;
-    let stored = await this.call(operation, key, () => this.fetch(this.storeKey(key)));
-    if (stored === undefined && this.counters.errorEvents !== epoch) {
-      // The adapter swallowed an error and answered "absent": a key of another Redis type is
-      // someone else's data (a miss), anything else is a failure.
-      if (!isWrongType(this.lastErrorEvent)) throw this.failure(operation, this.lastErrorEvent);
-      stored = FOREIGN;
+    const mark = this.errorEvents.mark();
+    let found = await this.call(operation, key, () => this.fetch(this.storeKey(key)));
+    if (found === undefined) {
+      // "Absent" may be an adapter that swallowed an error: a failure event while this read ran
+      // makes it a failure. A WRONGTYPE event is a key of another Redis type (a miss); it can be
+      // this read's own only when the adapter could not be made to throw it.
+      const failed = this.errorEvents.failureSince(mark);
+      if (failed) throw this.failure(operation, failed.error);
+      if (this.adapterSwitch === undefined && this.errorEvents.wrongTypeSince(mark)) found = FOREIGN;
     }
-    if (stored === undefined) return undefined;
-    const entry = stored === EXPIRED ? undefined : decodeEntry(stored);
-    const expired = stored === EXPIRED || (entry?.expiresAt !== undefined && entry.expiresAt <= Date.now());
+    if (found === undefined) return undefined;
     if (operation === "get") {
-      if (expired) this.counters.expired!++;
-      else if (entry === undefined) this.counters.corruptions!++;
+      if (found === EXPIRED) this.counters.expired!++;
+      else if (found === FOREIGN) this.counters.corruptions!++;
     }
-    return expired ? undefined : entry;
+    return found === EXPIRED || found === FOREIGN ? undefined : found;
   }
 
   /**
-   * What Keyv.get would return for `storeKey`, read from the store adapter the way Keyv reads it,
-   * except that data Keyv's deserializer rejects is FOREIGN (a miss) rather than an error.
+   * The entry under `storeKey`, read from the store adapter the way Keyv.get reads it, except that
+   * data Keyv's deserializer rejects (or that is not an envelope of ours) is FOREIGN rather than an
+   * error. An entry past Keyv's expiry or the envelope's is deleted, as Keyv.get does: the
+   * envelope's expiry may be the only one (the store gets no TTL past MAX_STORE_TTL).
    */
-  private async fetch(storeKey: string): Promise<unknown> {
+  private async fetch(storeKey: string): Promise<DecodedEntry | typeof FOREIGN | typeof EXPIRED | undefined> {
     const adapter = this.keyv.store as { get(key: string): Promise<unknown> | unknown };
     let raw: unknown;
     try {
@@ -135,12 +148,17 @@ export class KeyvTier implements CacheTier {
       return FOREIGN;
     }
     if (data === undefined) return FOREIGN;
-    if (typeof data.expires === "number" && data.expires <= Date.now()) {
-      // Keyv's own expiry: reclaim the row as Keyv.get would.
-      await this.keyv.delete(storeKey).catch(() => false);
-      return EXPIRED;
-    }
-    return data.value;
+    if (typeof data.expires === "number" && data.expires <= Date.now()) return this.reclaim(storeKey);
+    const entry = decodeEntry(data.value);
+    if (entry === undefined) return FOREIGN;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return this.reclaim(storeKey);
+    return entry;
+  }
+
+  /** Deletes an expired row as Keyv.get would; best effort, the read is a miss either way. */
+  private async reclaim(storeKey: string): Promise<typeof EXPIRED> {
+    await this.keyv.delete(storeKey).catch(() => false);
+    return EXPIRED;
   }
 
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
@@ -155,23 +173,34 @@ export class KeyvTier implements CacheTier {
       );
     }
     const transport = this.transport ?? (await this.resolveTransport());
-    const ttl = options?.ttl ?? this.options.ttl ?? this.keyvDefaultTtl();
-    const expiresAt = ttl === undefined ? undefined : Date.now() + ttl;
+    const { storeTtl, expiresAt } = planExpiry(options?.ttl ?? this.options.ttl ?? this.keyvDefaultTtl(), Date.now());
     const encoded = transport === "base64" ? encodeText(value, expiresAt) : encodeBinary(value, expiresAt);
-    const epoch = this.counters.errorEvents;
-    const stored = await this.call("set", key, () => this.keyv.set(this.storeKey(key), encoded, ttl));
-    // Adapters such as @keyv/redis report a failed write only through an 'error' event.
-    if (this.counters.errorEvents !== epoch) throw this.failure("set", this.lastErrorEvent);
+    const mark = this.errorEvents.mark();
+    const stored = await this.call("set", key, () => this.keyv.set(this.storeKey(key), encoded, storeTtl));
     if (stored === false) throw this.failure("set", new Error("the store refused the write"));
+    this.failIfSwallowed("set", mark);
     this.counters.sets++;
+  }
+
+  /**
+   * After a call that succeeded: an adapter without a `throwOnErrors` switch may have swallowed
+   * its failure and reported it only as an 'error' event, so one fired meanwhile fails the call.
+   * An adapter that throws its errors reported any failure itself: events are someone else's.
+   */
+  private failIfSwallowed(operation: string, mark: EventMark): void {
+    if (this.adapterSwitch !== undefined) return;
+    const failed = this.errorEvents.failureSince(mark);
+    if (failed) throw this.failure(operation, failed.error);
   }
 
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
     assertKey(key);
-    const epoch = this.counters.errorEvents;
+    const mark = this.errorEvents.mark();
     const removed = await this.call("delete", key, () => this.keyv.delete(this.storeKey(key)));
-    if (!removed && this.counters.errorEvents !== epoch) throw this.failure("delete", this.lastErrorEvent);
+    // "Nothing to delete" may be a swallowed failure.
+    const failed = removed ? undefined : this.errorEvents.failureSince(mark);
+    if (failed) throw this.failure("delete", failed.error);
     if (removed) this.counters.deletes++;
     return removed;
   }
@@ -189,9 +218,9 @@ export class KeyvTier implements CacheTier {
   /** Empties this Keyv instance's namespace (Keyv's own clear(), scoped by the namespace). */
   async clear(): Promise<void> {
     this.assertOpen();
-    const epoch = this.counters.errorEvents;
+    const mark = this.errorEvents.mark();
     await this.call("clear", undefined, () => this.keyv.clear());
-    if (this.counters.errorEvents !== epoch) throw this.failure("clear", this.lastErrorEvent);
+    this.failIfSwallowed("clear", mark);
   }
 
   /**
@@ -205,7 +234,7 @@ export class KeyvTier implements CacheTier {
     this.assertOpen();
     const live: string[] = [];
     const expired: string[] = [];
-    const epoch = this.counters.errorEvents;
+    const mark = this.errorEvents.mark();
     const entries = this.rawEntries();
     for (;;) {
       const next = await this.call("keys", undefined, () => entries.next());
@@ -216,7 +245,7 @@ export class KeyvTier implements CacheTier {
       if (state === "live") live.push(key);
       else if (state === "expired") expired.push(key);
     }
-    if (this.counters.errorEvents !== epoch) throw this.failure("keys", this.lastErrorEvent);
+    this.failIfSwallowed("keys", mark);
     for (const key of expired) {
       // Reclaiming is best effort: Keyv deletes expired entries on read anyway.
       if (await this.keyv.delete(this.storeKey(key)).catch(() => false)) this.counters.expired!++;
@@ -277,6 +306,7 @@ export class KeyvTier implements CacheTier {
       throw storeError(this.name, "disconnect", error);
     } finally {
       this.keyv.throwOnErrors = this.previousThrowOnErrors;
+      if (this.adapterSwitch) this.adapterSwitch.store.throwOnErrors = this.adapterSwitch.previous;
       this.keyv.off("error", this.onErrorEvent);
     }
   }

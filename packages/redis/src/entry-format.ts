@@ -16,6 +16,22 @@ const HAS_EXPIRY = 1;
 const SHORT_HEADER = 2;
 const LONG_HEADER = 10;
 
+/**
+ * Longest TTL sent to Redis as PX, in ms (~31,700 years). Redis refuses PX values that are not
+ * integers or that overflow its clock; a longer TTL is kept only in the header (see redis-tier).
+ */
+export const MAX_PX = 1e15;
+
+/** A TTL as Redis takes it: whole milliseconds, at least 1 (rounded up, never shortened). */
+export function wholeMs(ttl: number): number {
+  return Math.max(1, Math.ceil(ttl));
+}
+
+/** The header of an entry that has an expiry: what DELETE_IF_HEADER compares. */
+export function expiryHeader(stored: Buffer): Buffer {
+  return stored.subarray(0, LONG_HEADER);
+}
+
 export function encodeEntry(value: Uint8Array, expiresAt: number | undefined): Buffer {
   const header = expiresAt === undefined ? SHORT_HEADER : LONG_HEADER;
   // One copy: the stored bytes never alias the caller's buffer.

@@ -13,19 +13,25 @@ export interface BusCounters {
   subscriberLosses: number;
 }
 
-/** On the wire: JSON with the sender's node id and namespace, and keys (never values). */
+/**
+ * On the wire: JSON with the sender's node id and namespace, and keys (never values): `k` keys
+ * written or deleted, `p` a prefix invalidated, `f` keys filled (read-through: nothing to drop,
+ * only single-flight waiters to wake).
+ */
 interface WireMessage {
   n: string;
   s: string;
   k?: string[];
   p?: string;
+  f?: string[];
 }
 
 const MAX_KEYS_PER_MESSAGE = 500;
 
 /**
- * Invalidation messages over Redis pub/sub. Publishes this node's writes (batched per event-loop
- * turn), and hands messages from other nodes to listeners. Its own SUBSCRIBE connection is
+ * Invalidation messages over Redis pub/sub. Publishes this node's writes and fills (batched per
+ * event-loop turn), and hands invalidations from other nodes to listeners (fills only wake
+ * single-flight waiters). Its own SUBSCRIBE connection is
  * watched: after any loss (or a connection that never came up) the next successful subscription
  * tells listeners `{ kind: "all" }`, because messages may have been missed meanwhile.
  */
@@ -33,6 +39,7 @@ export class InvalidationBus {
   readonly nodeId = randomUUID();
   private readonly listeners = new Set<(message: TierInvalidation) => void>();
   private pendingKeys: string[] = [];
+  private pendingFilled: string[] = [];
   private pendingFlush: Promise<void> | undefined;
   private subscriber: Redis | undefined;
   private subscribed = false;
@@ -54,6 +61,8 @@ export class InvalidationBus {
      * listeners should get (undefined: nothing).
      */
     private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync") => TierInvalidation | undefined,
+    /** Keys another node filled: wakes single-flight waiters, never reaches listeners. */
+    private readonly onFilled: (keys: string[]) => void,
   ) {}
 
   get isSubscribed(): boolean {
@@ -75,10 +84,20 @@ export class InvalidationBus {
     this.connect();
   }
 
-  /** Publishes `keys` with others written in this turn of the event loop. Never rejects. */
+  /** Publishes the invalidation of `keys` with others written in this turn of the event loop. Never rejects. */
   publishKeys(keys: readonly string[]): Promise<void> {
     for (const key of keys) this.pendingKeys.push(key);
-    if (this.pendingKeys.length >= MAX_KEYS_PER_MESSAGE) return this.flush();
+    return this.schedule(this.pendingKeys.length);
+  }
+
+  /** Publishes that `keys` were filled (wakes other nodes' waiters; invalidates nothing). Never rejects. */
+  publishFilled(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.pendingFilled.push(key);
+    return this.schedule(this.pendingFilled.length);
+  }
+
+  private schedule(pending: number): Promise<void> {
+    if (pending >= MAX_KEYS_PER_MESSAGE) return this.flush();
     this.pendingFlush ??= new Promise<void>((resolve) => setImmediate(() => void this.flush().then(resolve)));
     return this.pendingFlush;
   }
@@ -109,9 +128,14 @@ export class InvalidationBus {
   private async flush(): Promise<void> {
     this.pendingFlush = undefined;
     const keys = this.pendingKeys;
+    const filled = this.pendingFilled;
     this.pendingKeys = [];
+    this.pendingFilled = [];
     for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
       await this.publish({ n: this.nodeId, s: this.namespace, k: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) });
+    }
+    for (let i = 0; i < filled.length; i += MAX_KEYS_PER_MESSAGE) {
+      await this.publish({ n: this.nodeId, s: this.namespace, f: filled.slice(i, i + MAX_KEYS_PER_MESSAGE) });
     }
   }
 
@@ -178,8 +202,13 @@ export class InvalidationBus {
       return;
     }
     if (message.n === this.nodeId || message.s !== this.namespace) return;
+    if (isKeyList(message.f)) {
+      this.counters.received++;
+      this.onFilled(message.f);
+      return;
+    }
     let invalidation: TierInvalidation;
-    if (Array.isArray(message.k) && message.k.every((k) => typeof k === "string")) invalidation = { kind: "keys", keys: message.k };
+    if (isKeyList(message.k)) invalidation = { kind: "keys", keys: message.k };
     else if (typeof message.p === "string") invalidation = { kind: "prefix", prefix: message.p };
     else {
       this.counters.badMessages++;
@@ -200,4 +229,8 @@ export class InvalidationBus {
       }
     }
   }
+}
+
+function isKeyList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((key) => typeof key === "string");
 }

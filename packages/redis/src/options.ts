@@ -1,4 +1,5 @@
 import { ZarrsCacheError, assertTtl, configNumber } from "@zarrs-cache/core";
+import { MAX_PX } from "./entry-format.js";
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis";
 
 export interface BreakerOptions {
@@ -207,6 +208,8 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
     const sf = options.singleFlight === true ? {} : (options.singleFlight as Record<string, unknown>);
     checkKeys("singleFlight", sf, ["lockTtl", "wait", "poll"]);
     const lockTtl = positive("singleFlight.lockTtl", sf.lockTtl, 2000);
+    // A lock must expire in Redis (PX); a fractional lockTtl is rounded up where it is used.
+    if (lockTtl > MAX_PX) throw invalid("singleFlight.lockTtl", `must be at most ${MAX_PX} ms, got ${lockTtl}`);
     singleFlight = { lockTtl, wait: positive("singleFlight.wait", sf.wait, lockTtl), poll: positive("singleFlight.poll", sf.poll, 25) };
   } else if (options.singleFlight !== undefined && options.singleFlight !== false) {
     throw invalid("singleFlight", "must be true, false or an object like { lockTtl, wait, poll }");

@@ -12,11 +12,12 @@ import {
 } from "@zarrs-cache/core";
 import { BREAKER_STATE_GAUGE, type BreakerState, CircuitBreaker } from "./breaker.js";
 import { closeClient, createClient, isCluster } from "./connect.js";
-import { decodeEntry, encodeEntry } from "./entry-format.js";
+import { MAX_PX, decodeEntry, encodeEntry, expiryHeader, wholeMs } from "./entry-format.js";
 import { InvalidationBus } from "./invalidation-bus.js";
 import { type RedisTierOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { CommandRunner, type RedisClient } from "./runner.js";
 import { scanBatches, unlinkBatch } from "./scan.js";
+import { DELETE_IF_HEADER } from "./scripts.js";
 import { SingleFlight } from "./single-flight.js";
 
 /** Events of a RedisTier (`tier.events.on(...)`). A TieredCache reports failed calls itself too. */
@@ -55,10 +56,21 @@ export interface RedisTierStats extends TierStats {
   lockWaitTimeouts: number;
   /** Single-flight: values found by the second look right after taking a lock (another node had just written). */
   lateHits: number;
+  /** Single-flight: locks this node holds now (a gauge). */
+  locksHeld: number;
   /** Times the breaker opened. */
   breakerOpens: number;
   /** The breaker now: 0 closed, 1 half-open, 2 open. */
   breakerState: number;
+}
+
+/** Options of `RedisTier.get` beyond the CacheTier contract. */
+export interface RedisGetOptions {
+  /**
+   * `false`: the caller will not load the value on a miss (a plain lookup), so with
+   * `singleFlight` the miss takes no lock and waits for no other node. Default: it may load.
+   */
+  load?: boolean;
 }
 
 /** Most keys per MGET: bounds the reply size of one command. */
@@ -116,7 +128,7 @@ export class RedisTier implements CacheTier {
       this.bus = new InvalidationBus(client, this.runner, this.options.bus.channel, this.prefix, this.options.connectTimeout, this.counters, (message, source) => {
         if (this.events.has("invalidation")) this.events.emit("invalidation", { message, source });
         return this.flight === undefined ? message : this.flight.wake(message);
-      });
+      }, (keys) => this.flight?.wakeKeys(keys));
     }
     if (this.options.singleFlight) {
       const token = this.bus?.nodeId ?? `${process.pid}-${Math.random()}`;
@@ -137,7 +149,7 @@ export class RedisTier implements CacheTier {
     return this.bus?.isSubscribed ?? false;
   }
 
-  get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string, options?: RedisGetOptions): Promise<CacheEntry | undefined> {
     try {
       this.assertOpen();
       assertKey(key);
@@ -146,7 +158,7 @@ export class RedisTier implements CacheTier {
     }
     // The hot path: one command, no extra async layers.
     const found = this.fetch(key);
-    return this.flight === undefined ? found.then(this.countLookup) : this.getWithSingleFlight(key, found);
+    return this.flight === undefined || options?.load === false ? found.then(this.countLookup) : this.getWithSingleFlight(key, found);
   }
 
   private readonly countLookup = (entry: CacheEntry | undefined): CacheEntry | undefined => {
@@ -178,8 +190,8 @@ export class RedisTier implements CacheTier {
       }
       stored = (await Promise.all(batches)).flat();
     }
-    return stored.map((buffer) => {
-      const entry = this.decode(buffer);
+    return stored.map((buffer, i) => {
+      const entry = this.decode(this.prefix + keys[i]!, buffer);
       if (entry === undefined) this.counters.misses++;
       else this.counters.hits++;
       return entry;
@@ -194,14 +206,24 @@ export class RedisTier implements CacheTier {
     if (value.byteLength > this.options.maxValueBytes) {
       throw new ZarrsCacheError("VALUE_TOO_LARGE", `${this.label}: a value of ${value.byteLength} bytes is over maxValueBytes (${this.options.maxValueBytes})`);
     }
-    const ttl = options?.ttl ?? this.options.ttl;
+    const given = options?.ttl ?? this.options.ttl;
+    const ttl = given === undefined ? undefined : wholeMs(given);
     const payload = encodeEntry(value, ttl === undefined ? undefined : Date.now() + ttl);
     const full = this.prefix + key;
-    await this.runner.run("set", () =>
-      ttl === undefined ? this.client.set(full, payload) : this.client.set(full, payload, "PX", Math.max(1, Math.ceil(ttl))),
-    );
+    // A TTL past MAX_PX (Redis would refuse it) lives in the header only; decode() then drops the entry.
+    const px = ttl !== undefined && ttl <= MAX_PX ? ttl : undefined;
+    await this.runner.run("set", () => (px === undefined ? this.client.set(full, payload) : this.client.set(full, payload, "PX", px)));
     this.counters.sets++;
-    this.flight?.release(key);
+    if (this.flight !== undefined) {
+      const heldLock = this.flight.release(key);
+      this.flight.wakeKeys([key]);
+      // A fill holds the bytes every node would load itself: nobody's copy is stale, so no
+      // invalidation; only nodes waiting on our lock need to hear that the value is there.
+      if (options?.fill === true) {
+        if (heldLock) await this.bus?.publishFilled([key]);
+        return;
+      }
+    } else if (options?.fill === true) return;
     // Published after the write landed, so another node that drops its copy re-reads the new value.
     await this.bus?.publishKeys([key]);
   }
@@ -259,7 +281,12 @@ export class RedisTier implements CacheTier {
   }
 
   stats(): RedisTierStats {
-    return { ...this.counters, breakerOpens: this.breaker?.opens ?? 0, breakerState: BREAKER_STATE_GAUGE[this.breakerState] };
+    return {
+      ...this.counters,
+      locksHeld: this.flight?.heldCount ?? 0,
+      breakerOpens: this.breaker?.opens ?? 0,
+      breakerState: BREAKER_STATE_GAUGE[this.breakerState],
+    };
   }
 
   async close(): Promise<void> {
@@ -285,10 +312,10 @@ export class RedisTier implements CacheTier {
   /** GET and decode, no counting. */
   private fetch(key: string): Promise<CacheEntry | undefined> {
     const full = this.prefix + key;
-    return this.runner.run("get", () => this.client.getBuffer(full)).then(this.decode);
+    return this.runner.run("get", () => this.client.getBuffer(full)).then((stored) => this.decode(full, stored));
   }
 
-  private readonly decode = (stored: Buffer | null): CacheEntry | undefined => {
+  private decode(full: string, stored: Buffer | null): CacheEntry | undefined {
     if (stored === null) return undefined;
     const entry = decodeEntry(stored);
     if (entry === null) {
@@ -296,10 +323,15 @@ export class RedisTier implements CacheTier {
       this.counters.corrupt++;
       return undefined;
     }
-    // Redis expires the key itself; this only covers clock skew between nodes.
-    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      // Redis expires keys set with PX itself; this covers clock skew between nodes and TTLs too
+      // long for PX. Deleted only while it still has this header: a newer value stays.
+      const header = expiryHeader(stored);
+      this.runner.run("expire", () => DELETE_IF_HEADER.run(this.client, full, header)).catch(() => undefined);
+      return undefined;
+    }
     return entry;
-  };
+  }
 
   private onBreaker(state: BreakerState, previous: BreakerState): void {
     if (this.events.has("breaker")) this.events.emit("breaker", { state, previous });

@@ -1,6 +1,8 @@
 import type { CacheEntry, TierInvalidation } from "@zarrs-cache/core";
 import type { SingleFlightOptions } from "./options.js";
+import { wholeMs } from "./entry-format.js";
 import type { CommandRunner, RedisClient } from "./runner.js";
+import { RELEASE_LOCK } from "./scripts.js";
 
 export interface SingleFlightCounters {
   locksTaken: number;
@@ -14,14 +16,18 @@ export interface SingleFlightCounters {
 /**
  * Cross-process single-flight for misses. After a Redis miss the tier tries `SET lock NX PX`:
  * the winner answers "miss" (its caller loads from upstream and writes back); every other node
- * waits, woken by the winner's invalidation message or by polling, for at most `wait` ms, then
- * answers with the value or, failing that, "miss" (and loads itself). Nothing here ever fails a
- * read: any Redis error simply means "miss".
+ * waits, woken by the winner's bus message or by polling, for at most `wait` ms, then answers
+ * with the value or, failing that, "miss" (and loads itself). A node never waits on a lock it
+ * holds itself. Nothing here ever fails a read: any Redis error simply means "miss".
  */
 export class SingleFlight {
-  /** Locks this node holds: key → local expiry time. */
+  /**
+   * Locks this node holds: key → local expiry (performance.now() clock). Every lock has the same
+   * TTL, so insertion order is expiry order and expired entries are pruned from the front.
+   */
   private readonly held = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly lockTtl: number;
   private closed = false;
 
   constructor(
@@ -31,20 +37,35 @@ export class SingleFlight {
     private readonly lockKey: (key: string) => string,
     private readonly token: string,
     private readonly counters: SingleFlightCounters,
-  ) {}
+  ) {
+    this.lockTtl = wholeMs(settings.lockTtl);
+  }
+
+  /** Locks held now (expired ones pruned): for tests and stats. */
+  get heldCount(): number {
+    this.pruneHeld(performance.now());
+    return this.held.size;
+  }
 
   /** Called after a miss: resolves with another node's value, or undefined (go load). */
   async afterMiss(key: string, fetch: () => Promise<CacheEntry | undefined>): Promise<CacheEntry | undefined> {
+    this.pruneHeld(performance.now());
+    // Our own lock: this node's earlier caller is loading, or did not load (a plain get, a failed
+    // or uncached load). Waiting on ourselves could only time out.
+    if (this.held.has(key)) return undefined;
     let acquired: boolean;
+    // The server's lock expires no earlier than lockTtl after we sent the command.
+    const sentAt = performance.now();
     try {
-      const reply = await this.runner.run("lock", () => this.client.set(this.lockKey(key), this.token, "PX", this.settings.lockTtl, "NX"));
+      const reply = await this.runner.run("lock", () => this.client.set(this.lockKey(key), this.token, "PX", this.lockTtl, "NX"));
       acquired = reply === "OK";
     } catch {
       return undefined;
     }
     if (acquired) {
       this.counters.locksTaken++;
-      this.held.set(key, Date.now() + this.settings.lockTtl);
+      this.held.delete(key);
+      this.held.set(key, sentAt + this.lockTtl);
       // Another node may have written the value (and dropped its lock) between our GET and our
       // SET NX: look once more before sending the caller upstream.
       const late = await fetch().catch(() => undefined);
@@ -54,10 +75,12 @@ export class SingleFlight {
       }
       return late;
     }
+    // Taken by a concurrent call of this same node whose reply came first: ours, do not wait.
+    if (this.held.has(key)) return undefined;
     this.counters.lockWaits++;
-    const deadline = Date.now() + this.settings.wait;
+    const deadline = performance.now() + this.settings.wait;
     while (!this.closed) {
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) break;
       await this.sleep(key, Math.min(this.settings.poll, left));
       if (this.closed) break;
@@ -76,13 +99,15 @@ export class SingleFlight {
     return undefined;
   }
 
-  /** The value is written: drop our lock early so later misses of the key do not wait on it. */
-  release(key: string): void {
-    const until = this.held.get(key);
-    if (until === undefined) return;
-    this.held.delete(key);
-    if (until <= Date.now()) return;
-    this.runner.run("unlock", () => this.client.del(this.lockKey(key))).catch(() => undefined);
+  /**
+   * The value is written: drop our lock so later misses of the key do not wait on it. True when
+   * this node held the lock (other nodes may be waiting for this value). Compare-and-delete: a
+   * lock of ours that expired may since have been taken by another node, and stays theirs.
+   */
+  release(key: string): boolean {
+    if (!this.held.delete(key)) return false;
+    this.runner.run("unlock", () => RELEASE_LOCK.run(this.client, this.lockKey(key), this.token)).catch(() => undefined);
+    return true;
   }
 
   /**
@@ -101,10 +126,22 @@ export class SingleFlight {
     return message;
   }
 
+  /** Values were written (another node's fill, or this node's own write): their waiters read now. */
+  wakeKeys(keys: readonly string[]): void {
+    for (const key of keys) this.wakeKey(key);
+  }
+
   close(): void {
     this.closed = true;
     for (const key of [...this.waiters.keys()]) this.wakeKey(key);
     this.held.clear();
+  }
+
+  private pruneHeld(now: number): void {
+    for (const [key, until] of this.held) {
+      if (until > now) break;
+      this.held.delete(key);
+    }
   }
 
   /** Wakes the waiters of `key`; true if there were any. */

@@ -73,6 +73,43 @@ describeRedis("invalidation bus (in one process, two nodes)", { shared: true }, 
     await waitFor(() => b.peek("meta/zarr.json") === undefined && b.peek("keep") === undefined);
   });
 
+  it("a fill (read-through) publishes no invalidation: other nodes keep their copies; writes still publish", async () => {
+    const { a, b } = await twoNodes(["k"]);
+    const published = redisTierOf(a).stats().published;
+    const received = redisTierOf(b).stats().received;
+    await redisTierOf(a).set("k", bytes(2), { fill: true });
+    expect(redisTierOf(a).stats().published).toBe(published);
+    // A write after it: once B has heard the write, it would have heard the fill before it.
+    await a.set("marker", bytes(9));
+    expect(redisTierOf(a).stats().published).toBe(published + 1);
+    await waitFor(() => redisTierOf(b).stats().received > received);
+    expect(redisTierOf(b).stats().received).toBe(received + 1);
+    expect(b.peek("k")?.[0]).toBe(1);
+  });
+
+  it("an upstream load on one node does not mark another node's load of the same key stale", async () => {
+    const { a, b } = await twoNodes([]);
+    let started!: () => void;
+    const loading = new Promise<void>((resolve) => (started = resolve));
+    let finish!: () => void;
+    const gate = new Promise<void>((resolve) => (finish = resolve));
+    const slow = b.getOrLoad("x", async () => {
+      started();
+      await gate;
+      return bytes(1);
+    });
+    await loading; // B has missed in Redis and is loading
+    await a.getOrLoad("x", async () => bytes(1));
+    await a.flush(); // A's fill has reached Redis
+    const received = redisTierOf(b).stats().received;
+    await a.set("marker", bytes(9));
+    await waitFor(() => redisTierOf(b).stats().received > received);
+    finish();
+    expect((await slow)?.[0]).toBe(1);
+    // B caches what it loaded: nothing told it the value had changed (it had not).
+    expect(b.peek("x")?.[0]).toBe(1);
+  });
+
   it("carries keys only, never values", async () => {
     const prefix = testPrefix("wire");
     prefixes.push(prefix);

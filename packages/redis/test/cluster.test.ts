@@ -4,6 +4,7 @@ import { memory } from "@zarrs-cache/memory";
 import { redis, type RedisTier } from "@zarrs-cache/redis";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeEntry } from "../src/entry-format.js";
 import { describeRedis, startCluster, testPrefix, type TestCluster } from "./helpers/redis-servers.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,6 +54,39 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
         const left: string[] = [];
         for await (const key of tier.keys()) left.push(key);
         expect(left).toEqual(["other/zarr.json"]);
+      } finally {
+        await tier.clear();
+        await tier.close();
+      }
+    });
+
+    it("takes and releases single-flight locks, and deletes expired entries, on whichever master owns the key (Lua)", async () => {
+      const tier = clusterTier({ singleFlight: true });
+      const client = tier.client as Cluster;
+      const prefix = (tier as unknown as { prefix: string }).prefix;
+      const keys = Array.from({ length: 12 }, (_, i) => `arr/c/${i}`);
+      const locks = keys.map((key) => `zarrs-cache:lock:${prefix}${key}`);
+      try {
+        for (const key of keys) expect(await tier.get(key)).toBeUndefined();
+        expect(tier.stats().locksTaken).toBe(keys.length);
+        expect((await Promise.all(locks.map((lock) => client.exists(lock)))).every((n) => n === 1)).toBe(true);
+        // Fresh servers: the first release of each master goes EVALSHA → NOSCRIPT → EVAL.
+        for (const key of keys) await tier.set(key, new Uint8Array([1]), { fill: true });
+        await waitFor(() => tier.stats().locksHeld === 0);
+        for (let i = 0; i < 100; i++) {
+          if ((await Promise.all(locks.map((lock) => client.exists(lock)))).every((n) => n === 0)) break;
+          await sleep(10);
+        }
+        expect(await Promise.all(locks.map((lock) => client.exists(lock)))).toEqual(keys.map(() => 0));
+
+        // A TTL too long for PX: no Redis expiry, and an expired header is deleted lazily.
+        await tier.set("huge", new Uint8Array([2]), { ttl: 1e300 });
+        expect(await client.pttl(`${prefix}huge`)).toBe(-1);
+        await client.set(`${prefix}old`, encodeEntry(new Uint8Array([3]), Date.now() - 1000));
+        expect(await tier.get("old", { load: false })).toBeUndefined();
+        for (let i = 0; i < 100 && (await client.exists(`${prefix}old`)) === 1; i++) await sleep(10);
+        expect(await client.exists(`${prefix}old`)).toBe(0);
+        expect(tier.stats().errors).toBe(0);
       } finally {
         await tier.clear();
         await tier.close();

@@ -41,6 +41,7 @@ describe("redis(): configuration errors name the option", () => {
     ["a bus that is a string", { bus: "on" }, /"bus"/],
     ["a negative singleFlight wait", { singleFlight: { wait: -5 } }, /"singleFlight.wait"/],
     ["a singleFlight that is a number", { singleFlight: 1 }, /"singleFlight"/],
+    ["a lockTtl Redis cannot expire", { singleFlight: { lockTtl: 1e300 } }, /"singleFlight.lockTtl" must be at most/],
     ["an empty name", { name: "" }, /"name"/],
   ];
   for (const [what, options, message] of cases) {

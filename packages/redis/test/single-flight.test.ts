@@ -1,11 +1,12 @@
 import { createCache, type TieredCache } from "@zarrs-cache/core";
 import { memory } from "@zarrs-cache/memory";
 import { redis, type RedisTier, type SingleFlightOptions } from "@zarrs-cache/redis";
+import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
-import { SHARED_URL, describeRedis, removeKeys, testPrefix } from "./helpers/redis-servers.js";
+import { SHARED_URL, describeRedis, removeKeys, startRedis, testPrefix } from "./helpers/redis-servers.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const open: TieredCache[] = [];
+const open: { close(): Promise<void> }[] = [];
 const prefixes: string[] = [];
 afterEach(async () => {
   for (const cache of open.splice(0)) await cache.close();
@@ -15,6 +16,12 @@ afterEach(async () => {
   }
 });
 
+/** Invalidations the caches' Redis tiers have passed on since `nodes()` made them. */
+const invalidationCounts = new WeakMap<RedisTier, { count: number }>();
+function invalidations(caches: TieredCache[]): number {
+  return caches.reduce((n, c) => n + (invalidationCounts.get(c.levels[1] as RedisTier)?.count ?? 0), 0);
+}
+
 async function nodes(count: number, singleFlight: SingleFlightOptions | boolean): Promise<TieredCache[]> {
   const keyPrefix = testPrefix("single-flight");
   prefixes.push(keyPrefix);
@@ -22,6 +29,11 @@ async function nodes(count: number, singleFlight: SingleFlightOptions | boolean)
     createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url: SHARED_URL, keyPrefix, singleFlight })).build(),
   );
   open.push(...caches);
+  for (const cache of caches) {
+    const counter = { count: 0 };
+    invalidationCounts.set(cache.levels[1] as RedisTier, counter);
+    (cache.levels[1] as RedisTier).events.on("invalidation", () => counter.count++);
+  }
   const deadline = Date.now() + 3000;
   while (!caches.every((c) => (c.levels[1] as RedisTier).busSubscribed)) {
     if (Date.now() > deadline) throw new Error("bus did not subscribe");
@@ -51,6 +63,9 @@ describeRedis("cross-process single-flight (singleFlight option)", { shared: tru
     expect(total("lockWaitHits") + total("lateHits")).toBe(keys.length * 3);
     // Waiters keep what they waited for in L1: the writer's message does not make it "stale".
     for (const cache of caches) for (const key of keys) expect(cache.peek(key)).toBeDefined();
+    // Fills wake waiters without invalidating anything, and release every lock.
+    for (const tier of tiers) expect(tier.stats().locksHeld).toBe(0);
+    expect(invalidations(caches)).toBe(0);
   });
 
   it("wakes waiters with the writer's bus message instead of waiting for the next poll", async () => {
@@ -91,5 +106,106 @@ describeRedis("cross-process single-flight (singleFlight option)", { shared: tru
     const [a] = (await nodes(1, false)) as [TieredCache];
     await a.getOrLoad("k", async () => new Uint8Array([1]));
     expect((a.levels[1] as RedisTier).stats().locksTaken).toBe(0);
+  });
+
+  it("a node never waits on a lock it holds: a retry after a failed load, a get() after a get()", async () => {
+    const [a] = (await nodes(1, { lockTtl: 2000, wait: 2000, poll: 25 })) as [TieredCache];
+    const tier = a.levels[1] as RedisTier;
+    await expect(a.getOrLoad("k", async () => Promise.reject(new Error("upstream down")))).rejects.toThrow("upstream down");
+    const started = performance.now();
+    expect((await a.getOrLoad("k", async () => new Uint8Array([3])))?.[0]).toBe(3);
+    expect(await a.get("other")).toBeUndefined();
+    expect(await a.get("other")).toBeUndefined();
+    // Without the check each second miss waited the full 2000 ms on this node's own lock.
+    expect(tier.stats().lockWaits).toBe(0);
+    expect(tier.stats().lockWaitTimeouts).toBe(0);
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it("two concurrent misses of one key on one node: the one that did not get the lock does not wait on it", async () => {
+    const [a] = (await nodes(1, { lockTtl: 2000, wait: 2000, poll: 25 })) as [TieredCache];
+    const tier = a.levels[1] as RedisTier;
+    // Both GETs miss before either SET NX lands; the second SET NX fails against our own lock.
+    expect(await Promise.all([tier.get("k"), tier.get("k")])).toEqual([undefined, undefined]);
+    expect(tier.stats().locksTaken).toBe(1);
+    expect(tier.stats().lockWaits).toBe(0);
+  });
+
+  it("forgets its locks once they have expired", async () => {
+    const [a] = (await nodes(1, { lockTtl: 60, poll: 10 })) as [TieredCache];
+    const tier = a.levels[1] as RedisTier;
+    // Plain lookups that never write: their locks are never released.
+    for (let i = 0; i < 20; i++) await tier.get(`never-loaded/${i}`);
+    expect(tier.stats().locksTaken).toBe(20);
+    expect(tier.stats().locksHeld).toBe(20);
+    await sleep(120);
+    expect(tier.stats().locksHeld).toBe(0);
+    // Expired ones are pruned on the next miss as well.
+    await tier.get("one-more");
+    expect(tier.stats().locksHeld).toBe(1);
+  });
+
+  it("takes no lock for a lookup that says it will not load ({ load: false })", async () => {
+    const [a] = (await nodes(1, true)) as [TieredCache];
+    const tier = a.levels[1] as RedisTier;
+    expect(await tier.get("k", { load: false })).toBeUndefined();
+    expect(tier.stats().locksTaken).toBe(0);
+    expect(tier.stats().misses).toBe(1);
+    expect(await tier.get("k")).toBeUndefined();
+    expect(tier.stats().locksTaken).toBe(1);
+  });
+
+  it("rounds a fractional lockTtl up (Redis takes whole milliseconds)", async () => {
+    const [a] = (await nodes(1, { lockTtl: 300.5 })) as [TieredCache];
+    const tier = a.levels[1] as RedisTier;
+    await tier.get("k");
+    expect(tier.stats().locksTaken).toBe(1);
+    expect(tier.stats().errors).toBe(0);
+  });
+
+  it("releases only its own lock: one that expired and was taken by another node stays", async () => {
+    const [a, b] = (await nodes(2, { lockTtl: 5000, wait: 50, poll: 10 })) as [TieredCache, TieredCache];
+    const [tierA, tierB] = [a.levels[1] as RedisTier, b.levels[1] as RedisTier];
+    const lockKey = `zarrs-cache:lock:${prefixes.at(-1)}k`;
+    const raw = new Redis(SHARED_URL);
+    try {
+      await tierA.get("k");
+      expect(await raw.exists(lockKey)).toBe(1);
+      // A's lock vanishes early (as when it expires in Redis before A's clock says so)…
+      await raw.del(lockKey);
+      // …and B takes it.
+      await tierB.get("k");
+      expect(tierB.stats().locksTaken).toBe(1);
+      const tokenB = await raw.get(lockKey);
+      // A's write must not delete B's lock (the unlock goes out before the publish A waits for).
+      await tierA.set("k", new Uint8Array([1]));
+      expect(await raw.get(lockKey)).toBe(tokenB);
+      // B's own write does release it.
+      await tierB.set("k", new Uint8Array([2]));
+      expect(await raw.exists(lockKey)).toBe(0);
+    } finally {
+      raw.disconnect();
+    }
+  });
+});
+
+describeRedis("single-flight on a fresh server (scripts not cached yet)", { spawn: true }, () => {
+  it("releases its lock with EVAL when the server does not know the script (NOSCRIPT)", async () => {
+    const server = await startRedis();
+    const tier = redis({ url: server.url, keyPrefix: "fresh:", singleFlight: true });
+    const raw = new Redis(server.url);
+    try {
+      await tier.get("k");
+      expect(await raw.exists("zarrs-cache:lock:fresh:k")).toBe(1);
+      await tier.set("k", new Uint8Array([1]), { fill: true });
+      const deadline = Date.now() + 2000;
+      while ((await raw.exists("zarrs-cache:lock:fresh:k")) === 1 && Date.now() < deadline) await sleep(5);
+      expect(await raw.exists("zarrs-cache:lock:fresh:k")).toBe(0);
+      expect(tier.stats().errors).toBe(0);
+    } finally {
+      raw.disconnect();
+      await tier.close();
+      await server.kill();
+    }
   });
 });
