@@ -2,6 +2,7 @@ import {
   type CacheEntry,
   type CacheTier,
   type SetOptions,
+  type TierGetOptions,
   type TierInvalidation,
   type TierStats,
   ZarrsCacheError,
@@ -123,10 +124,10 @@ export class CompressedTier implements CacheTier {
     this.inner.open?.();
   }
 
-  async get(key: string): Promise<CacheEntry | undefined> {
+  async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
     this.assertOpen();
     assertKey(key);
-    const entry = await this.inner.get(key);
+    const entry = await (options === undefined ? this.inner.get(key) : this.inner.get(key, options));
     const engine = this.currentEngine();
     return this.decodeEntry(entry, engine instanceof Promise ? await engine : engine);
   }

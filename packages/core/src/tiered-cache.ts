@@ -2,7 +2,7 @@ import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { Emitter, type CacheEvents } from "./events.js";
 import { PendingWrites } from "./pending-writes.js";
 import { waitWithSignal } from "./wait-with-signal.js";
-import type { CacheEntry, CacheTier, SetOptions, TierInvalidation, TierStats } from "./types.js";
+import type { CacheEntry, CacheTier, SetOptions, TierGetOptions, TierInvalidation, TierStats } from "./types.js";
 import { assertKey, assertSetOptions, assertValue, remainingTtl } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
 import type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy } from "./tiered-cache-options.js";
@@ -12,6 +12,7 @@ export type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy }
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
 const FILL: SetOptions = Object.freeze({ fill: true });
+const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
 const DEFAULT_ABSENT_TTL = 10 * 60_000;
 const DEFAULT_METADATA_TTL = 10 * 60_000;
 
@@ -183,11 +184,13 @@ export class TieredCache implements CacheTier {
 
   /** Looks in tiers[from..]; on a hit fills the tiers above it (unless the flight went stale). */
   private async lookup(key: string, from: number, flight?: Flight): Promise<CacheEntry | undefined> {
+    // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
+    const options = flight === undefined ? NO_LOAD : undefined;
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
       try {
-        entry = await tier.get(key);
+        entry = await tier.get(key, options);
       } catch (error) {
         this.levelMisses[level]!++;
         this.reportError("get", tier, key, error);
@@ -372,7 +375,7 @@ export class TieredCache implements CacheTier {
 
   // ─── the CacheTier contract ──────────────────────────────────────────────────
 
-  async get(key: string): Promise<CacheEntry | undefined> {
+  async get(key: string, _options?: TierGetOptions): Promise<CacheEntry | undefined> {
     this.assertOpen();
     assertKey(key);
     // The same walk as a read-through, minus the loader.

@@ -22,6 +22,15 @@ export interface SetOptions {
   fill?: boolean;
 }
 
+export interface TierGetOptions {
+  /**
+   * `false` when the caller will not load the value on a miss (a plain lookup or a prefetch
+   * probe): a shared tier may then skip cross-process load coordination (Redis single-flight).
+   * Wrappers pass it on to the tier they wrap.
+   */
+  load?: boolean;
+}
+
 /**
  * Counters every tier reports. `entries` and `bytes` are what the tier holds now; the rest
  * count since the tier was created. Tiers add their own counters (corruptions, promotions…).
@@ -60,7 +69,7 @@ export interface CacheTier {
   readonly name: string;
 
   /** The entry, or undefined when absent or expired. */
-  get(key: string): Promise<CacheEntry | undefined>;
+  get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined>;
 
   /**
    * Optional synchronous lookup for in-process tiers; it lets the TieredCache answer an L1

@@ -480,6 +480,19 @@ describe("builder validation and lifecycle", () => {
     expect(seen).toEqual([true, undefined, undefined]);
   });
 
+  it("tells lower tiers whether a miss will be loaded", async () => {
+    const seen: (boolean | undefined)[] = [];
+    const l2 = memory({ maxBytes: MiB });
+    const spy = Object.assign(Object.create(l2) as typeof l2, {
+      get: (key: string, options?: { load?: boolean }) => (seen.push(options?.load), l2.get(key)),
+    });
+    const cache = createCache().tier(memory({ maxBytes: MiB })).tier(spy).build();
+    open.push(cache);
+    await cache.get("plain-lookup");
+    await cache.getOrLoad("read-through", async () => bytes(1));
+    expect(seen).toEqual([false, undefined]);
+  });
+
   it("refuses use after close and closes its tiers", async () => {
     const { cache, l1 } = twoLevels();
     await cache.close();

@@ -2,6 +2,7 @@ import {
   type CacheEntry,
   type CacheTier,
   type SetOptions,
+  type TierGetOptions,
   ZarrsCacheError,
   assertKey,
   assertSetOptions,
@@ -106,7 +107,7 @@ export class HybridTier implements CacheTier {
 
   // ─── reads ───────────────────────────────────────────────────────────────────
 
-  async get(key: string): Promise<CacheEntry | undefined> {
+  async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
     this.assertOpen();
     assertKey(key);
     const now = this.config.now();
@@ -115,7 +116,7 @@ export class HybridTier implements CacheTier {
     const ticket = this.guard.begin(key);
     let entry: CacheEntry | undefined;
     try {
-      entry = await this.lower.get(key);
+      entry = await (options === undefined ? this.lower.get(key) : this.lower.get(key, options));
     } catch (error) {
       this.counters.errors++;
       throw error;
