@@ -12,8 +12,9 @@ import {
 } from "@zarrs-cache/core";
 import { type Engine, type ImplementationName, fflateEngine, loadNodeEngine, nodeZlibExpected } from "./engines.js";
 import { IncompressibleRun, looksIncompressible } from "./entropy.js";
-import { HEADER_BYTES, MAX_ORIGINAL_BYTES, readHeader, writeHeader } from "./header.js";
+import { HEADER_BYTES, MAX_ORIGINAL_BYTES, isRawValue, readHeader, writeHeader } from "./header.js";
 import { type CompressionOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { StoredBuffers } from "./stored-buffers.js";
 
 /**
  * The inner tier's stats, with `hits` and `misses` as this wrapper answered them (an unreadable
@@ -32,7 +33,7 @@ export interface CompressionStats extends TierStats {
   storedRaw: number;
   /** Of storedRaw, those the entropy check stored without trying to compress. */
   entropySkips: number;
-  /** Time spent deciding and compressing in set(), ms. */
+  /** Time spent sampling and compressing in set(), ms (values skipped unseen in a run take none). */
   compressMs: number;
   /** Time spent decompressing in get()/getMany(), ms. */
   decompressMs: number;
@@ -43,7 +44,6 @@ export interface CompressionStats extends TierStats {
 const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"] as const;
 /** Deflate expands at most ~1032:1; an original length beyond that is a corrupt header. */
 const MAX_EXPANSION = 1032;
-const TRANSFER: SetOptions = Object.freeze({ transfer: true });
 
 /**
  * Wraps a tier so that values are stored compressed (or raw, when compression does not pay).
@@ -75,6 +75,7 @@ export class CompressedTier implements CacheTier {
     corruptions: 0,
   };
   private readonly incompressible = new IncompressibleRun();
+  private readonly buffers: StoredBuffers;
   private closed = false;
 
   constructor(inner: CacheTier, options?: CompressionOptions) {
@@ -85,6 +86,7 @@ export class CompressedTier implements CacheTier {
     this.options = resolveOptions(options);
     this.inner = inner;
     this.name = this.options.name ?? `compressed(${inner.name})`;
+    this.buffers = new StoredBuffers(typeof inner.getSync === "function" ? (key) => inner.getSync!(key) : undefined);
 
     const implementation = this.options.implementation;
     if (implementation === "node:zlib" && !nodeZlibExpected()) {
@@ -127,7 +129,10 @@ export class CompressedTier implements CacheTier {
   async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
     this.assertOpen();
     assertKey(key);
-    const entry = await (options === undefined ? this.inner.get(key) : this.inner.get(key, options));
+    // getSync has get's semantics and saves a promise and a turn per read. Only in-process tiers
+    // have it, and `options.load` concerns shared ones.
+    const inner = this.inner;
+    const entry = inner.getSync !== undefined ? inner.getSync(key) : await (options === undefined ? inner.get(key) : inner.get(key, options));
     const engine = this.currentEngine();
     return this.decodeEntry(entry, engine instanceof Promise ? await engine : engine);
   }
@@ -155,13 +160,25 @@ export class CompressedTier implements CacheTier {
       value = new Uint8Array(value); // a copy (Buffer#slice would not be one)
       engine = await engine;
     }
-    const { stored, compressed } = this.encode(value, engine);
-    // `stored` is a fresh buffer nobody else sees: an in-process inner tier may keep it uncopied.
-    await this.inner.set(key, stored, options === undefined ? TRANSFER : { ...options, transfer: true });
-    this.counters.bytesIn += value.byteLength;
-    this.counters.bytesOut += stored.byteLength;
-    if (compressed) this.counters.storedCompressed++;
-    else this.counters.storedRaw++;
+    // Either a fresh buffer handed over (the inner tier may keep it) or a warm one lent until the
+    // inner set() resolves: see StoredBuffers.
+    const buffers = this.buffers;
+    const reuse = buffers.reusing;
+    const stored = this.encode(value, engine);
+    const taken = buffers.count;
+    // Sizes read now: the caller may reuse (even detach) its buffer once set() returns, and a tier
+    // handed ours with `transfer` may detach that one.
+    const valueBytes = value.byteLength;
+    const storedBytes = stored.byteLength;
+    const raw = isRawValue(stored);
+    await this.inner.set(key, stored, buffers.options(options, reuse));
+    const counters = this.counters;
+    counters.bytesIn += valueBytes;
+    counters.bytesOut += storedBytes;
+    if (raw) counters.storedRaw++;
+    else counters.storedCompressed++;
+    if (reuse) buffers.giveBack(stored);
+    else buffers.learn(key, stored, taken);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -194,35 +211,38 @@ export class CompressedTier implements CacheTier {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.buffers.release();
     await this.inner.close();
   }
 
   // ─── encoding ────────────────────────────────────────────────────────────────
 
-  /** Header + payload in a fresh buffer of exactly the stored size. */
-  private encode(value: Uint8Array, engine: Engine): { stored: Uint8Array; compressed: boolean } {
+  /** Header + payload in a buffer of exactly the stored size (its header tells raw from compressed). */
+  private encode(value: Uint8Array, engine: Engine): Uint8Array {
     const { codec, level, minBytes, minSavings, entropyCheck } = this.options;
     const length = value.byteLength;
     let payload: Uint8Array | undefined;
     if (length > 0 && length >= minBytes) {
-      const started = performance.now();
       if (entropyCheck && this.incompressible.skip()) {
-        this.counters.entropySkips++;
-      } else if (entropyCheck && looksIncompressible(value)) {
-        this.counters.entropySkips++;
-        this.incompressible.record(true);
+        this.counters.entropySkips++; // decided without looking at the value: nothing to time
       } else {
-        const candidate = engine.compress(codec, value, level);
-        if (candidate.byteLength < length && candidate.byteLength <= length * (1 - minSavings)) payload = candidate;
-        this.incompressible.record(payload === undefined);
+        const started = performance.now();
+        if (entropyCheck && looksIncompressible(value)) {
+          this.counters.entropySkips++;
+          this.incompressible.record(true);
+        } else {
+          const candidate = engine.compress(codec, value, level);
+          if (candidate.byteLength < length && candidate.byteLength <= length * (1 - minSavings)) payload = candidate;
+          this.incompressible.record(payload === undefined);
+        }
+        this.counters.compressMs += performance.now() - started;
       }
-      this.counters.compressMs += performance.now() - started;
     }
     const body = payload ?? value;
-    const stored = new Uint8Array(HEADER_BYTES + body.byteLength);
+    const stored = this.buffers.take(HEADER_BYTES + body.byteLength);
     stored.set(body, HEADER_BYTES);
     writeHeader(stored, payload ? codec : "raw", length);
-    return { stored, compressed: payload !== undefined };
+    return stored;
   }
 
   /** The entry as the caller stored it, or undefined (a miss) when absent or unreadable. */
@@ -237,11 +257,12 @@ export class CompressedTier implements CacheTier {
   }
 
   private decode(stored: Uint8Array, engine: Engine): Uint8Array | undefined {
+    // A raw value is returned as a view into the inner tier's buffer: no copy.
+    if (stored instanceof Uint8Array && isRawValue(stored)) return stored.subarray(HEADER_BYTES);
     try {
       if (!(stored instanceof Uint8Array)) throw new Error("the inner tier returned something other than bytes");
       const header = readHeader(stored);
       const payload = stored.subarray(HEADER_BYTES);
-      // A raw value is returned as a view into the inner tier's buffer: no copy.
       if (header.kind === "raw") return payload;
       if (header.originalLength > payload.byteLength * MAX_EXPANSION + 64) throw new Error("original length beyond what deflate can produce");
       const started = performance.now();

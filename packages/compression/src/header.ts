@@ -39,6 +39,22 @@ export function writeHeader(target: Uint8Array, kind: PayloadKind, originalLengt
   target[7] = (originalLength >>> 24) & 0xff;
 }
 
+/**
+ * True for a well-formed raw value, the common case on a read: checked without allocating. Anything
+ * else (compressed, or not readable) goes through readHeader.
+ */
+export function isRawValue(stored: Uint8Array): boolean {
+  const length = stored.byteLength;
+  return (
+    length >= HEADER_BYTES &&
+    stored[0] === MAGIC_0 &&
+    stored[1] === MAGIC_1 &&
+    stored[2] === FORMAT_VERSION &&
+    stored[3] === CODE_BY_KIND.raw &&
+    ((stored[4]! | (stored[5]! << 8) | (stored[6]! << 16) | (stored[7]! << 24)) >>> 0) === length - HEADER_BYTES
+  );
+}
+
 /** Why a stored value could not be read: the caller counts it and answers a miss. */
 export class UnreadableValue extends Error {}
 
