@@ -1,17 +1,9 @@
 // Test data: realistic float32 chunks (compressible) and random bytes (not).
 
-/** Deterministic xorshift bytes: incompressible. */
-export function randomBytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x = (x ^ (x >>> 17)) >>> 0;
-    x = (x ^ (x << 5)) >>> 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random bytes (the conformance suite's generator). */
+import { testBytes as randomBytes } from "@zarrs-cache/core/testing";
+
+export { randomBytes };
 
 /** A smooth 2-D float32 field with a little noise, as little-endian bytes (saves ~20% with deflate). */
 export function floatField(bytes: number, seed = 1): Uint8Array {

@@ -36,8 +36,8 @@ describe("compressed() as the second level of a TieredCache", () => {
     expect(loads).toBe(1);
     expect(cache.levelStats()[1]!.hits).toBe(1);
     // Backfilled into L1 with the remaining TTL carried through the compressed tier (a TTL is
-    // relative, so a millisecond may tick between reading it and setting it).
-    expect(Math.abs((await l1.get("ds/c/0/0"))!.expiresAt! - expiresAt)).toBeLessThanOrEqual(1);
+    // relative, so a few milliseconds may tick between reading it and setting it on a busy machine).
+    expect(Math.abs((await l1.get("ds/c/0/0"))!.expiresAt! - expiresAt)).toBeLessThanOrEqual(5);
   });
 
   it("keeps the empty 'absent' marker as empty", async () => {

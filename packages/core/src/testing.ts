@@ -27,9 +27,10 @@ export interface ConformanceOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function bytes(length: number, seed = 1): Uint8Array {
+/** Deterministic pseudo-random bytes (xorshift32): incompressible test data for any tier. */
+export function testBytes(length: number, seed = 1): Uint8Array {
   const out = new Uint8Array(length);
-  let x = seed * 2654435761;
+  let x = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < length; i++) {
     x = (x ^ (x << 13)) >>> 0;
     x = (x ^ (x >>> 17)) >>> 0;
@@ -38,6 +39,8 @@ function bytes(length: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+const bytes = testBytes;
 
 /** Byte-for-byte equality, without Buffer (the suite also runs in browsers). */
 function expectBytes(actual: Uint8Array | undefined, expected: Uint8Array): void {

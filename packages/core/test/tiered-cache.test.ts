@@ -108,7 +108,7 @@ describe("read-through", () => {
     expect((await cache.getOrLoad("k", async () => bytes(0xff)))?.[0]).toBe(4);
     await cache.flush();
     const upper = (await l1.get("k"))!;
-    expect(Math.abs(upper.expiresAt! - stored)).toBeLessThanOrEqual(1); // not a fresh 10 s, nor "forever" (±1 ms tick)
+    expect(Math.abs(upper.expiresAt! - stored)).toBeLessThanOrEqual(5); // not a fresh 10 s, nor "forever" (a few ms may tick)
     expect(cache.levelStats()[1]!.hits).toBe(1);
   });
 

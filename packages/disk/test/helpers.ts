@@ -15,18 +15,10 @@ export function cleanupTempDirs(): void {
   for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function bytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x = (x ^ (x >>> 17)) >>> 0;
-    x = (x ^ (x << 5)) >>> 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random bytes (the conformance suite's generator). */
+import { testBytes as bytes } from "@zarrs-cache/core/testing";
+
+export { bytes };
 
 export function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.compare(a, b) === 0;
