@@ -8,83 +8,57 @@ export function median(values) {
 }
 
 /**
- * Throughput of `op` (sync or async) in ops/s: `rounds` rounds of about `roundMs` each after a
- * warm-up; returns the median round. `op(i)` is called with a running index.
+ * ops/s of `op` over about `ms`, `op(counter.i++)` each call. With one call in flight, calls go in
+ * batches of 64 between clock reads; with more, `concurrency` loops keep calls in flight.
  */
-export async function opsPerSec(op, { rounds = 7, roundMs = 300, warmupMs = 200 } = {}) {
-  let i = 0;
-  const runFor = async (ms) => {
-    const end = performance.now() + ms;
-    let n = 0;
-    const start = performance.now();
+async function rateFor(op, ms, counter, concurrency) {
+  const start = performance.now();
+  const end = start + ms;
+  let n = 0;
+  if (concurrency === 1) {
     while (performance.now() < end) {
-      for (let k = 0; k < 64; k++) await op(i++);
+      for (let k = 0; k < 64; k++) await op(counter.i++);
       n += 64;
     }
-    return n / ((performance.now() - start) / 1000);
-  };
-  await runFor(warmupMs);
-  const results = [];
-  for (let r = 0; r < rounds; r++) results.push(await runFor(roundMs));
-  return median(results);
+  } else {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          await op(counter.i++);
+          n++;
+        }
+      }),
+    );
+  }
+  return n / ((performance.now() - start) / 1000);
 }
 
 /**
  * Throughput of several ops measured round-robin (one short round of each, repeated), so that
  * load from elsewhere on a noisy machine hits all of them alike. Returns { name: median ops/s }.
+ * `concurrency` keeps that many calls of each op in flight (for I/O-bound tiers).
  */
-export async function compareOpsPerSec(ops, { rounds = 9, roundMs = 200, warmupMs = 150 } = {}) {
+export async function compareOpsPerSec(ops, { rounds = 9, roundMs = 200, warmupMs = 150, concurrency = 1 } = {}) {
   const results = Object.fromEntries(Object.keys(ops).map((name) => [name, []]));
-  const runFor = async (op, ms, state) => {
-    const end = performance.now() + ms;
-    let n = 0;
-    const start = performance.now();
-    while (performance.now() < end) {
-      for (let k = 0; k < 64; k++) await op(state.i++);
-      n += 64;
-    }
-    return n / ((performance.now() - start) / 1000);
-  };
-  const states = Object.fromEntries(Object.keys(ops).map((name) => [name, { i: 0 }]));
-  for (const [name, op] of Object.entries(ops)) await runFor(op, warmupMs, states[name]);
+  const counters = Object.fromEntries(Object.keys(ops).map((name) => [name, { i: 0 }]));
+  for (const [name, op] of Object.entries(ops)) await rateFor(op, warmupMs, counters[name], concurrency);
   for (let r = 0; r < rounds; r++) {
-    for (const [name, op] of Object.entries(ops)) results[name].push(await runFor(op, roundMs, states[name]));
+    for (const [name, op] of Object.entries(ops)) results[name].push(await rateFor(op, roundMs, counters[name], concurrency));
   }
   return Object.fromEntries(Object.entries(results).map(([name, xs]) => [name, median(xs)]));
 }
 
-/** Like opsPerSec, but keeps `concurrency` calls in flight (for I/O-bound tiers). */
-export async function opsPerSecConcurrent(op, concurrency, { rounds = 7, roundMs = 400, warmupMs = 200 } = {}) {
-  let i = 0;
-  const runFor = async (ms) => {
-    const end = performance.now() + ms;
-    const start = performance.now();
-    let n = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < end) {
-          await op(i++);
-          n++;
-        }
-      }),
-    );
-    return n / ((performance.now() - start) / 1000);
-  };
-  await runFor(warmupMs);
-  const results = [];
-  for (let r = 0; r < rounds; r++) results.push(await runFor(roundMs));
-  return median(results);
+/**
+ * Throughput of `op` (sync or async) in ops/s: `rounds` rounds of about `roundMs` each after a
+ * warm-up; returns the median round. `op(i)` is called with a running index.
+ */
+export async function opsPerSec(op, { rounds = 7, roundMs = 300, warmupMs = 200 } = {}) {
+  return (await compareOpsPerSec({ op }, { rounds, roundMs, warmupMs })).op;
 }
 
-/** Median wall time in ms of `fn` over `rounds` runs. */
-export async function medianMs(fn, rounds = 5) {
-  const times = [];
-  for (let r = 0; r < rounds; r++) {
-    const t = performance.now();
-    await fn(r);
-    times.push(performance.now() - t);
-  }
-  return median(times);
+/** Like opsPerSec, but keeps `concurrency` calls in flight (for I/O-bound tiers). */
+export async function opsPerSecConcurrent(op, concurrency, { rounds = 7, roundMs = 400, warmupMs = 200 } = {}) {
+  return (await compareOpsPerSec({ op }, { rounds, roundMs, warmupMs, concurrency })).op;
 }
 
 /** Deterministic pseudo-random bytes. */

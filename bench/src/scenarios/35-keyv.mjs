@@ -3,6 +3,7 @@
 // raw Keyv; bytes stored per value byte. Adds the disk tier as a second baseline when it builds.
 import path from "node:path";
 import KeyvSqlite from "@keyv/sqlite";
+import { disk } from "@zarrs-cache/disk";
 import { keyvTier } from "@zarrs-cache/keyv";
 import Database from "better-sqlite3";
 import Keyv from "keyv";
@@ -36,15 +37,6 @@ async function openKeyv(file) {
   return new Keyv({ store, namespace: "zc" });
 }
 
-async function tryDisk(dir) {
-  try {
-    const { disk } = await import("@zarrs-cache/disk");
-    return disk({ dir, maxBytes: 1024 * MiB });
-  } catch (error) {
-    return String(error?.message ?? error);
-  }
-}
-
 export default async function ({ tmp, log }) {
   const small = Array.from({ length: SMALL_KEYS }, (_, i) => randomBytes(SMALL, i + 1));
   const large = Array.from({ length: LARGE_KEYS }, (_, i) => randomBytes(LARGE, i + 1000));
@@ -60,20 +52,18 @@ export default async function ({ tmp, log }) {
   const tier = keyvTier(keyv);
   const plain = await openKeyv(path.join(tmp, "keyv-plain.sqlite"));
 
-  const diskTier = await tryDisk(path.join(tmp, "disk"));
-  const hasDisk = typeof diskTier === "object";
-  if (!hasDisk) log(`disk tier not available, compared with better-sqlite3 only: ${diskTier}`);
+  const diskTier = disk({ dir: path.join(tmp, "disk"), maxBytes: 1024 * MiB });
 
   for (let i = 0; i < SMALL_KEYS; i++) {
     rawPut.run(smallKey(i), small[i]);
     await tier.set(smallKey(i), small[i]);
     await plain.set(smallKey(i), Buffer.from(small[i]));
-    if (hasDisk) await diskTier.set(smallKey(i), small[i]);
+    await diskTier.set(smallKey(i), small[i]);
   }
   for (let i = 0; i < LARGE_KEYS; i++) {
     rawPut.run(largeKey(i), large[i]);
     await tier.set(largeKey(i), large[i]);
-    if (hasDisk) await diskTier.set(largeKey(i), large[i]);
+    await diskTier.set(largeKey(i), large[i]);
   }
   log(`keyv tier encoding: ${tier.encoding}`);
 
@@ -86,11 +76,11 @@ export default async function ({ tmp, log }) {
     raw: async (i) => rawGet.get(smallKey(i)),
     plain: (i) => plain.get(smallKey(i)),
     tier: (i) => tier.get(smallKey(i)),
-    ...(hasDisk ? { disk: (i) => diskTier.get(smallKey(i)) } : {}),
+    disk: (i) => diskTier.get(smallKey(i)),
   });
-  log(`8 KiB get: better-sqlite3 ${hits.raw | 0}/s, raw Keyv(Buffer) ${hits.plain | 0}/s, keyv tier ${hits.tier | 0}/s${hasDisk ? `, disk tier ${hits.disk | 0}/s` : ""}`);
+  log(`8 KiB get: better-sqlite3 ${hits.raw | 0}/s, raw Keyv(Buffer) ${hits.plain | 0}/s, keyv tier ${hits.tier | 0}/s, disk tier ${hits.disk | 0}/s`);
   compare("8 KiB get vs better-sqlite3 get", "ops/s", hits.tier, "better-sqlite3 (WAL, 64 KiB pages, mmap)", hits.raw);
-  if (hasDisk) compare("8 KiB get vs disk tier get", "ops/s", hits.tier, "@zarrs-cache/disk", hits.disk);
+  compare("8 KiB get vs disk tier get", "ops/s", hits.tier, "@zarrs-cache/disk", hits.disk);
   compare("8 KiB get vs raw Keyv get of a Buffer (tier overhead)", "ops/s", hits.tier, "keyv.get() on @keyv/sqlite", hits.plain);
   // node-sqlite3 runs queries on libuv's thread pool, so concurrent gets overlap.
   const concurrent = await opsPerSecConcurrent((i) => tier.get(smallKey(i)), 16, { rounds: 5, roundMs: 300, warmupMs: 100 });
@@ -102,27 +92,27 @@ export default async function ({ tmp, log }) {
     {
       raw: async (i) => rawGet.get(largeKey(i)),
       tier: (i) => tier.get(largeKey(i)),
-      ...(hasDisk ? { disk: (i) => diskTier.get(largeKey(i)) } : {}),
+      disk: (i) => diskTier.get(largeKey(i)),
     },
     { rounds: 5, roundMs: 200, warmupMs: 100 },
   );
   const mbps = (opsPerSec) => (opsPerSec * LARGE) / 1e6;
-  log(`1 MiB get: better-sqlite3 ${mbps(big.raw) | 0} MB/s, keyv tier ${mbps(big.tier) | 0} MB/s${hasDisk ? `, disk tier ${mbps(big.disk) | 0} MB/s` : ""}`);
+  log(`1 MiB get: better-sqlite3 ${mbps(big.raw) | 0} MB/s, keyv tier ${mbps(big.tier) | 0} MB/s, disk tier ${mbps(big.disk) | 0} MB/s`);
   compare("1 MiB get vs better-sqlite3 get", "MB/s", mbps(big.tier), "better-sqlite3 (WAL, 64 KiB pages, mmap)", mbps(big.raw));
-  if (hasDisk) compare("1 MiB get vs disk tier get", "MB/s", mbps(big.tier), "@zarrs-cache/disk", mbps(big.disk));
+  compare("1 MiB get vs disk tier get", "MB/s", mbps(big.tier), "@zarrs-cache/disk", mbps(big.disk));
 
   // 8 KiB writes (overwrites of the same keys).
   const writes = await compareOpsPerSec(
     {
       raw: async (i) => rawPut.run(smallKey(i), small[i % SMALL_KEYS]),
       tier: (i) => tier.set(smallKey(i), small[i % SMALL_KEYS]),
-      ...(hasDisk ? { disk: (i) => diskTier.set(smallKey(i), small[i % SMALL_KEYS]) } : {}),
+      disk: (i) => diskTier.set(smallKey(i), small[i % SMALL_KEYS]),
     },
     { rounds: 5, roundMs: 200, warmupMs: 100 },
   );
-  log(`8 KiB set: better-sqlite3 ${writes.raw | 0}/s, keyv tier ${writes.tier | 0}/s${hasDisk ? `, disk tier ${writes.disk | 0}/s` : ""}`);
+  log(`8 KiB set: better-sqlite3 ${writes.raw | 0}/s, keyv tier ${writes.tier | 0}/s, disk tier ${writes.disk | 0}/s`);
   compare("8 KiB set vs better-sqlite3 put", "ops/s", writes.tier, "better-sqlite3 upsert", writes.raw);
-  if (hasDisk) compare("8 KiB set vs disk tier set", "ops/s", writes.tier, "@zarrs-cache/disk", writes.disk);
+  compare("8 KiB set vs disk tier set", "ops/s", writes.tier, "@zarrs-cache/disk", writes.disk);
 
   // Bytes stored per value byte: what the sqlite row holds (UTF-8 text) over the value's length.
   const storedBytes = async (store, key) => (await store.query("SELECT length(CAST(value AS BLOB)) AS n FROM keyv WHERE key = ?", key))[0].n;
@@ -140,7 +130,7 @@ export default async function ({ tmp, log }) {
 
   await tier.close();
   await plain.disconnect();
-  if (hasDisk) await diskTier.close();
+  await diskTier.close();
   raw.close();
   return rows;
 }

@@ -6,7 +6,7 @@
 // Needs Redis on 127.0.0.1:6379; uses its own key prefix and removes its keys afterwards.
 import { Redis } from "ioredis";
 import { redis } from "@zarrs-cache/redis";
-import { median, randomBytes, row } from "../lib.mjs";
+import { compareOpsPerSec, randomBytes, row } from "../lib.mjs";
 
 const URL = "redis://127.0.0.1:6379";
 const KEYS = 1000;
@@ -18,36 +18,6 @@ const GROUP = "redis";
 const LUA_ONE = "local v = redis.call('GET', KEYS[1]) if not v then return false end return {v, redis.call('PTTL', KEYS[1])}";
 const LUA_MANY =
   "local r = {} for i = 1, #KEYS do local v = redis.call('GET', KEYS[i]) r[2*i-1] = v if v then r[2*i] = redis.call('PTTL', KEYS[i]) else r[2*i] = -2 end end return r";
-
-/** ops/s of `op` with `concurrency` calls in flight for about `ms`. */
-async function rate(op, concurrency, ms, counter) {
-  const end = performance.now() + ms;
-  const start = performance.now();
-  let n = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        await op(counter.i++);
-        n++;
-      }
-    }),
-  );
-  return n / ((performance.now() - start) / 1000);
-}
-
-/**
- * Round-robin over the variants in short rounds, so that load from other processes on this
- * shared machine hits all of them alike; returns the median ops/s of each.
- */
-async function interleaved(variants, concurrency, rounds = 9, roundMs = 250) {
-  const counter = { i: 0 };
-  const results = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
-  for (const op of Object.values(variants)) await rate(op, concurrency, 150, counter);
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, op] of Object.entries(variants)) results[name].push(await rate(op, concurrency, roundMs, counter));
-  }
-  return Object.fromEntries(Object.entries(results).map(([name, values]) => [name, median(values)]));
-}
 
 export default async function ({ log }) {
   const prefix = `zc-bench:${process.pid}-${Date.now()}:`;
@@ -74,7 +44,7 @@ export default async function ({ log }) {
     const batch = (i, keyOf) => Array.from({ length: BATCH }, (_, k) => keyOf((i * BATCH + k) % KEYS));
 
     log(`single gets, ${SIZE} B values, ${IN_FLIGHT} in flight`);
-    const single = await interleaved(
+    const single = await compareOpsPerSec(
       {
         rawPlain: (i) => plain.getBuffer(full(i)),
         rawAuto: (i) => auto.getBuffer(full(i)),
@@ -84,12 +54,12 @@ export default async function ({ log }) {
         luaPttl: (i) => plain.entryBuffer(full(i)),
         multiPttl: (i) => plain.multi().getBuffer(full(i)).pttl(full(i)).exec(),
       },
-      IN_FLIGHT,
+      { concurrency: IN_FLIGHT, roundMs: 250 },
     );
     log(JSON.stringify(single));
 
     log(`batches of ${BATCH} keys, ${BATCHES_IN_FLIGHT} batches in flight (keys/s)`);
-    const many = await interleaved(
+    const many = await compareOpsPerSec(
       {
         rawMget: (i) => plain.mgetBuffer(batch(i, full)),
         tier: (i) => tier.getMany(batch(i, (k) => names[k])),
@@ -104,7 +74,7 @@ export default async function ({ log }) {
           return pipeline.exec();
         },
       },
-      BATCHES_IN_FLIGHT,
+      { concurrency: BATCHES_IN_FLIGHT, roundMs: 250 },
     );
     for (const name of Object.keys(many)) many[name] *= BATCH;
     log(JSON.stringify(many));

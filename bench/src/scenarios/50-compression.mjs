@@ -9,6 +9,7 @@
 import path from "node:path";
 import zlib from "node:zlib";
 import { compressed } from "@zarrs-cache/compression";
+import { disk } from "@zarrs-cache/disk";
 import { memory } from "@zarrs-cache/memory";
 import { unzlibSync, zlibSync } from "fflate";
 import { compareOpsPerSec, median, randomBytes, row } from "../lib.mjs";
@@ -156,15 +157,6 @@ const noise = (result, name) =>
   `per-round ratio median ${result[name].ratio.toFixed(3)}, p10–p90 ${result[name].p10.toFixed(2)}–${result[name].p90.toFixed(2)}` +
   (result.aa ? `; A/A (bare vs bare) ${result.aa.ratio.toFixed(3)}, p10–p90 ${result.aa.p10.toFixed(2)}–${result.aa.p90.toFixed(2)}` : "");
 
-async function tryDisk(dir) {
-  try {
-    const { disk } = await import("@zarrs-cache/disk");
-    return disk({ dir, maxBytes: 1024 * MiB });
-  } catch (error) {
-    return String(error?.message ?? error);
-  }
-}
-
 export default async function ({ tmp, log }) {
   const rows = [];
 
@@ -248,36 +240,29 @@ export default async function ({ tmp, log }) {
     await Promise.all([plain.close(), wrapped.close()]);
   }
 
-  // ─── 2b. The same against the disk tier (where compression is meant to go), if it builds ──────
+  // ─── 2b. The same against the disk tier (where compression is meant to go) ──────
   {
     const dirs = ["bare", "wrapped", "aa"];
-    const made = await Promise.all(dirs.map((name) => tryDisk(path.join(tmp, name))));
-    const failed = made.find((tier) => typeof tier === "string");
-    if (failed !== undefined) {
-      log(`disk tier unavailable, skipping compressed(disk) rows: ${failed}`);
-      for (const tier of made) if (typeof tier !== "string") await tier.close();
-    } else {
-      const [bare, inner, aa] = made;
-      const tiers = { bare, wrapped: compressed(inner), aa };
-      for (const size of [64 * KiB, MiB]) {
-        const values = Array.from({ length: KEYS }, (_, i) => randomBytes(size, 200 + i));
-        const result = await interleaved(mapValues(tiers, (tier) => setGet(tier, values, `ds/${size}/c`)), { baseline: "bare" });
-        const label = sizeLabel(size);
-        log(`disk ${label}: ${describeSpread(result)}`);
-        rows.push(row({
-          group,
-          scenario: `set+get random ${label}: compressed(disk)`,
-          unit: "ops/s",
-          value: pairedValue(result, "wrapped"),
-          baseline: "disk",
-          baselineValue: result.bare.median,
-          target: ">= 0.95",
-          notes: `issue target: overhead <= 5% on incompressible data, over the tier compression is meant for; ${noise(result, "wrapped")}`,
-        }));
-      }
-      rows.push(await hitsRow("disk", bare, tiers.wrapped));
-      await Promise.all([bare.close(), tiers.wrapped.close(), aa.close()]);
+    const [bare, inner, aa] = dirs.map((name) => disk({ dir: path.join(tmp, name), maxBytes: 1024 * MiB }));
+    const tiers = { bare, wrapped: compressed(inner), aa };
+    for (const size of [64 * KiB, MiB]) {
+      const values = Array.from({ length: KEYS }, (_, i) => randomBytes(size, 200 + i));
+      const result = await interleaved(mapValues(tiers, (tier) => setGet(tier, values, `ds/${size}/c`)), { baseline: "bare" });
+      const label = sizeLabel(size);
+      log(`disk ${label}: ${describeSpread(result)}`);
+      rows.push(row({
+        group,
+        scenario: `set+get random ${label}: compressed(disk)`,
+        unit: "ops/s",
+        value: pairedValue(result, "wrapped"),
+        baseline: "disk",
+        baselineValue: result.bare.median,
+        target: ">= 0.95",
+        notes: `issue target: overhead <= 5% on incompressible data, over the tier compression is meant for; ${noise(result, "wrapped")}`,
+      }));
     }
+    rows.push(await hitsRow("disk", bare, tiers.wrapped));
+    await Promise.all([bare.close(), tiers.wrapped.close(), aa.close()]);
   }
 
   // ─── 3. Context: what the entropy check saves; what compressing costs ────────────────────────
