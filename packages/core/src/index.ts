@@ -10,5 +10,5 @@ export {
   type WritePolicy,
 } from "./tiered-cache.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
-export { assertKey, assertSetOptions, assertTtl, assertValue, configNumber, remainingTtl } from "./validate.js";
+export { assertKey, assertKnownOptions, assertSetOptions, assertTtl, assertValue, closestName, configNumber, remainingTtl } from "./validate.js";
 export { basename, chunkKey, classifyKey, isMetadataKey, parseChunkKey, type ChunkKey, type KeyKind } from "./zarr-keys.js";

@@ -108,6 +108,14 @@ export interface CacheTier {
   /** Optional subscription to entries the tier dropped on its own (size bound or expiry). */
   onEviction?(listener: (key: string, reason: "evict" | "expire") => void): () => void;
 
+  /**
+   * Optional: a load that followed this tier's miss (a `get` without `load: false`) ended without
+   * filling this tier: it failed, was aborted, timed out, or its result was not cached. A shared
+   * tier releases what it took for that load (a cross-process single-flight lock), so other nodes
+   * stop waiting for a value that will not come. Must not throw.
+   */
+  loadSettled?(key: string, outcome: "failed" | "aborted" | "uncached"): void;
+
   /** Optional subscription to invalidations coming from outside this process. */
   onInvalidation?(listener: (message: TierInvalidation) => void): () => void;
 

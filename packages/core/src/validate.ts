@@ -59,6 +59,52 @@ export function configNumber(
   }
 }
 
+/**
+ * Refuses option names outside `known` with INVALID_CONFIG naming the option, and a
+ * "did you mean" when a known name is close (a typo such as `maxbytes` or `namspace`).
+ * `options` must already be checked to be an object. `path` prefixes nested names ("ttl.").
+ */
+export function assertKnownOptions(owner: string, options: object, known: readonly string[], path = ""): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const close = closestName(name, known);
+    const hint = close === undefined ? "" : ` — did you mean "${path}${close}"?`;
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `${owner}: unknown option "${path}${name}"${hint} (known: ${known.map((k) => path + k).join(", ")})`,
+    );
+  }
+}
+
+/** The known name nearest to `name` (case-insensitive edit distance ≤ 2, or a case-only difference). */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = name.toLowerCase();
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.min(2, Math.max(1, Math.floor(name.length / 3)));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** Levenshtein distance; option names are short, so the quadratic table is fine. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /** Remaining TTL in ms for an absolute expiry, or undefined for none; 0 means already expired. */
 export function remainingTtl(expiresAt: number | undefined, now = Date.now()): number | undefined {
   if (expiresAt === undefined) return undefined;
