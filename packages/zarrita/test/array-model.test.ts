@@ -32,11 +32,12 @@ class RecordingStore {
   }
 }
 
+const V2_FIELDS = { zarr_format: 2, dtype: "<i4", compressor: null, fill_value: 0, filters: null, order: "C" };
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const sortedKeys = (requests: readonly ReadRequest[]) => requests.map((r) => JSON.stringify([r.path, r.range ?? null])).sort();
 const range = (n: number, f: (i: number) => number = (i) => i) => Array.from({ length: n }, (_, i) => f(i));
 
-/** int32 values that tell every element apart: 1000·i + j (+ k…) in C order. */
+/** int32 values that tell every element apart (7·i + 1 for the i-th element in C order). */
 function values(shape: number[]): Int32Array {
   const size = shape.reduce((a, b) => a * b, 1);
   return Int32Array.from(range(size, (i) => i * 7 + 1));
@@ -54,7 +55,10 @@ async function openRecorded(store: RecordingStore, path: string, version: "v2" |
   return arr;
 }
 
-const SELECTIONS: ArraySelection[] = [
+/** zarrita's own selection type: the model takes these as they are. */
+type Selection = (number | zarr.Slice | null)[] | null;
+
+const SELECTIONS: Selection[] = [
   null,
   [0, null],
   [-1, zarr.slice(2, 5)],
@@ -124,7 +128,7 @@ describe("the zarr array model predicts zarrita's keys (unsharded)", () => {
 
     it(`v2 .zarray with dimension_separator "${separator}"`, async () => {
       const store = new RecordingStore();
-      const zarray = { zarr_format: 2, shape, chunks: chunkShape, dtype: "<i4", compressor: null, fill_value: 0, filters: null, order: "C" };
+      const zarray = { ...V2_FIELDS, shape, chunks: chunkShape };
       store.set("/old/.zarray", json(separator === "." ? zarray : { ...zarray, dimension_separator: separator }));
       await writeAll(store, "/old", "v2");
       const model = await checkArray(store, "/old", "v2", ".zarray");
@@ -136,7 +140,7 @@ describe("the zarr array model predicts zarrita's keys (unsharded)", () => {
     const store = new RecordingStore();
     const v3 = await zarr.create(zarr.root(store).resolve("s3"), { shape: [], chunkShape: [], dtype: "int32" });
     await zarr.set(v3, null, 42);
-    store.set("/s2/.zarray", json({ zarr_format: 2, shape: [], chunks: [], dtype: "<i4", compressor: null, fill_value: 0, filters: null, order: "C" }));
+    store.set("/s2/.zarray", json({ ...V2_FIELDS, shape: [], chunks: [] }));
     await zarr.set(await zarr.open.v2(zarr.root(store).resolve("s2"), { kind: "array" }), null, 7);
     expect(store.chunkKeys()).toEqual(["/s2/0", "/s3/c"]);
     for (const [path, meta, version, expected] of [
@@ -234,7 +238,9 @@ function writeShard(o: ShardOptions, si: number, sj: number): Uint8Array {
     const cj = sj * perShard[1]! + (inner % perShard[1]!);
     if (ci * INNER[0]! >= SHAPE[0]! || cj * INNER[1]! >= SHAPE[1]! || isEmpty(ci, cj)) continue;
     const chunk = new Int32Array(INNER[0]! * INNER[1]!);
-    for (let a = 0; a < INNER[0]!; a++) for (let b = 0; b < INNER[1]!; b++) chunk[a * INNER[1]! + b] = cell(ci * INNER[0]! + a, cj * INNER[1]! + b);
+    for (let a = 0; a < INNER[0]!; a++) {
+      for (let b = 0; b < INNER[1]!; b++) chunk[a * INNER[1]! + b] = cell(ci * INNER[0]! + a, cj * INNER[1]! + b);
+    }
     pieces.push({ inner, bytes: new Uint8Array(chunk.buffer) });
   }
   const dataBytes = pieces.reduce((n, p) => n + p.bytes.length, 0);
@@ -305,7 +311,8 @@ describe("the zarr array model predicts zarrita's shard reads", () => {
   ];
 
   for (const o of variants) {
-    it(`index at the end, ${o.endian} endian${o.checksum ? " + crc32c" : ""}: a suffix read per shard, then one range per written inner chunk`, async () => {
+    const name = `${o.endian} endian${o.checksum ? " + crc32c" : ""}`;
+    it(`index at the end, ${name}: a suffix read per shard, then one range per written inner chunk`, async () => {
       const store = shardedStore(o, [2, 1]);
       const model = zarrArray(store.data.get("/sharded/zarr.json")!, { path: "/sharded" });
       expect(model.keyGrid.shape).toEqual([3, 2]);

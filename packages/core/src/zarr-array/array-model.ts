@@ -2,9 +2,22 @@ import { assertKnownOptions } from "../validate.js";
 import { invalid, isRecord, show } from "./errors.js";
 import { ChunkGrid, type GridRegion } from "./grid.js";
 import { decodeChunkKey, encodeChunkKey } from "./key-encoding.js";
-import { type ArrayMetadataInput, checkArrayMetadata, parseArrayMetadata, type ShardingLayout, type ZarrArrayMetadata } from "./metadata.js";
+import {
+  type ArrayMetadataInput,
+  checkArrayMetadata,
+  parseArrayMetadata,
+  type ShardingLayout,
+  type ZarrArrayMetadata,
+} from "./metadata.js";
 import { type ArraySelection, selectionRegion } from "./selection.js";
-import { type ByteRange, decodeShardIndex, type RangeRequest, type ShardIndex, shardIndexByteLength, shardIndexRange } from "./shard-index.js";
+import {
+  type ByteRange,
+  decodeShardIndex,
+  type RangeRequest,
+  type ShardIndex,
+  shardIndexByteLength,
+  shardIndexRange,
+} from "./shard-index.js";
 
 /** Options of `zarrArray`. */
 export interface ZarrArrayOptions {
@@ -161,7 +174,11 @@ export class ZarrArray {
     const location = this.locate(chunk);
     if (!location.inner) return { path: location.path };
     if (index === undefined || index.count !== this.chunksPerShardCount) {
-      throw invalid(`array ${this.path} is sharded: chunkRequest needs the shard index of ${location.path} (${this.chunksPerShardCount} entries), got ${show(index === undefined ? undefined : `${index.count} entries`)}`);
+      const got = index === undefined ? "none" : `one of ${index.count} entries`;
+      throw invalid(
+        `array ${this.path} is sharded: chunkRequest needs the shard index of ${location.path} ` +
+          `(${this.chunksPerShardCount} entries), got ${got}`,
+      );
     }
     const entry = index.get(location.inner.index);
     if (entry === "empty") return undefined;

@@ -4,6 +4,7 @@ import { ZarrsCacheError } from "../errors.js";
 export function show(value: unknown): string {
   if (value === undefined) return "undefined";
   if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "number") return String(value); // JSON would print NaN and Infinity as null
   try {
     const text = JSON.stringify(value);
     if (text === undefined) return typeof value;

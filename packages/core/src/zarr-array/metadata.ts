@@ -100,7 +100,8 @@ function parseV3(doc: Record<string, unknown>, what: string): ZarrArrayMetadata 
     throw unsupported(`${what}: codec ${show(codecs[0]!.name)} before "sharding_indexed" reorders the shard's inner grid; not supported`);
   }
   if (at < codecs.length - 1) {
-    throw unsupported(`${what}: codec ${show(codecs[at + 1]!.name)} after "sharding_indexed" transforms whole shards; inner chunks cannot be read by range`);
+    const next = show(codecs[at + 1]!.name);
+    throw unsupported(`${what}: codec ${next} after "sharding_indexed" transforms whole shards; inner chunks cannot be read by range`);
   }
   const sharding = shardingLayout(codecs[at]!.configuration, chunkShape, `${what}: sharding_indexed`);
   return { zarrFormat: 3, shape, chunkShape, chunkKeyEncoding, sharding };
@@ -142,7 +143,7 @@ function shardingLayout(config: Record<string, unknown>, shardShape: readonly nu
   }
   if ((checksum !== undefined && checksum.name !== "crc32c") || rest.length > 0) {
     const other = checksum?.name === "crc32c" ? rest[0]!.name : checksum!.name;
-    throw unsupported(`${what}: index codec ${show(other)} is not supported; index codecs must be "bytes", optionally followed by "crc32c"`);
+    throw unsupported(`${what}: index codec ${show(other)} is not supported; index codecs are "bytes", optionally followed by "crc32c"`);
   }
   const indexEndian = bytes.configuration.endian ?? "little";
   if (indexEndian !== "little" && indexEndian !== "big") {
@@ -187,7 +188,8 @@ export function checkArrayMetadata(meta: ZarrArrayMetadata): ZarrArrayMetadata {
   const shape = dimensions(meta.shape, `${what}: "shape"`, 0);
   const chunkShape = dimensions(meta.chunkShape, `${what}: "chunkShape"`, 1, shape.length);
   const encoding = meta.chunkKeyEncoding;
-  if (!isRecord(encoding) || (encoding.name !== "default" && encoding.name !== "v2") || (encoding.separator !== "/" && encoding.separator !== ".")) {
+  const knownName = isRecord(encoding) && (encoding.name === "default" || encoding.name === "v2");
+  if (!knownName || (encoding.separator !== "/" && encoding.separator !== ".")) {
     throw invalid(`${what}: "chunkKeyEncoding" must be { name: "default" | "v2", separator: "/" | "." }, got ${show(encoding)}`);
   }
   const chunkKeyEncoding: ChunkKeyEncoding = { name: encoding.name, separator: encoding.separator };
@@ -198,9 +200,18 @@ export function checkArrayMetadata(meta: ZarrArrayMetadata): ZarrArrayMetadata {
   if (inner.some((n, d) => chunkShape[d]! % n !== 0)) {
     throw invalid(`${what}: "sharding.chunkShape" ${show(inner)} must divide the shard shape ${show(chunkShape)}`);
   }
-  if ((s.indexLocation !== "start" && s.indexLocation !== "end") || (s.indexEndian !== "little" && s.indexEndian !== "big") || typeof s.indexChecksum !== "boolean") {
-    throw invalid(`${what}: "sharding" needs indexLocation "start" | "end", indexEndian "little" | "big" and a boolean indexChecksum, got ${show(s)}`);
+  const location = s.indexLocation === "start" || s.indexLocation === "end";
+  const endian = s.indexEndian === "little" || s.indexEndian === "big";
+  if (!location || !endian || typeof s.indexChecksum !== "boolean") {
+    throw invalid(
+      `${what}: "sharding" needs indexLocation "start" | "end", indexEndian "little" | "big" and a boolean indexChecksum, got ${show(s)}`,
+    );
   }
-  const sharding: ShardingLayout = { chunkShape: inner, indexLocation: s.indexLocation, indexEndian: s.indexEndian, indexChecksum: s.indexChecksum };
+  const sharding: ShardingLayout = {
+    chunkShape: inner,
+    indexLocation: s.indexLocation,
+    indexEndian: s.indexEndian,
+    indexChecksum: s.indexChecksum,
+  };
   return { zarrFormat: meta.zarrFormat, shape, chunkShape, chunkKeyEncoding, sharding };
 }

@@ -47,7 +47,8 @@ export function decodeShardIndex(bytes: Uint8Array, layout: ShardingLayout, chun
   if (!isIndex(chunksPerShard)) throw invalid(`shard index: chunksPerShard must be a non-negative integer, got ${show(chunksPerShard)}`);
   const expected = shardIndexByteLength(layout, chunksPerShard);
   if (bytes.byteLength !== expected) {
-    throw invalid(`shard index has ${bytes.byteLength} bytes; ${chunksPerShard} inner chunks${layout.indexChecksum ? " and a crc32c" : ""} need ${expected}`);
+    const parts = `${chunksPerShard} inner chunks${layout.indexChecksum ? " and a crc32c" : ""}`;
+    throw invalid(`shard index has ${bytes.byteLength} bytes; ${parts} need ${expected}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pairsBytes = ENTRY_BYTES * chunksPerShard;
@@ -73,7 +74,7 @@ export function decodeShardIndex(bytes: Uint8Array, layout: ShardingLayout, chun
       continue;
     }
     if (offsetHigh >= SAFE_HIGH || lengthHigh >= SAFE_HIGH) {
-      throw new ZarrsCacheError("CORRUPT_ENTRY", `shard index entry ${i} holds an offset or length beyond 2^53 (and is not the empty marker)`);
+      throw new ZarrsCacheError("CORRUPT_ENTRY", `shard index entry ${i} has an offset or length beyond 2^53, not the empty marker`);
     }
     offsets[i] = offsetHigh * 2 ** 32 + offsetLow;
     lengths[i] = lengthHigh * 2 ** 32 + lengthLow;
