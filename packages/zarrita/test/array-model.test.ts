@@ -65,6 +65,7 @@ const SELECTIONS: Selection[] = [
   [zarr.slice(3, 9), zarr.slice(null, null, 2)],
   [zarr.slice(1, 10, 4), 5],
   [zarr.slice(0, 8, 5), zarr.slice(0, 7, 6)], // the step skips chunk column 1, zarrita still reads it
+  [zarr.slice(0, 10, 5), null], // rows 0 and 5, yet zarrita reads every row chunk up to the stop
   [zarr.slice(-3, null), zarr.slice(-100, 100)],
 ];
 
