@@ -12,36 +12,36 @@ export function encodeChunkKey(encoding: ChunkKeyEncoding, coords: readonly numb
 /**
  * The inverse of `encodeChunkKey` for an array of `rank` dimensions: the coordinates, or undefined
  * when `key` is not a key zarrita would write (wrong shape, rank, or a number not in canonical form).
+ * One pass over the characters, no intermediate strings: metrics and warming call this per event.
  */
 export function decodeChunkKey(encoding: ChunkKeyEncoding, rank: number, key: string): number[] | undefined {
-  const sep = encoding.separator;
-  let rest = key;
+  const sep = encoding.separator.charCodeAt(0);
+  let i = 0;
   if (encoding.name === "default") {
     if (rank === 0) return key === "c" ? [] : undefined;
-    if (!key.startsWith(`c${sep}`)) return undefined;
-    rest = key.slice(2);
+    if (key.charCodeAt(0) !== C || key.charCodeAt(1) !== sep) return undefined;
+    i = 2;
   } else if (rank === 0) {
     return key === "0" ? [] : undefined;
   }
-  const parts = rest.split(sep);
-  if (parts.length !== rank) return undefined;
+  const len = key.length;
   const coords = new Array<number>(rank);
   for (let d = 0; d < rank; d++) {
-    const n = canonicalInteger(parts[d]!);
-    if (n === undefined) return undefined;
+    if (d > 0) {
+      if (key.charCodeAt(i) !== sep) return undefined;
+      i++;
+    }
+    const begin = i;
+    let n = 0;
+    for (let c = key.charCodeAt(i); c >= ZERO && c <= NINE; c = key.charCodeAt(++i)) n = n * 10 + (c - ZERO);
+    const digits = i - begin;
+    // "0" or digits without a leading zero, as `Array.prototype.join` writes a non-negative integer.
+    if (digits === 0 || (digits > 1 && key.charCodeAt(begin) === ZERO) || !Number.isSafeInteger(n)) return undefined;
     coords[d] = n;
   }
-  return coords;
+  return i === len ? coords : undefined;
 }
 
-/** "0" or digits without a leading zero, as `Array.prototype.join` writes a non-negative integer. */
-function canonicalInteger(text: string): number | undefined {
-  const len = text.length;
-  if (len === 0 || len > 16 || (len > 1 && text.charCodeAt(0) === 48)) return undefined;
-  for (let i = 0; i < len; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-  }
-  const n = Number(text);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
+const C = 99; // "c"
+const ZERO = 48;
+const NINE = 57;
