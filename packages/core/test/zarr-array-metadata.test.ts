@@ -1,4 +1,4 @@
-import { checkArrayMetadata, parseArrayMetadata, zarrArray, type ZarrsCacheErrorCode } from "@zarrs-cache/core";
+import { checkArrayMetadata, parseArrayMetadata, ZarrArray, zarrArray, type ZarrsCacheErrorCode } from "@zarrs-cache/core";
 import { describe, expect, it } from "vitest";
 
 const v2 = (extra: Record<string, unknown> = {}) => ({
@@ -177,6 +177,19 @@ describe("checkArrayMetadata and zarrArray's options", () => {
     expectError(bad({ sharding: { ...copy.sharding, chunkShape: [3, 3] } }), "INVALID_ARGUMENT", notDividing);
     expectError(bad({ sharding: { ...copy.sharding, indexLocation: "middle" } }), "INVALID_ARGUMENT", /"sharding" needs indexLocation/);
     expectError(() => zarrArray({ ...copy, zarrFormat: 4 }), "INVALID_ARGUMENT", /"zarrFormat" must be 2 or 3/);
+  });
+
+  it("keeps its own frozen copy of the metadata, also when constructed directly", () => {
+    const meta = JSON.parse(JSON.stringify(parseArrayMetadata(v2())));
+    const model = new ZarrArray(meta, "g/x");
+    expect(model.path).toBe("/g/x");
+    meta.shape[0] = 1000;
+    expect(model.metadata.shape).toEqual([10, 7]);
+    expect(() => {
+      (model.metadata.shape as number[])[0] = 1000;
+    }).toThrow(TypeError);
+    expect(model.keyGrid.shape).toEqual([3, 3]);
+    expectError(() => new ZarrArray({ ...meta, chunkShape: [0, 1] }), "INVALID_ARGUMENT", /"chunkShape" must hold positive integers/);
   });
 
   it("normalises the path like zarrita's absolute paths", () => {

@@ -167,6 +167,8 @@ describe("a sharded array model", () => {
       expect(model.chunkRequest([2, 1], index)).toBeUndefined();
       expect(model.chunkRequest([3, 1], index)).toEqual({ path: "/s/c/1/0", range: { offset: 9, length: 3 } });
       expect(() => model.chunkRequest([3, 1])).toThrow(/needs the shard index of \/s\/c\/1\/0/);
+      const tooSmall = decodeShardIndex(indexBytes([[0n, 1n]], "little", false), layout(), 1);
+      expect(() => model.chunkRequest([3, 1], tooSmall)).toThrow(/\(4 entries\), got one of 1 entries/);
     }
   });
 

@@ -64,9 +64,10 @@ export class ZarrArray {
   private readonly keyPrefix: string;
   private readonly innerGrid?: ChunkGrid;
 
-  constructor(metadata: ZarrArrayMetadata, path: string) {
-    this.metadata = metadata;
-    this.path = path;
+  /** Prefer `zarrArray()`, which also parses raw metadata. The metadata is checked and copied here. */
+  constructor(metadata: ZarrArrayMetadata, path = "/") {
+    this.metadata = deepFreeze(checkArrayMetadata(metadata));
+    this.path = normalizeArrayPath(path);
     this.keyPrefix = path === "/" ? "/" : `${path}/`;
     this.keyGrid = new ChunkGrid(metadata.shape, metadata.chunkShape);
     const sharding = metadata.sharding;
@@ -202,9 +203,14 @@ export function zarrArray(metadata: ArrayMetadataInput | ZarrArrayMetadata, opti
   const path = normalizeArrayPath((options.path ?? "/") as string);
   const normalized =
     isRecord(metadata) && "zarrFormat" in metadata && !("zarr_format" in metadata)
-      ? checkArrayMetadata(metadata as unknown as ZarrArrayMetadata)
+      ? (metadata as unknown as ZarrArrayMetadata)
       : parseArrayMetadata(metadata as ArrayMetadataInput, { path });
   return new ZarrArray(normalized, path);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const field of Object.values(value)) if (typeof field === "object" && field !== null) deepFreeze(field);
+  return Object.freeze(value);
 }
 
 /** "/" for the root, else "/a/b": a leading slash, no trailing one, no empty, "." or ".." segments. */
