@@ -171,6 +171,20 @@ describe("the zarr array model predicts zarrita's keys (unsharded)", () => {
     expect(model.selectionRegion([zarr.slice(-3, null)])).toEqual({ start: [1, 0], stop: [3, 3] });
   });
 
+  it("an empty slice: the model selects no chunk, zarrita 0.7 throws or reads one anyway", async () => {
+    const store = new RecordingStore();
+    const arr = await zarr.create(zarr.root(store).resolve("a"), { shape, chunkShape, dtype: "int32" });
+    const model = zarrArray(store.data.get("/a/zarr.json")!, { path: "/a" });
+    store.log.length = 0;
+    const empty = await zarr.get(arr, [zarr.slice(5, 5), null]);
+    expect(empty.shape).toEqual([0, 7]);
+    expect(sortedKeys(store.log)).toEqual(sortedKeys([0, 1, 2].map((j) => ({ path: `/a/c/1/${j}` }))));
+    await expect(zarr.get(arr, [zarr.slice(5, 2), null])).rejects.toThrow(/empty iterator/);
+    for (const selection of [[zarr.slice(5, 5), null], [zarr.slice(5, 2), null]]) {
+      expect(model.chunkGrid.count(model.selectionRegion(selection))).toBe(0);
+    }
+  });
+
   it("refuses what zarrita refuses: an index out of bounds", async () => {
     const store = new RecordingStore();
     const arr = await zarr.create(zarr.root(store).resolve("a"), { shape, chunkShape, dtype: "int32" });
