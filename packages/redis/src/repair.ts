@@ -117,8 +117,9 @@ export class PartitionRepair {
     if (this.closed || this.record.size === 0) return;
     if (this.breaker !== undefined && !this.breaker.closed) {
       // Callers are refused while the breaker is open whatever the probe does, so with repairs
-      // pending it probes every retryInterval rather than after the whole cooldown.
-      this.breaker.probeSoon();
+      // pending it probes every retryInterval rather than after the whole cooldown. Only over a
+      // live connection (a hung or cut-off server): a new connection probes at once when ready.
+      if (this.client.status === "ready") this.breaker.probeSoon();
       return this.schedule(this.settings.retryInterval);
     }
     if (this.client.status !== "ready") return this.schedule(this.settings.retryInterval);
