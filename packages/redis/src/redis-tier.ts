@@ -157,9 +157,11 @@ export class RedisTier implements CacheTier {
         else this.repair.stalePrefix(lost.kind === "prefix" ? lost.prefix : "");
       });
     }
-    this.repair = new PartitionRepair(this.options.repair, client, this.runner, this.prefix, this.breaker, this.bus, this.counters, (event) => {
+    const onRepair = (event: RepairEvent) => {
       if (this.events.has("repair")) this.events.emit("repair", event);
-    });
+    };
+    const { repair, keyPrefix } = this.options;
+    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair);
     // With the breaker on, its closing (probed at once on "ready") triggers the repair instead.
     this.onClientReady = () => {
       if (this.breaker === undefined || this.breaker.closed) this.repair.repairSoon();
@@ -392,7 +394,9 @@ export class RedisTier implements CacheTier {
   private fetch(key: string): Promise<CacheEntry | undefined> {
     const full = this.prefix + key;
     // Checked again on the reply: a write of this key may have failed while the GET was out.
-    return this.runner.run("get", () => this.client.getBuffer(full)).then((stored) => (this.repair.covers(key) ? undefined : this.decode(full, stored)));
+    return this.runner
+      .run("get", () => this.client.getBuffer(full))
+      .then((stored) => (this.repair.covers(key) ? undefined : this.decode(full, stored)));
   }
 
   private decode(full: string, stored: Buffer | null): CacheEntry | undefined {

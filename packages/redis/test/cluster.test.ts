@@ -117,7 +117,11 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
       const admins = cluster.nodes.map((node) => new Redis(node.url));
       const setUser = (...rules: string[]) => Promise.all(admins.map((admin) => admin.call("ACL", "SETUSER", "writer", ...rules)));
       await setUser("on", ">secret", "~*", "&*", "+@all", "-publish");
-      const tier = clusterTier({ clusterOptions: { redisOptions: { username: "writer", password: "secret" } }, repair: { retryInterval: 50 } });
+      const tier = clusterTier({
+        clusterOptions: { redisOptions: { username: "writer", password: "secret" } },
+        repair: { retryInterval: 50 },
+      });
+      const prefix = (tier as unknown as { prefix: string }).prefix;
       try {
         const keys = Array.from({ length: 30 }, (_, i) => `arr/c/${i}`);
         // Redis takes the values, the invalidations are refused: every key is recorded.
@@ -128,7 +132,7 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
         await setUser("+publish");
         await waitFor(() => tier.stats().repairsPending === 0);
         expect(tier.stats().repairsDone).toBe(keys.length);
-        const left = await Promise.all(admins.map(async (admin) => (await admin.keys(`${(tier as unknown as { prefix: string }).prefix}*`)).length));
+        const left = await Promise.all(admins.map(async (admin) => (await admin.keys(`${prefix}*`)).length));
         expect(left.reduce((x, y) => x + y, 0)).toBe(0);
       } finally {
         await tier.close();

@@ -87,7 +87,10 @@ describeRedis("single-flight lock of a load that filled nothing (loadSettled)", 
     const waitB = (await waitingGet(b, "k")).done;
     const waitC = (await waitingGet(c, "k")).done;
     a.loadSettled("k", "failed");
-    const [first, taker, other] = await Promise.race([waitB.then((r) => [r, b, waitC] as const), waitC.then((r) => [r, c, waitB] as const)]);
+    const [first, taker, other] = await Promise.race([
+      waitB.then((result) => [result, b, waitC] as const),
+      waitC.then((result) => [result, c, waitB] as const),
+    ]);
     expect(first.entry).toBeUndefined();
     expect(b.stats().lockTakeovers + c.stats().lockTakeovers).toBe(1);
     // The taker loads and fills; the other waiter is woken with the value.
@@ -98,7 +101,8 @@ describeRedis("single-flight lock of a load that filled nothing (loadSettled)", 
   });
 
   it("without the bus, a waiting node finds the released lock on its next poll", async () => {
-    const [a, b] = (await tiers(2, { bus: false, singleFlight: { lockTtl: 20_000, wait: 20_000, poll: 50 } })).made as [RedisTier, RedisTier];
+    const pollOnly = { bus: false, singleFlight: { lockTtl: 20_000, wait: 20_000, poll: 50 } };
+    const [a, b] = (await tiers(2, pollOnly)).made as [RedisTier, RedisTier];
     expect(await a.get("k")).toBeUndefined();
     const waiting = await waitingGet(b, "k");
     a.loadSettled("k", "failed");
@@ -143,14 +147,18 @@ describeRedis("single-flight lock of a load that filled nothing (loadSettled)", 
 
 /** True once core's TieredCache reports loads that filled nothing to its tiers (`loadSettled`). */
 const coreSettlesLoads = TieredCache.toString().includes("loadSettled");
-if (!coreSettlesLoads) console.warn("\n!!!!!!!! SKIPPED: TieredCache does not call CacheTier.loadSettled yet (core change pending). !!!!!!!!\n");
+if (!coreSettlesLoads) {
+  console.warn("\n!!!!!!!! SKIPPED: TieredCache does not call CacheTier.loadSettled yet (core change pending). !!!!!!!!\n");
+}
 
 describeRedis("single-flight through a TieredCache: a failed load releases its lock", { shared: true }, () => {
   it.skipIf(!coreSettlesLoads)("the other node's waiting read loads at once, not after lockTtl or wait", async () => {
     const keyPrefix = testPrefix("lock-release-cache");
     prefixes.push(keyPrefix);
     const singleFlight = { lockTtl: 20_000, wait: 20_000, poll: 10_000 };
-    const [a, b] = [0, 1].map(() => createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url: SHARED_URL, keyPrefix, singleFlight })).build());
+    const [a, b] = [0, 1].map(() =>
+      createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url: SHARED_URL, keyPrefix, singleFlight })).build(),
+    );
     open.push(a!, b!);
     const tierB = b!.levels[1] as RedisTier;
     await waitFor(() => (a!.levels[1] as RedisTier).busSubscribed && tierB.busSubscribed, 3000, "the subscriptions");
