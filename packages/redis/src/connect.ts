@@ -2,9 +2,12 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { ResolvedOptions } from "./options.js";
 import type { RedisClient } from "./runner.js";
 
-/** Reconnect quickly at first, then every 2 s at most; never give up (the breaker guards callers). */
+/**
+ * Reconnect quickly at first, then every 500 ms: a node that wrote during a partition repairs
+ * Redis as soon as it is back (see the README, "Partitions"); never give up (the breaker guards callers).
+ */
 export function reconnectDelay(attempt: number): number {
-  return Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
+  return Math.min(50 * 2 ** Math.min(attempt, 6), 500);
 }
 
 /**

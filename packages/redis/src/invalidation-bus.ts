@@ -16,7 +16,8 @@ export interface BusCounters {
 /**
  * On the wire: JSON with the sender's node id and namespace, and keys (never values): `k` keys
  * written or deleted, `p` a prefix invalidated, `f` keys filled (read-through: nothing to drop,
- * only single-flight waiters to wake).
+ * only single-flight waiters to wake), `r` single-flight locks released by loads that filled
+ * nothing (waiters stop waiting and one of them loads).
  */
 interface WireMessage {
   n: string;
@@ -24,6 +25,7 @@ interface WireMessage {
   k?: string[];
   p?: string;
   f?: string[];
+  r?: string[];
 }
 
 const MAX_KEYS_PER_MESSAGE = 500;
@@ -40,6 +42,7 @@ export class InvalidationBus {
   private readonly listeners = new Set<(message: TierInvalidation) => void>();
   private pendingKeys: string[] = [];
   private pendingFilled: string[] = [];
+  private pendingReleased: string[] = [];
   private pendingFlush: Promise<void> | undefined;
   private subscriber: Redis | undefined;
   private subscribed = false;
@@ -61,8 +64,10 @@ export class InvalidationBus {
      * listeners should get (undefined: nothing).
      */
     private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync") => TierInvalidation | undefined,
-    /** Keys another node filled: wakes single-flight waiters, never reaches listeners. */
+    /** Keys another node filled, or whose lock it released: wakes single-flight waiters, never reaches listeners. */
     private readonly onFilled: (keys: string[]) => void,
+    /** An invalidation of this node's that could not be published (other nodes may keep old copies). */
+    private readonly onLost: (message: TierInvalidation) => void,
   ) {}
 
   get isSubscribed(): boolean {
@@ -96,14 +101,33 @@ export class InvalidationBus {
     return this.schedule(this.pendingFilled.length);
   }
 
+  /** Publishes that this node released its locks of `keys` without filling them. Never rejects. */
+  publishReleased(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.pendingReleased.push(key);
+    return this.schedule(this.pendingReleased.length);
+  }
+
+  /**
+   * Publishes invalidations now, unbatched, and rejects if any could not be sent: a repair
+   * forgets what it fixed only once every other node has been told.
+   */
+  async announce(keys: readonly string[], prefixes: readonly string[]): Promise<void> {
+    let ok = true;
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
+      ok = (await this.publish({ n: this.nodeId, s: this.namespace, k: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) })) && ok;
+    }
+    for (const p of prefixes) ok = (await this.publish({ n: this.nodeId, s: this.namespace, p })) && ok;
+    if (!ok) throw new Error("an invalidation could not be published");
+  }
+
   private schedule(pending: number): Promise<void> {
     if (pending >= MAX_KEYS_PER_MESSAGE) return this.flush();
     this.pendingFlush ??= new Promise<void>((resolve) => setImmediate(() => void this.flush().then(resolve)));
     return this.pendingFlush;
   }
 
-  publishPrefix(prefix: string): Promise<void> {
-    return this.publish({ n: this.nodeId, s: this.namespace, p: prefix });
+  async publishPrefix(prefix: string): Promise<void> {
+    if (!(await this.publish({ n: this.nodeId, s: this.namespace, p: prefix }))) this.onLost({ kind: "prefix", prefix });
   }
 
   /** Tells listeners to drop everything (messages may have been missed). */
@@ -129,24 +153,34 @@ export class InvalidationBus {
     this.pendingFlush = undefined;
     const keys = this.pendingKeys;
     const filled = this.pendingFilled;
+    const released = this.pendingReleased;
     this.pendingKeys = [];
     this.pendingFilled = [];
+    this.pendingReleased = [];
     for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
-      await this.publish({ n: this.nodeId, s: this.namespace, k: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) });
+      const chunk = keys.slice(i, i + MAX_KEYS_PER_MESSAGE);
+      if (!(await this.publish({ n: this.nodeId, s: this.namespace, k: chunk }))) this.onLost({ kind: "keys", keys: chunk });
     }
+    // Wake-ups only: a lost one costs a waiter its poll interval or its wait, never a stale read.
     for (let i = 0; i < filled.length; i += MAX_KEYS_PER_MESSAGE) {
       await this.publish({ n: this.nodeId, s: this.namespace, f: filled.slice(i, i + MAX_KEYS_PER_MESSAGE) });
     }
+    for (let i = 0; i < released.length; i += MAX_KEYS_PER_MESSAGE) {
+      await this.publish({ n: this.nodeId, s: this.namespace, r: released.slice(i, i + MAX_KEYS_PER_MESSAGE) });
+    }
   }
 
-  private async publish(message: WireMessage): Promise<void> {
-    if (this.closed) return;
+  /** True when Redis took the message. */
+  private async publish(message: WireMessage): Promise<boolean> {
+    if (this.closed) return true;
     try {
       await this.runner.run("publish", () => this.client.publish(this.channel, JSON.stringify(message)));
       this.counters.published++;
+      return true;
     } catch {
-      // Counted by the runner as an error; other nodes may keep a stale L1 entry until it expires.
+      // Counted by the runner as an error; the caller records a lost invalidation for repair.
       this.counters.publishErrors++;
+      return false;
     }
   }
 
@@ -202,9 +236,10 @@ export class InvalidationBus {
       return;
     }
     if (message.n === this.nodeId || message.s !== this.namespace) return;
-    if (isKeyList(message.f)) {
+    const wake = isKeyList(message.f) ? message.f : isKeyList(message.r) ? message.r : undefined;
+    if (wake !== undefined) {
       this.counters.received++;
-      this.onFilled(message.f);
+      this.onFilled(wake);
       return;
     }
     let invalidation: TierInvalidation;

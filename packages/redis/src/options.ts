@@ -23,6 +23,14 @@ export interface SingleFlightOptions {
   poll?: number;
 }
 
+/** Bookkeeping of writes whose Redis update failed (a partition); see the README, "Partitions". */
+export interface RepairOptions {
+  /** Keys remembered one by one (default 10000); past it they collapse into their longest common prefix. */
+  maxKeys?: number;
+  /** How often a pending repair is retried while Redis stays unreachable, in ms (default 250). */
+  retryInterval?: number;
+}
+
 /**
  * Where Redis is: `url` (optionally with `connection` options), `connection` alone, `cluster` or
  * `client` (default redis://127.0.0.1:6379).
@@ -56,6 +64,8 @@ export interface RedisTierOptions {
   bus?: BusOptions | boolean;
   /** Cross-process single-flight for misses (default off). */
   singleFlight?: SingleFlightOptions | boolean;
+  /** Repair of writes that failed to reach Redis (always on; these options tune it). */
+  repair?: RepairOptions;
   /** Name in stats and events (default "redis"). */
   name?: string;
 }
@@ -78,12 +88,13 @@ export interface ResolvedOptions {
   breaker: Required<BreakerOptions> | false;
   bus: Required<BusOptions> | false;
   singleFlight: Required<SingleFlightOptions> | false;
+  repair: Required<RepairOptions>;
 }
 
 const OWNER = "redis()";
 const KNOWN = new Set([
   "url", "connection", "cluster", "clusterOptions", "client", "keyPrefix", "ttl", "commandTimeout", "connectTimeout",
-  "maxValueBytes", "autoPipelining", "breaker", "bus", "singleFlight", "name",
+  "maxValueBytes", "autoPipelining", "breaker", "bus", "singleFlight", "repair", "name",
 ]);
 
 function invalid(option: string, message: string): ZarrsCacheError {
@@ -215,6 +226,17 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
     throw invalid("singleFlight", "must be true, false or an object like { lockTtl, wait, poll }");
   }
 
+  let repair: ResolvedOptions["repair"] = { maxKeys: 10_000, retryInterval: 250 };
+  if (options.repair !== undefined) {
+    if (!isPlainObject(options.repair)) throw invalid("repair", "must be an object like { maxKeys: 10000, retryInterval: 250 }");
+    checkKeys("repair", options.repair, ["maxKeys", "retryInterval"]);
+    configNumber(OWNER, "repair.maxKeys", options.repair.maxKeys, { min: 1, integer: true, optional: true });
+    repair = {
+      maxKeys: (options.repair.maxKeys as number | undefined) ?? repair.maxKeys,
+      retryInterval: positive("repair.retryInterval", options.repair.retryInterval, repair.retryInterval),
+    };
+  }
+
   return {
     source: resolveSource(options),
     name: options.name ?? "redis",
@@ -227,5 +249,6 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
     breaker,
     bus,
     singleFlight,
+    repair,
   };
 }

@@ -15,6 +15,7 @@ import { closeClient, createClient, isCluster } from "./connect.js";
 import { MAX_PX, decodeEntry, encodeEntry, expiryHeader, wholeMs } from "./entry-format.js";
 import { InvalidationBus } from "./invalidation-bus.js";
 import { type RedisTierOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { PartitionRepair, type RepairEvent } from "./repair.js";
 import { CommandRunner, type RedisClient } from "./runner.js";
 import { scanBatches, unlinkBatch } from "./scan.js";
 import { DELETE_IF_HEADER } from "./scripts.js";
@@ -28,6 +29,12 @@ export interface RedisTierEvents {
   breaker: { state: BreakerState; previous: BreakerState };
   /** An invalidation from another node, or a resync (`{ kind: "all" }`) after messages may have been missed. */
   invalidation: { message: TierInvalidation; source: "remote" | "resync" };
+  /**
+   * A write's Redis update or invalidation failed, so Redis may hold an older value ("pending":
+   * this node reads those keys as misses), or such keys were deleted from Redis and their
+   * invalidation published once it was reachable again ("repaired").
+   */
+  repair: RepairEvent;
 }
 
 /** A RedisTier's counters. `entries` and `bytes` stay undefined: a shared Redis cannot know them cheaply. */
@@ -58,6 +65,20 @@ export interface RedisTierStats extends TierStats {
   lateHits: number;
   /** Single-flight: locks this node holds now (a gauge). */
   locksHeld: number;
+  /** Single-flight: locks a waiting node took over (released without a value by a failed load, or expired). */
+  lockTakeovers: number;
+  /** Single-flight: locks released early because their load filled nothing (`loadSettled`). */
+  locksAbandoned: number;
+  /** Partition repair: keys and prefixes whose Redis copy may be stale, waiting for Redis (a gauge). */
+  repairsPending: number;
+  /** Partition repair: recorded keys and prefixes deleted from Redis and announced to the other nodes. */
+  repairsDone: number;
+  /** Partition repair: attempts that failed (Redis still unreachable) and will be retried. */
+  repairFailures: number;
+  /** Partition repair: times the recorded keys were collapsed into a common prefix (over `repair.maxKeys`). */
+  repairsCoarsened: number;
+  /** Partition repair: reads answered as misses because the key awaited repair. */
+  repairMisses: number;
   /** Times the breaker opened. */
   breakerOpens: number;
   /** The breaker now: 0 closed, 1 half-open, 2 open. */
@@ -95,11 +116,14 @@ export class RedisTier implements CacheTier {
   private readonly breaker: CircuitBreaker | undefined;
   private readonly bus: InvalidationBus | undefined;
   private readonly flight: SingleFlight | undefined;
+  private readonly repair: PartitionRepair;
   private readonly onClientError: (error: unknown) => void;
+  private readonly onClientReady: () => void;
   private readonly counters = {
     hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, timeouts: 0, rejected: 0, corrupt: 0,
     connectionErrors: 0, published: 0, publishErrors: 0, received: 0, badMessages: 0, resyncs: 0, subscriberLosses: 0,
-    locksTaken: 0, lockWaits: 0, lockWaitHits: 0, lockWaitTimeouts: 0, lateHits: 0,
+    locksTaken: 0, lockWaits: 0, lockWaitHits: 0, lockWaitTimeouts: 0, lateHits: 0, lockTakeovers: 0, locksAbandoned: 0,
+    repairsDone: 0, repairFailures: 0, repairMisses: 0,
   };
   private closed = false;
 
@@ -128,8 +152,21 @@ export class RedisTier implements CacheTier {
       this.bus = new InvalidationBus(client, this.runner, this.options.bus.channel, this.prefix, this.options.connectTimeout, this.counters, (message, source) => {
         if (this.events.has("invalidation")) this.events.emit("invalidation", { message, source });
         return this.flight === undefined ? message : this.flight.wake(message);
-      }, (keys) => this.flight?.wakeKeys(keys));
+      }, (keys) => this.flight?.wakeKeys(keys), (lost) => {
+        if (lost.kind === "keys") for (const key of lost.keys) this.repair.staleKey(key);
+        else this.repair.stalePrefix(lost.kind === "prefix" ? lost.prefix : "");
+      });
     }
+    const onRepair = (event: RepairEvent) => {
+      if (this.events.has("repair")) this.events.emit("repair", event);
+    };
+    const { repair, keyPrefix } = this.options;
+    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair);
+    // With the breaker on, its closing (probed at once on "ready") triggers the repair instead.
+    this.onClientReady = () => {
+      if (this.breaker === undefined || this.breaker.closed) this.repair.repairSoon();
+    };
+    client.on("ready", this.onClientReady);
     if (this.options.singleFlight) {
       const token = this.bus?.nodeId ?? `${process.pid}-${Math.random()}`;
       const lockPrefix = `zarrs-cache:lock:${this.prefix}`;
@@ -155,6 +192,11 @@ export class RedisTier implements CacheTier {
       assertKey(key);
     } catch (error) {
       return Promise.reject(error);
+    }
+    // A key this node wrote while Redis was unreachable: the shared copy may be older.
+    if (this.repair.covers(key)) {
+      this.counters.misses++;
+      return Promise.resolve(undefined);
     }
     // The hot path: one command, no extra async layers.
     const found = this.fetch(key);
@@ -191,7 +233,7 @@ export class RedisTier implements CacheTier {
       stored = (await Promise.all(batches)).flat();
     }
     return stored.map((buffer, i) => {
-      const entry = this.decode(this.prefix + keys[i]!, buffer);
+      const entry = this.repair.covers(keys[i]!) ? undefined : this.decode(this.prefix + keys[i]!, buffer);
       if (entry === undefined) this.counters.misses++;
       else this.counters.hits++;
       return entry;
@@ -212,7 +254,14 @@ export class RedisTier implements CacheTier {
     const full = this.prefix + key;
     // A TTL past MAX_PX (Redis would refuse it) lives in the header only; decode() then drops the entry.
     const px = ttl !== undefined && ttl <= MAX_PX ? ttl : undefined;
-    await this.runner.run("set", () => (px === undefined ? this.client.set(full, payload) : this.client.set(full, payload, "PX", px)));
+    try {
+      await this.runner.run("set", () => (px === undefined ? this.client.set(full, payload) : this.client.set(full, payload, "PX", px)));
+    } catch (error) {
+      // Redis may keep the older value: remember to delete it and tell the other nodes once it is back.
+      // (A failed fill holds nothing newer than what the others would load themselves.)
+      if (options?.fill !== true) this.repair.staleKey(key);
+      throw error;
+    }
     this.counters.sets++;
     if (this.flight !== undefined) {
       const heldLock = this.flight.release(key);
@@ -231,7 +280,13 @@ export class RedisTier implements CacheTier {
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
     assertKey(key);
-    const removed = await this.runner.run("delete", () => this.client.unlink(this.prefix + key));
+    let removed: number;
+    try {
+      removed = await this.runner.run("delete", () => this.client.unlink(this.prefix + key));
+    } catch (error) {
+      this.repair.staleKey(key);
+      throw error;
+    }
     if (removed > 0) this.counters.deletes++;
     // Published even when Redis had nothing: another node's L1 may still hold the key.
     await this.bus?.publishKeys([key]);
@@ -243,10 +298,16 @@ export class RedisTier implements CacheTier {
     this.assertOpen();
     if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "deletePrefix(prefix) needs a string prefix");
     let removed = 0;
-    for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
-      removed += await unlinkBatch(this.runner, this.client, node, keys);
+    try {
+      for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
+        removed += await unlinkBatch(this.runner, this.client, node, keys);
+      }
+    } catch (error) {
+      this.repair.stalePrefix(prefix);
+      throw error;
+    } finally {
+      this.counters.deletes += removed;
     }
-    this.counters.deletes += removed;
     await this.bus?.publishPrefix(prefix);
     return removed;
   }
@@ -254,6 +315,7 @@ export class RedisTier implements CacheTier {
   async has(key: string): Promise<boolean> {
     this.assertOpen();
     assertKey(key);
+    if (this.repair.covers(key)) return false;
     return (await this.runner.run("has", () => this.client.exists(this.prefix + key))) > 0;
   }
 
@@ -275,6 +337,21 @@ export class RedisTier implements CacheTier {
     }
   }
 
+  /**
+   * A load that followed a `get` miss here ended without filling this tier (it failed, was
+   * aborted, timed out, or its result was not cached): the single-flight lock this node took for
+   * it is released at once (compare-and-delete) and the other nodes are told, so one of those
+   * waiting for the value takes the lock over and loads now rather than after `wait`.
+   * Never throws.
+   */
+  loadSettled(key: string, _outcome: "failed" | "aborted" | "uncached"): void {
+    if (this.closed || this.flight === undefined || typeof key !== "string") return;
+    void this.flight.abandon(key).then((released) => {
+      // Published after the lock is gone, so a woken waiter's SET NX finds it free.
+      if (released && !this.closed) return this.bus?.publishReleased([key]);
+    });
+  }
+
   onInvalidation(listener: (message: TierInvalidation) => void): () => void {
     if (this.bus === undefined || this.closed) return () => undefined;
     return this.bus.addListener(listener);
@@ -284,6 +361,8 @@ export class RedisTier implements CacheTier {
     return {
       ...this.counters,
       locksHeld: this.flight?.heldCount ?? 0,
+      repairsPending: this.repair.pending,
+      repairsCoarsened: this.repair.coarsened,
       breakerOpens: this.breaker?.opens ?? 0,
       breakerState: BREAKER_STATE_GAUGE[this.breakerState],
     };
@@ -292,6 +371,8 @@ export class RedisTier implements CacheTier {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.repair.close();
+    this.client.off("ready", this.onClientReady);
     this.flight?.close();
     await this.bus?.close();
     this.runner.close();
@@ -312,7 +393,10 @@ export class RedisTier implements CacheTier {
   /** GET and decode, no counting. */
   private fetch(key: string): Promise<CacheEntry | undefined> {
     const full = this.prefix + key;
-    return this.runner.run("get", () => this.client.getBuffer(full)).then((stored) => this.decode(full, stored));
+    // Checked again on the reply: a write of this key may have failed while the GET was out.
+    return this.runner
+      .run("get", () => this.client.getBuffer(full))
+      .then((stored) => (this.repair.covers(key) ? undefined : this.decode(full, stored)));
   }
 
   private decode(full: string, stored: Buffer | null): CacheEntry | undefined {
@@ -336,7 +420,10 @@ export class RedisTier implements CacheTier {
   private onBreaker(state: BreakerState, previous: BreakerState): void {
     if (this.events.has("breaker")) this.events.emit("breaker", { state, previous });
     // While open this node neither wrote nor (maybe) heard invalidations: drop the tiers above.
-    if (state === "closed" && previous === "half-open") this.bus?.resync();
+    if (state === "closed" && previous === "half-open") {
+      this.bus?.resync();
+      this.repair.repairSoon();
+    }
   }
 
   private assertOpen(): void {

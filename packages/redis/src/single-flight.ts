@@ -11,14 +11,20 @@ export interface SingleFlightCounters {
   lockWaitTimeouts: number;
   /** Locks taken after another node had just written the value (found by the second look). */
   lateHits: number;
+  /** Locks a waiter took over because the holder released it without a value, or it expired. */
+  lockTakeovers: number;
+  /** Locks this node released because the load they were taken for filled nothing. */
+  locksAbandoned: number;
 }
 
 /**
  * Cross-process single-flight for misses. After a Redis miss the tier tries `SET lock NX PX`:
  * the winner answers "miss" (its caller loads from upstream and writes back); every other node
  * waits, woken by the winner's bus message or by polling, for at most `wait` ms, then answers
- * with the value or, failing that, "miss" (and loads itself). A node never waits on a lock it
- * holds itself. Nothing here ever fails a read: any Redis error simply means "miss".
+ * with the value or, failing that, "miss" (and loads itself). A waiter that finds the lock gone
+ * without a value (the winner's load failed and released it, or the winner died and it expired)
+ * takes it over and loads. A node never waits on a lock it holds itself. Nothing here ever fails
+ * a read: any Redis error simply means "miss".
  */
 export class SingleFlight {
   /**
@@ -53,28 +59,8 @@ export class SingleFlight {
     // Our own lock: this node's earlier caller is loading, or did not load (a plain get, a failed
     // or uncached load). Waiting on ourselves could only time out.
     if (this.held.has(key)) return undefined;
-    let acquired: boolean;
-    // The server's lock expires no earlier than lockTtl after we sent the command.
-    const sentAt = performance.now();
-    try {
-      const reply = await this.runner.run("lock", () => this.client.set(this.lockKey(key), this.token, "PX", this.lockTtl, "NX"));
-      acquired = reply === "OK";
-    } catch {
-      return undefined;
-    }
-    if (acquired) {
-      this.counters.locksTaken++;
-      this.held.delete(key);
-      this.held.set(key, sentAt + this.lockTtl);
-      // Another node may have written the value (and dropped its lock) between our GET and our
-      // SET NX: look once more before sending the caller upstream.
-      const late = await fetch().catch(() => undefined);
-      if (late !== undefined) {
-        this.counters.lateHits++;
-        this.release(key);
-      }
-      return late;
-    }
+    const first = await this.tryLock(key, fetch);
+    if (first !== "taken") return first === "error" ? undefined : first;
     // Taken by a concurrent call of this same node whose reply came first: ours, do not wait.
     if (this.held.has(key)) return undefined;
     this.counters.lockWaits++;
@@ -94,9 +80,43 @@ export class SingleFlight {
         this.counters.lockWaitHits++;
         return entry;
       }
+      // No value yet: is anyone still loading? A lock released without a value (a failed or
+      // aborted load) or expired (a node that died) is taken over here, so the next load starts
+      // now instead of after `wait`, and still only once across the waiting nodes.
+      const again = await this.tryLock(key, fetch);
+      if (again === "error") return undefined;
+      if (again !== "taken") {
+        this.counters.lockTakeovers++;
+        return again;
+      }
     }
     this.counters.lockWaitTimeouts++;
     return undefined;
+  }
+
+  /**
+   * `SET lock NX PX`. Acquired: looks once more for the value (another node may have written it
+   * and dropped its lock between our GET and our SET NX) and answers it, or undefined: go load.
+   * "taken": another node holds the lock. "error": Redis failed (the caller loads).
+   */
+  private async tryLock(key: string, fetch: () => Promise<CacheEntry | undefined>): Promise<CacheEntry | undefined | "taken" | "error"> {
+    // The server's lock expires no earlier than lockTtl after we sent the command.
+    const sentAt = performance.now();
+    try {
+      const reply = await this.runner.run("lock", () => this.client.set(this.lockKey(key), this.token, "PX", this.lockTtl, "NX"));
+      if (reply !== "OK") return "taken";
+    } catch {
+      return "error";
+    }
+    this.counters.locksTaken++;
+    this.held.delete(key);
+    this.held.set(key, sentAt + this.lockTtl);
+    const late = await fetch().catch(() => undefined);
+    if (late !== undefined) {
+      this.counters.lateHits++;
+      this.release(key);
+    }
+    return late;
   }
 
   /**
@@ -105,9 +125,29 @@ export class SingleFlight {
    * lock of ours that expired may since have been taken by another node, and stays theirs.
    */
   release(key: string): boolean {
-    if (!this.held.delete(key)) return false;
-    this.runner.run("unlock", () => RELEASE_LOCK.run(this.client, this.lockKey(key), this.token)).catch(() => undefined);
-    return true;
+    return this.unlock(key) !== undefined;
+  }
+
+  /**
+   * The load this node's lock was taken for ended without a value (failed, aborted, not cached).
+   * Resolves true once the lock is gone from Redis, so other nodes can be told to stop waiting;
+   * false when this node held no lock for `key` or Redis could not be reached (the lock then
+   * expires after lockTtl, and waiters take it over then).
+   */
+  async abandon(key: string): Promise<boolean> {
+    const unlocking = this.unlock(key);
+    if (unlocking === undefined) return false;
+    this.counters.locksAbandoned++;
+    return unlocking;
+  }
+
+  /** Compare-and-delete of our lock; undefined when we hold none. Never rejects. */
+  private unlock(key: string): Promise<boolean> | undefined {
+    if (!this.held.delete(key)) return undefined;
+    return this.runner.run("unlock", () => RELEASE_LOCK.run(this.client, this.lockKey(key), this.token)).then(
+      (deleted) => deleted === 1,
+      () => false,
+    );
   }
 
   /**

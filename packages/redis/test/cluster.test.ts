@@ -2,7 +2,7 @@ import { createCache } from "@zarrs-cache/core";
 import { describeTierConformance } from "@zarrs-cache/core/testing";
 import { memory } from "@zarrs-cache/memory";
 import { redis, type RedisTier } from "@zarrs-cache/redis";
-import { Cluster } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeEntry } from "../src/entry-format.js";
 import { describeRedis, startCluster, testPrefix, type TestCluster } from "./helpers/redis-servers.js";
@@ -110,6 +110,34 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
       } finally {
         await a.clear();
         for (const cache of caches) await cache.close();
+      }
+    });
+
+    it("repairs writes whose invalidation failed: one UNLINK per key, on whichever master owns it", async () => {
+      const admins = cluster.nodes.map((node) => new Redis(node.url));
+      const setUser = (...rules: string[]) => Promise.all(admins.map((admin) => admin.call("ACL", "SETUSER", "writer", ...rules)));
+      await setUser("on", ">secret", "~*", "&*", "+@all", "-publish");
+      const tier = clusterTier({
+        clusterOptions: { redisOptions: { username: "writer", password: "secret" } },
+        repair: { retryInterval: 50 },
+      });
+      const prefix = (tier as unknown as { prefix: string }).prefix;
+      try {
+        const keys = Array.from({ length: 30 }, (_, i) => `arr/c/${i}`);
+        // Redis takes the values, the invalidations are refused: every key is recorded.
+        await Promise.all(keys.map((key, i) => tier.set(key, new Uint8Array([i]))));
+        expect(tier.stats().repairsPending).toBe(keys.length);
+        expect((await tier.getMany(keys)).every((entry) => entry === undefined)).toBe(true);
+
+        await setUser("+publish");
+        await waitFor(() => tier.stats().repairsPending === 0);
+        expect(tier.stats().repairsDone).toBe(keys.length);
+        const left = await Promise.all(admins.map(async (admin) => (await admin.keys(`${prefix}*`)).length));
+        expect(left.reduce((x, y) => x + y, 0)).toBe(0);
+      } finally {
+        await tier.close();
+        await Promise.all(admins.map((admin) => admin.call("ACL", "DELUSER", "writer")));
+        for (const admin of admins) admin.disconnect();
       }
     });
   });

@@ -42,6 +42,11 @@ describe("redis(): configuration errors name the option", () => {
     ["a negative singleFlight wait", { singleFlight: { wait: -5 } }, /"singleFlight.wait"/],
     ["a singleFlight that is a number", { singleFlight: 1 }, /"singleFlight"/],
     ["a lockTtl Redis cannot expire", { singleFlight: { lockTtl: 1e300 } }, /"singleFlight.lockTtl" must be at most/],
+    ["a repair that is not an object", { repair: true }, /"repair"/],
+    ["an unknown repair option", { repair: { maxkeys: 5 } }, /"repair.maxkeys"/],
+    ["a repair.maxKeys of 0", { repair: { maxKeys: 0 } }, /"repair.maxKeys"/],
+    ["a fractional repair.maxKeys", { repair: { maxKeys: 2.5 } }, /"repair.maxKeys"/],
+    ["a negative repair.retryInterval", { repair: { retryInterval: -1 } }, /"repair.retryInterval"/],
     ["an empty name", { name: "" }, /"name"/],
   ];
   for (const [what, options, message] of cases) {
