@@ -1,0 +1,115 @@
+import { ZarrsCacheError } from "./errors.js";
+
+/** Why a flight was given up before its load answered. */
+export type AbandonReason = "timeout" | "aborted" | "closed";
+
+export type AbandonListener = (flight: Flight, reason: AbandonReason, error: ZarrsCacheError) => void;
+
+/**
+ * One load of one key, shared by every caller waiting for it. The flight owns an AbortController
+ * whose signal the loader gets. It is abandoned — signal aborted, waiters rejected, nothing
+ * cached — when it outlives its timeout, when every waiter gave up, or when the cache closes.
+ */
+export class Flight {
+  readonly controller = new AbortController();
+  /** Settles with the load's answer, or rejects when the flight is abandoned. */
+  readonly result: Promise<Uint8Array | undefined>;
+  /** Its result must not be cached: a change to its key began after it started, or it was abandoned. */
+  stale: boolean;
+  /** Answered, failed or abandoned. */
+  done = false;
+  /** The load filled the tiers it missed in (they then need no `loadSettled`). */
+  filled = false;
+  /** Lower levels that missed on a loading get and have not been told how the load ended. */
+  asked: number[] | undefined;
+  readonly started = Date.now();
+  /** Waiters still waiting. A waiter without a signal never leaves. */
+  private waiters = 0;
+  private resolveResult!: (value: Uint8Array | undefined) => void;
+  private rejectResult!: (error: unknown) => void;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly key: string,
+    stale: boolean,
+    timeoutMs: number | undefined,
+    private readonly onAbandon: AbandonListener,
+  ) {
+    this.stale = stale;
+    this.result = new Promise((resolve, reject) => {
+      this.resolveResult = resolve;
+      this.rejectResult = reject;
+    });
+    // Every waiter may have left before an abandonment rejects the result: never unhandled.
+    this.result.catch(noop);
+    if (timeoutMs !== undefined) {
+      this.timer = setTimeout(() => {
+        const error = new ZarrsCacheError("TIMEOUT", `loading "${key}" took longer than loadTimeout (${timeoutMs} ms); the load was abandoned`);
+        this.abandon("timeout", error);
+      }, timeoutMs);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /**
+   * Adds a waiter. Its signal ends only its own wait; when the last waiter's signal fires, the
+   * flight is abandoned. The caller has already checked that `signal` is not aborted.
+   */
+  join(signal: AbortSignal | undefined): Promise<Uint8Array | undefined> {
+    this.waiters++;
+    if (signal === undefined) return this.result;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        reject(signal.reason);
+        this.leave();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.result.then(
+        (value) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  answer(value: Uint8Array | undefined): void {
+    if (this.finish()) this.resolveResult(value);
+  }
+
+  fail(error: unknown): void {
+    if (this.finish()) this.rejectResult(error);
+  }
+
+  /** Gives the load up: aborts the loader's signal and rejects every waiter with `error`. */
+  abandon(reason: AbandonReason, error: ZarrsCacheError): void {
+    if (!this.finish()) return;
+    this.stale = true;
+    this.controller.abort(error);
+    this.rejectResult(error);
+    this.onAbandon(this, reason, error);
+  }
+
+  private leave(): void {
+    if (--this.waiters === 0 && !this.done) {
+      this.abandon("aborted", new ZarrsCacheError("ABORTED", `every caller waiting for "${this.key}" gave up; its load was aborted`));
+    }
+  }
+
+  /** Marks the flight done; false when it already was. */
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return true;
+  }
+}
+
+function noop(): void {}
