@@ -91,7 +91,6 @@ function recordingStore(inner: AsyncReadable) {
       return inner.getRange!(key, range, opts);
     },
   };
-  // withCache needs a namespace for a store without a URL.
   return { store, calls };
 }
 
@@ -124,7 +123,7 @@ describe("an abort through withCache reaches the upstream request", () => {
     const store = withCache(new FetchStore(server.url), newCache());
     // The machine is shared: a single measurement may hit a scheduling hiccup, the median of five does not.
     const closedAfterMs: number[] = [];
-    for (const chunk of ["/pressure/c/0/1", "/pressure/c/0/2", "/pressure/c/0/3", "/pressure/c/1/1", "/pressure/c/1/2"]) {
+    for (const chunk of ["/pressure/c/0/1", "/pressure/c/0/2", "/pressure/c/0/3", "/pressure/c/1/1", "/pressure/c/1/2"] as const) {
       const controller = new AbortController();
       const reading = store.get(chunk, { signal: controller.signal });
       await until(() => server.requestsFor(chunk).length === 1);
