@@ -446,6 +446,7 @@ describe("builder validation and lifecycle", () => {
     const gate = deferred<Uint8Array>();
     let loadSignal: AbortSignal | undefined;
     const pending = cache.getOrLoad("k", (signal) => ((loadSignal = signal), gate.promise));
+    await sleep(1); // the loader is running
     await cache.close();
     await expect(pending).rejects.toSatisfy((e) => isZarrsCacheError(e, "CLOSED"));
     expect(loadSignal?.aborted).toBe(true);
