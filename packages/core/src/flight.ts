@@ -8,10 +8,12 @@ export type AbandonListener = (flight: Flight, reason: AbandonReason, error: Zar
 /**
  * One load of one key, shared by every caller waiting for it. The flight owns an AbortController
  * whose signal the loader gets. It is abandoned — signal aborted, waiters rejected, nothing
- * cached — when it outlives its timeout, when every waiter gave up, or when the cache closes.
+ * cached — when it outlives its timeout (see Deadlines), when every waiter gave up, or when the
+ * cache closes.
  */
 export class Flight {
-  readonly controller = new AbortController();
+  /** Created on first use: most loads end without anyone listening to their signal. */
+  private controller: AbortController | undefined;
   /** Settles with the load's answer, or rejects when the flight is abandoned. */
   readonly result: Promise<Uint8Array | undefined>;
   /** Its result must not be cached: a change to its key began after it started, or it was abandoned. */
@@ -27,12 +29,10 @@ export class Flight {
   private waiters = 0;
   private resolveResult!: (value: Uint8Array | undefined) => void;
   private rejectResult!: (error: unknown) => void;
-  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly key: string,
     stale: boolean,
-    timeoutMs: number | undefined,
     private readonly onAbandon: AbandonListener,
   ) {
     this.stale = stale;
@@ -42,16 +42,10 @@ export class Flight {
     });
     // Every waiter may have left before an abandonment rejects the result: never unhandled.
     this.result.catch(noop);
-    if (timeoutMs !== undefined) {
-      this.timer = setTimeout(() => {
-        const error = new ZarrsCacheError("TIMEOUT", `loading "${key}" took longer than loadTimeout (${timeoutMs} ms); the load was abandoned`);
-        this.abandon("timeout", error);
-      }, timeoutMs);
-    }
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return (this.controller ??= new AbortController()).signal;
   }
 
   /**
@@ -92,7 +86,7 @@ export class Flight {
   abandon(reason: AbandonReason, error: ZarrsCacheError): void {
     if (!this.finish()) return;
     this.stale = true;
-    this.controller.abort(error);
+    this.controller?.abort(error);
     this.rejectResult(error);
     this.onAbandon(this, reason, error);
   }
@@ -107,7 +101,6 @@ export class Flight {
   private finish(): boolean {
     if (this.done) return false;
     this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
     return true;
   }
 }

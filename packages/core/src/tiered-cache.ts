@@ -1,4 +1,5 @@
 import { Changes, type KeyMatcher } from "./changes.js";
+import { Deadlines } from "./deadlines.js";
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { Emitter, type CacheEvents } from "./events.js";
 import { Flight, type AbandonListener } from "./flight.js";
@@ -47,7 +48,8 @@ export class TieredCache implements CacheTier {
   /** Flights a change detached from `flights`: still answering their waiters, caching nothing. */
   private readonly detached = new Set<Flight>();
   private readonly changes = new Changes();
-  private readonly loadTimeout: number | undefined;
+  /** Times flights out; undefined when `loadTimeout` is off. */
+  private readonly deadlines: Deadlines | undefined;
   private readonly writes: PendingWrites;
   private readonly ttl: Required<Pick<NonNullable<TieredCacheOptions["ttl"]>, "absent">> & NonNullable<TieredCacheOptions["ttl"]>;
   private readonly negativeCaching: boolean;
@@ -65,7 +67,8 @@ export class TieredCache implements CacheTier {
     if (tiers.length === 0) throw new ZarrsCacheError("INVALID_CONFIG", "a TieredCache needs at least one tier");
     validateCacheOptions(options);
     this.tiers = [...tiers];
-    this.loadTimeout = loadTimeoutOf(options);
+    const loadTimeout = loadTimeoutOf(options);
+    this.deadlines = loadTimeout === undefined ? undefined : new Deadlines(loadTimeout);
     this.l1 = typeof tiers[0]!.getSync === "function" ? tiers[0] : undefined;
     this.ttl = { metadata: DEFAULT_METADATA_TTL, absent: DEFAULT_ABSENT_TTL, ...options.ttl };
     this.negativeCaching = options.negativeCaching ?? true;
@@ -170,8 +173,9 @@ export class TieredCache implements CacheTier {
 
   private startFlight(key: string, loader: Loader, kind: KeyKind): Flight {
     // A load that starts while a change of its key is in progress may read the old value.
-    const flight = new Flight(key, this.changes.affects(key), this.loadTimeout, this.onAbandon);
+    const flight = new Flight(key, this.changes.affects(key), this.onAbandon);
     this.flights.set(key, flight);
+    this.deadlines?.add(flight);
     this.fly(flight, loader, kind).then(
       (value) => {
         this.land(flight, "uncached");
@@ -188,12 +192,14 @@ export class TieredCache implements CacheTier {
   /** The flight's work ended (answered or failed): forget it, and settle what it did not fill. */
   private land(flight: Flight, outcome: LoadOutcome): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    this.deadlines?.remove(flight);
     if (this.detached.size > 0) this.detached.delete(flight);
     this.settleLoads(flight, outcome);
   }
 
   private readonly onAbandon: AbandonListener = (flight, reason) => {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    this.deadlines?.remove(flight);
     this.detached.delete(flight);
     if (reason === "timeout") this.counters.loadTimeouts++;
     else if (reason === "aborted") this.counters.loadAborts++;
@@ -213,7 +219,8 @@ export class TieredCache implements CacheTier {
     let value: Uint8Array | undefined;
     try {
       this.counters.loads++;
-      value = await loader(flight.signal);
+      // A loader declared without a parameter never sees the signal: spare it the AbortController.
+      value = await (loader.length === 0 ? (loader as () => Promise<Uint8Array | undefined>)() : loader(flight.signal));
     } catch (error) {
       if (!flight.done) this.counters.loadErrors++;
       throw error;
@@ -689,6 +696,7 @@ export class TieredCache implements CacheTier {
     if (this.closed) return;
     this.closed = true;
     for (const flight of [...this.flights.values(), ...this.detached]) flight.abandon("closed", closedError());
+    this.deadlines?.clear();
     await this.writes.flush();
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     for (const teardown of this.teardowns.reverse()) await teardown();

@@ -56,6 +56,28 @@ describe("hung loads", () => {
     expect(settled).toEqual(["bounded:TIMEOUT"]);
   });
 
+  it("times out each load at its own deadline, however many are in flight", async () => {
+    vi.useFakeTimers();
+    const cache = cacheWith({ loadTimeout: 50 });
+    const settled: string[] = [];
+    const track = (name: string, p: Promise<unknown>) => p.then(() => settled.push(`${name}:ok`), (e) => settled.push(`${name}:${e.code}`));
+    const quick = gatedLoader(bytes(1));
+    void track("a", cache.getOrLoad("a", quick.load));
+    await vi.advanceTimersByTimeAsync(20);
+    void track("b", cache.getOrLoad("b", hungLoader().load));
+    await vi.advanceTimersByTimeAsync(10);
+    void track("c", cache.getOrLoad("c", hungLoader().load));
+    quick.release(); // the oldest load answers: the timer must still catch the younger ones
+    await vi.advanceTimersByTimeAsync(39);
+    expect(settled).toEqual(["a:ok"]);
+    await vi.advanceTimersByTimeAsync(1); // b started at 20 ms: its deadline is 70 ms
+    expect(settled).toEqual(["a:ok", "b:TIMEOUT"]);
+    await vi.advanceTimersByTimeAsync(9);
+    expect(settled).toEqual(["a:ok", "b:TIMEOUT"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(settled).toEqual(["a:ok", "b:TIMEOUT", "c:TIMEOUT"]);
+  });
+
   it("lets no change leave new readers behind an old hung load", async () => {
     const cache = cacheWith({ loadTimeout: false });
     for (const change of [
