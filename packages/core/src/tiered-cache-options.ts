@@ -6,7 +6,8 @@ import type { KeyKind } from "./zarr-keys.js";
 /**
  * Loads a value from upstream; undefined means the key does not exist there. `signal` fires when
  * the load is abandoned (every waiter gave up, `loadTimeout` passed, or the cache closed): pass it
- * on to the request so the upstream work stops too.
+ * on to the request so the upstream work stops too. A loader declared without a parameter
+ * (`() => …`) is called without one, and the load then spares itself the AbortController.
  */
 export type Loader = (signal: AbortSignal) => Promise<Uint8Array | undefined>;
 
