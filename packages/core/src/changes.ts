@@ -10,12 +10,26 @@ export type KeyMatcher = (key: string) => boolean;
  * - `epoch` moves whenever a change starts or ends: a plain lookup whose awaits spanned a change
  *   does not backfill what it found.
  * - writes of one key run one after another (`serialize`), so the store and the cache see them
- *   in the same order, and deletions wait for writes already running (`writesSettled`).
+ *   in the same order.
+ * - a removal (delete, invalidate) `overtake`s writes of its keys already running: one still in
+ *   its store write will remove the key instead of caching its value (which may be older than
+ *   what made the removal necessary), one already updating the tiers is waited for. A removal
+ *   thus never waits for a slow store write, and no write puts an old value back after it.
  */
+/** A write in progress: in its store write until `updating` is set. */
+export interface RunningWrite {
+  readonly key: string;
+  /** A removal of its key started during its store write: it must not cache its value. */
+  overtaken: boolean;
+  /** Settles when its update of the tiers has. */
+  updating?: Promise<void>;
+}
+
 export class Changes {
   epoch = 0;
   private readonly active = new Set<KeyMatcher>();
   private readonly writeTails = new Map<string, Promise<void>>();
+  private readonly running = new Set<RunningWrite>();
 
   begin(matches: KeyMatcher): KeyMatcher {
     this.active.add(matches);
@@ -47,12 +61,27 @@ export class Changes {
     return result;
   }
 
-  /** Resolves once the writes of matching keys running now have finished. */
-  async writesSettled(matches: KeyMatcher): Promise<void> {
-    if (this.writeTails.size === 0) return;
-    const running: Promise<void>[] = [];
-    for (const [key, tail] of this.writeTails) if (matches(key)) running.push(tail);
-    await Promise.all(running);
+  /** Registers a write whose store write starts now; `endWrite` when it is done. */
+  beginWrite(key: string): RunningWrite {
+    const write: RunningWrite = { key, overtaken: false };
+    this.running.add(write);
+    return write;
+  }
+
+  endWrite(write: RunningWrite): void {
+    this.running.delete(write);
+  }
+
+  /** Marks matching writes still in their store write overtaken; resolves once those updating the tiers finished. */
+  async overtake(matches: KeyMatcher): Promise<void> {
+    if (this.running.size === 0) return;
+    const updating: Promise<void>[] = [];
+    for (const write of this.running) {
+      if (!matches(write.key)) continue;
+      if (write.updating === undefined) write.overtaken = true;
+      else updating.push(write.updating);
+    }
+    await Promise.all(updating);
   }
 }
 

@@ -354,16 +354,23 @@ export class TieredCache implements CacheTier {
     assertLoadOptions("write", options);
     if (options?.signal !== undefined) throw new ZarrsCacheError("INVALID_ARGUMENT", 'write(): option "signal" is not supported');
     const ttl = this.ttl[options?.kind ?? "other"];
-    return this.changes.serialize(key, () =>
-      this.change(sameKey(key), key, async () => {
-        await writer();
-        if (this.writePolicy === "write-around" || value.byteLength === 0) {
-          const { tiers } = await this.deleteEverywhere(key);
-          return writeResult(key, "invalidated", tiers);
-        }
-        return writeResult(key, "cached", await this.setEverywhere(key, value, ttl));
-      }),
-    );
+    return this.changes.serialize(key, () => this.change(sameKey(key), key, () => this.writeThenUpdate(key, value, writer, ttl)));
+  }
+
+  private async writeThenUpdate(key: string, value: Uint8Array, writer: () => Promise<void> | void, ttl: number | undefined): Promise<WriteResult> {
+    const running = this.changes.beginWrite(key);
+    try {
+      await writer();
+      // Decided in the same tick the store write ended: a removal either overtook it before, or waits for it.
+      const cache = !running.overtaken && this.writePolicy === "write-through" && value.byteLength > 0;
+      const update = cache
+        ? this.setEverywhere(key, value, ttl).then((tiers) => writeResult(key, "cached", tiers))
+        : this.deleteEverywhere(key).then(({ tiers }) => writeResult(key, "invalidated", tiers));
+      running.updating = update.then(noop, noop);
+      return await update;
+    } finally {
+      this.changes.endWrite(running);
+    }
   }
 
   /**
@@ -459,7 +466,7 @@ export class TieredCache implements CacheTier {
     const matches: KeyMatcher = (k) => k.startsWith(prefix);
     return this.change(matches, undefined, async () => {
       // A write already running would otherwise put its value back after the removal.
-      await this.changes.writesSettled(matches);
+      await this.changes.overtake(matches);
       await this.writes.settled(matches);
       let removed = 0;
       for (const tier of this.tiers) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
@@ -615,7 +622,7 @@ export class TieredCache implements CacheTier {
     const matches = sameKey(key);
     return this.change(matches, key, async () => {
       // A write already running would otherwise put its value back after the removal.
-      await this.changes.writesSettled(matches);
+      await this.changes.overtake(matches);
       return (await this.deleteEverywhere(key)).removed;
     });
   }
@@ -723,6 +730,8 @@ export class TieredCache implements CacheTier {
 
 /** Loads a key for `prefetch`; `signal` fires when the load is abandoned. */
 export type PrefetchLoader = (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>;
+
+function noop(): void {}
 
 function sameKey(key: string): KeyMatcher {
   return (k) => k === key;

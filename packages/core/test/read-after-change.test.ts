@@ -138,6 +138,24 @@ describe("nothing from before a change lands after it", () => {
     expect(cache.peek("k")).toBeUndefined();
   });
 
+  it("an invalidation does not wait for a slow store write, which then removes the key instead of caching", async () => {
+    const cache = build({}, l1());
+    let store = 0;
+    const landing = deferred();
+    const writing = cache.write("k", bytes(1), async () => {
+      await landing.promise; // the store write is slow
+      store = 1;
+    });
+    await sleep(1);
+    store = 2; // meanwhile the store changed for another reason; the cache is told
+    await cache.invalidate("k"); // resolves while the write is still in the store
+    landing.resolve();
+    const result = await writing;
+    expect(result.action).toBe("invalidated");
+    expect(cache.peek("k")).toBeUndefined(); // the next read goes to the store
+    expect((await cache.getOrLoad("k", async () => bytes(store)))?.[0]).toBe(store);
+  });
+
   it("a prefetch batch read across a change takes the guarded path instead of filling", async () => {
     const l2 = memory({ maxBytes: MiB, name: "l2" });
     const gate = deferred();
