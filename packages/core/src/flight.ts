@@ -56,18 +56,17 @@ export class Flight {
     this.waiters++;
     if (signal === undefined) return this.result;
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
+      const stopListening = whenAborted(signal, () => {
         reject(signal.reason);
         this.leave();
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
+      });
       this.result.then(
         (value) => {
-          signal.removeEventListener("abort", onAbort);
+          stopListening();
           resolve(value);
         },
         (error: unknown) => {
-          signal.removeEventListener("abort", onAbort);
+          stopListening();
           reject(error);
         },
       );
@@ -106,3 +105,30 @@ export class Flight {
 }
 
 function noop(): void {}
+
+/**
+ * One "abort" listener per caller signal, however many loads it waits for: a `zarr.get` over
+ * hundreds of chunks shares one signal, and a listener per chunk would trip Node's
+ * MaxListenersExceededWarning and cost an EventTarget registration each.
+ */
+const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = abortCallbacks.get(signal);
+  if (callbacks === undefined) {
+    const created = new Set<() => void>();
+    callbacks = created;
+    abortCallbacks.set(signal, created);
+    signal.addEventListener(
+      "abort",
+      () => {
+        abortCallbacks.delete(signal);
+        for (const run of created) run();
+      },
+      { once: true },
+    );
+  }
+  const registered = callbacks;
+  registered.add(callback);
+  return () => registered.delete(callback);
+}

@@ -162,6 +162,26 @@ describe("cancellation", () => {
     expect(seen.signals[0]!.aborted).toBe(true);
   });
 
+  it("shares one abort listener per caller signal across many loads (no MaxListenersExceededWarning)", async () => {
+    const cache = cacheWith();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const controller = new AbortController();
+      const loaders = Array.from({ length: 50 }, () => gatedLoader(bytes(1)));
+      const reads = loaders.map((l, i) => cache.getOrLoad(`c/${i}`, l.load, { signal: controller.signal }).catch(() => "aborted"));
+      await sleep(1); // the loaders are running
+      controller.abort();
+      expect(new Set(await Promise.all(reads))).toEqual(new Set(["aborted"]));
+      expect(loaders.every((l) => l.seen.signals[0]!.aborted)).toBe(true);
+      await sleep(5); // warnings are emitted on the next tick
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("does not start a load for a caller whose signal already fired", async () => {
     const cache = cacheWith();
     const controller = new AbortController();
