@@ -7,8 +7,10 @@ export type KeyMatcher = (key: string) => boolean;
  *
  * - `active` holds changes in progress: a load that starts during one of them may read the old
  *   value, so it must not cache it.
- * - `epoch` moves whenever a change starts or ends: a plain lookup whose awaits spanned a change
- *   does not backfill what it found.
+ * - `epoch` moves whenever a local change starts or ends: a plain lookup (`get`, a prefetch batch)
+ *   whose awaits spanned one does not backfill what it found. Invalidations from a shared tier
+ *   describe a change that already reached that tier, so they guard loads only: a plain lookup
+ *   of the shared tier keeps backfilling what it read there.
  * - writes of one key run one after another (`serialize`), so the store and the cache see them
  *   in the same order.
  * - a removal (delete, invalidate) `overtake`s writes of its keys already running: one still in
@@ -27,25 +29,38 @@ export interface RunningWrite {
 
 export class Changes {
   epoch = 0;
-  private readonly active = new Set<KeyMatcher>();
+  /** Changes in progress, each marked remote (from a shared tier) or not. */
+  private readonly active = new Map<KeyMatcher, boolean>();
+  private localActive = 0;
   private readonly writeTails = new Map<string, Promise<void>>();
   private readonly running = new Set<RunningWrite>();
 
-  begin(matches: KeyMatcher): KeyMatcher {
-    this.active.add(matches);
+  begin(matches: KeyMatcher, remote = false): void {
+    this.active.set(matches, remote);
+    if (remote) return;
+    this.localActive++;
     this.epoch++;
-    return matches;
   }
 
   end(matches: KeyMatcher): void {
+    const remote = this.active.get(matches);
     this.active.delete(matches);
+    if (remote !== false) return;
+    this.localActive--;
     this.epoch++;
   }
 
-  /** True while a change of `key` is in progress. */
+  /** True while a change of `key` is in progress (loads started now must not cache). */
   affects(key: string): boolean {
     if (this.active.size === 0) return false;
-    for (const matches of this.active) if (matches(key)) return true;
+    for (const matches of this.active.keys()) if (matches(key)) return true;
+    return false;
+  }
+
+  /** True while a local change of `key` is in progress (plain lookups must not backfill). */
+  affectsLocally(key: string): boolean {
+    if (this.localActive === 0) return false;
+    for (const [matches, remote] of this.active) if (!remote && matches(key)) return true;
     return false;
   }
 

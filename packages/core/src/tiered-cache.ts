@@ -270,7 +270,7 @@ export class TieredCache implements CacheTier {
         this.levelMisses[level]!++;
         continue;
       }
-      if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affects(key) : !flight.stale)) {
+      if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
         this.counters.backfills++;
         if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
         const dropped = this.fill(key, entry!.value, ttl, level);
@@ -379,8 +379,8 @@ export class TieredCache implements CacheTier {
    * loads that start meanwhile cache nothing, queued fills are dropped, and fills already running
    * land before `apply` touches the tiers.
    */
-  private async change<T>(matches: KeyMatcher, key: string | undefined, apply: () => Promise<T>): Promise<T> {
-    this.changes.begin(matches);
+  private async change<T>(matches: KeyMatcher, key: string | undefined, apply: () => Promise<T>, remote = false): Promise<T> {
+    this.changes.begin(matches, remote);
     this.detach(matches, key);
     try {
       const result = await apply();
@@ -508,10 +508,15 @@ export class TieredCache implements CacheTier {
       drop = () => Promise.all(upper.map((tier) => this.deletePrefixIn(tier, prefix)));
       if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: true });
     }
-    void this.change(matches, undefined, async () => {
-      await this.writes.settled(matches);
-      await drop();
-    });
+    void this.change(
+      matches,
+      undefined,
+      async () => {
+        await this.writes.settled(matches);
+        await drop();
+      },
+      true,
+    );
   }
 
   // ─── prefetch (used by plugins) ──────────────────────────────────────────────
@@ -564,7 +569,7 @@ export class TieredCache implements CacheTier {
       wanted.forEach((key, i) => {
         const entry = entries[i];
         const ttl = remainingTtl(entry?.expiresAt);
-        if (entry === undefined || ttl === 0 || changed || this.flights.has(key) || this.changes.affects(key)) missing.push(key);
+        if (entry === undefined || ttl === 0 || changed || this.flights.has(key) || this.changes.affectsLocally(key)) missing.push(key);
         else if (level > 0) this.fill(key, entry.value, ttl, level);
       });
       wanted = missing;

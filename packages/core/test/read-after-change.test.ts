@@ -156,6 +156,28 @@ describe("nothing from before a change lands after it", () => {
     expect((await cache.getOrLoad("k", async () => bytes(store)))?.[0]).toBe(store);
   });
 
+  it("a plain lookup of a shared tier still backfills across a remote invalidation (the tier already holds the change)", async () => {
+    const listeners: ((m: TierInvalidation) => void)[] = [];
+    const shared = instrumented(memory({ maxBytes: MiB }), "shared");
+    const withBus = Object.assign(shared.tier, {
+      onInvalidation(listener: (m: TierInvalidation) => void) {
+        listeners.push(listener);
+        return () => {};
+      },
+    });
+    const cache = build({}, l1(), withBus);
+    await shared.tier.set("k", bytes(2)); // another node wrote v2, then announced it
+    const gate = deferred();
+    shared.control.getGate = gate.promise;
+    const lookup = cache.get("k");
+    await sleep(1);
+    for (const listener of listeners) listener({ kind: "keys", keys: ["k"] });
+    gate.resolve();
+    expect((await lookup)?.value[0]).toBe(2);
+    await sleep(1);
+    expect(cache.peek("k")?.[0]).toBe(2);
+  });
+
   it("a prefetch batch read across a change takes the guarded path instead of filling", async () => {
     const l2 = memory({ maxBytes: MiB, name: "l2" });
     const gate = deferred();
