@@ -90,7 +90,8 @@ export function validateCacheOptions(options: TieredCacheOptions): void {
   assertKnownOptions("createCache()", options, OPTION_NAMES);
   if (options.ttl !== undefined) {
     if (typeof options.ttl !== "object" || options.ttl === null) {
-      throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "ttl" must be an object like { chunk: 60000 }, got ${describe(options.ttl)}`);
+      const got = describe(options.ttl);
+      throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "ttl" must be an object like { chunk: 60000 }, got ${got}`);
     }
     assertKnownOptions("createCache()", options.ttl, TTL_NAMES, "ttl.");
     for (const [kind, value] of Object.entries(options.ttl)) {
@@ -98,10 +99,13 @@ export function validateCacheOptions(options: TieredCacheOptions): void {
     }
   }
   if (options.writePolicy !== undefined && options.writePolicy !== "write-through" && options.writePolicy !== "write-around") {
-    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "writePolicy" must be "write-through" or "write-around", got ${describe(options.writePolicy)}`);
+    const got = describe(options.writePolicy);
+    const message = `createCache(): option "writePolicy" must be "write-through" or "write-around", got ${got}`;
+    throw new ZarrsCacheError("INVALID_CONFIG", message);
   }
   if (options.negativeCaching !== undefined && typeof options.negativeCaching !== "boolean") {
-    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "negativeCaching" must be a boolean, got ${describe(options.negativeCaching)}`);
+    const got = describe(options.negativeCaching);
+    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "negativeCaching" must be a boolean, got ${got}`);
   }
   configNumber("createCache()", "maxPendingWrites", options.maxPendingWrites, { min: 1, integer: true, optional: true });
   const timeout = options.loadTimeout;
@@ -141,7 +145,8 @@ export function assertLoadOptions(method: string, options: unknown): asserts opt
   }
   const { kind, signal } = options as LoadOptions;
   if (kind !== undefined && !KINDS.includes(kind)) {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): option "kind" must be "metadata", "chunk" or "other", got ${describe(kind)}`);
+    const got = describe(kind);
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): option "kind" must be "metadata", "chunk" or "other", got ${got}`);
   }
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): option "signal" must be an AbortSignal, got ${describe(signal)}`);

@@ -60,7 +60,10 @@ export class TieredCache implements CacheTier {
   private readonly levelHits: number[];
   /** Lookups that reached a level and found nothing there. */
   private readonly levelMisses: number[];
-  private counters = { misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0, tooLarge: 0, loadTimeouts: 0, loadAborts: 0 };
+  private counters = {
+    ...{ misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0 },
+    ...{ tooLarge: 0, loadTimeouts: 0, loadAborts: 0 },
+  };
   private closed = false;
 
   constructor(tiers: CacheTier[], options: TieredCacheOptions = {}) {
@@ -357,7 +360,12 @@ export class TieredCache implements CacheTier {
     return this.changes.serialize(key, () => this.change(sameKey(key), key, () => this.writeThenUpdate(key, value, writer, ttl)));
   }
 
-  private async writeThenUpdate(key: string, value: Uint8Array, writer: () => Promise<void> | void, ttl: number | undefined): Promise<WriteResult> {
+  private async writeThenUpdate(
+    key: string,
+    value: Uint8Array,
+    writer: () => Promise<void> | void,
+    ttl: number | undefined,
+  ): Promise<WriteResult> {
     const running = this.changes.beginWrite(key);
     try {
       await writer();
@@ -462,7 +470,9 @@ export class TieredCache implements CacheTier {
    */
   async invalidate(prefix: string): Promise<number> {
     this.assertOpen();
-    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", `invalidate(prefix) needs a string prefix, got ${describe(prefix)}`);
+    if (typeof prefix !== "string") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `invalidate(prefix) needs a string prefix, got ${describe(prefix)}`);
+    }
     const matches: KeyMatcher = (k) => k.startsWith(prefix);
     return this.change(matches, undefined, async () => {
       // A write already running would otherwise put its value back after the removal.
@@ -501,7 +511,8 @@ export class TieredCache implements CacheTier {
     if (message.kind === "keys") {
       const keys = new Set(message.keys);
       matches = (k) => keys.has(k);
-      drop = () => Promise.all(upper.flatMap((tier) => [...keys].map((key) => tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e)))));
+      const deleteIn = (tier: CacheTier, key: string) => tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e));
+      drop = () => Promise.all(upper.flatMap((tier) => [...keys].map((key) => deleteIn(tier, key))));
     } else {
       const prefix = message.kind === "prefix" ? message.prefix : "";
       matches = (k) => k.startsWith(prefix);
@@ -526,8 +537,12 @@ export class TieredCache implements CacheTier {
    * `load` gets the load's signal, which fires when the load is abandoned.
    */
   registerLoader(prefix: string, load: PrefetchLoader): () => void {
-    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", `registerLoader(prefix, load): prefix must be a string, got ${describe(prefix)}`);
-    if (typeof load !== "function") throw new ZarrsCacheError("INVALID_ARGUMENT", `registerLoader(prefix, load): load must be a function, got ${describe(load)}`);
+    if (typeof prefix !== "string") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `registerLoader(prefix, load): prefix must be a string, got ${describe(prefix)}`);
+    }
+    if (typeof load !== "function") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `registerLoader(prefix, load): load must be a function, got ${describe(load)}`);
+    }
     const entry = { prefix, load };
     this.loaders.push(entry);
     this.loaders.sort((a, b) => b.prefix.length - a.prefix.length);
@@ -545,7 +560,9 @@ export class TieredCache implements CacheTier {
    */
   async prefetch(keys: readonly string[], options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<void> {
     if (this.closed) return;
-    if (!Array.isArray(keys)) throw new ZarrsCacheError("INVALID_ARGUMENT", `prefetch(keys): keys must be an array of strings, got ${describe(keys)}`);
+    if (!Array.isArray(keys)) {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `prefetch(keys): keys must be an array of strings, got ${describe(keys)}`);
+    }
     assertLoadOptions("prefetch", options);
     const signal = options?.signal;
     if (signal?.aborted) return;

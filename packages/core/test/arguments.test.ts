@@ -62,15 +62,20 @@ describe("getOrLoad() and load()", () => {
 
     it(`${method}: refuses a loader that is not a function`, async () => {
       const c = cache();
-      expect(await rejection(call(c, null))).toMatch(new RegExp(`^INVALID_ARGUMENT: ${method}\\(key, loader\\): loader must be a function, got null`));
+      const expected = new RegExp(`^INVALID_ARGUMENT: ${method}\\(key, loader\\): loader must be a function, got null`);
+      expect(await rejection(call(c, null))).toMatch(expected);
       expect(await rejection(call(c, "fetch"))).toMatch(/^INVALID_ARGUMENT: .*loader must be a function, got "fetch"/);
     });
 
     it(`${method}: refuses a bad kind, a signal that is not an AbortSignal, and unknown options`, async () => {
       const c = cache();
       const load = async () => bytes(1);
-      expect(await rejection(call(c, load, { kind: "bogus" }))).toMatch(/^INVALID_ARGUMENT: .*option "kind" must be "metadata", "chunk" or "other", got "bogus"/);
-      expect(await rejection(call(c, load, { signal: "x" }))).toMatch(/^INVALID_ARGUMENT: .*option "signal" must be an AbortSignal, got "x"/);
+      expect(await rejection(call(c, load, { kind: "bogus" }))).toMatch(
+        /^INVALID_ARGUMENT: .*option "kind" must be "metadata", "chunk" or "other", got "bogus"/,
+      );
+      expect(await rejection(call(c, load, { signal: "x" }))).toMatch(
+        /^INVALID_ARGUMENT: .*option "signal" must be an AbortSignal, got "x"/,
+      );
       expect(await rejection(call(c, load, { signal: {} }))).toMatch(/^INVALID_ARGUMENT: .*option "signal" must be an AbortSignal/);
       expect(await rejection(call(c, load, { sginal: new AbortController().signal }))).toMatch(
         /^INVALID_ARGUMENT: .*unknown option "sginal" — did you mean "signal"/,
@@ -92,7 +97,9 @@ describe("write() and prefetch()", () => {
   it("refuses a writer that is not a function and unknown write options", async () => {
     const c = cache();
     expect(await rejection(c.write("k", bytes(1), null as never))).toMatch(/^INVALID_ARGUMENT: .*writer must be a function, got null/);
-    expect(await rejection(c.write("k", bytes(1), () => {}, { knd: "chunk" } as never))).toMatch(/^INVALID_ARGUMENT: .*"knd" — did you mean "kind"/);
+    expect(await rejection(c.write("k", bytes(1), () => {}, { knd: "chunk" } as never))).toMatch(
+      /^INVALID_ARGUMENT: .*"knd" — did you mean "kind"/,
+    );
     expect(await rejection(c.write("k", bytes(1), () => {}, { kind: "bogus" } as never))).toMatch(/^INVALID_ARGUMENT: .*"kind"/);
     expect(await rejection(c.write("k", bytes(1), () => {}, { signal: new AbortController().signal } as never))).toMatch(
       /^INVALID_ARGUMENT: .*"signal" is not supported/,
@@ -103,7 +110,9 @@ describe("write() and prefetch()", () => {
     const c = cache();
     c.registerLoader("ds:", async () => Promise.reject(new Error("upstream down")));
     expect(await rejection(c.prefetch("ds:/a" as never))).toMatch(/^INVALID_ARGUMENT: prefetch\(keys\): keys must be an array/);
-    expect(await rejection(c.prefetch(["ds:/a"], { signal: "x" as never }))).toMatch(/^INVALID_ARGUMENT: .*"signal" must be an AbortSignal/);
+    expect(await rejection(c.prefetch(["ds:/a"], { signal: "x" as never }))).toMatch(
+      /^INVALID_ARGUMENT: .*"signal" must be an AbortSignal/,
+    );
     expect(await rejection(c.prefetch(["ds:/a"]))).toBe("no error");
     expect(failure(() => c.registerLoader("ds:", null as never))).toMatch(/^INVALID_ARGUMENT: .*load must be a function/);
   });

@@ -168,7 +168,9 @@ async function history(policy: WritePolicy, withSlowTier: boolean, seed: number)
       if (ordered[next]!.floor > floor) [floor, floorKind] = [ordered[next]!.floor, ordered[next]!.kind];
       next++;
     }
-    if (read.version < floor) violations.push(`read at ${read.start} returned v${read.version}, but a ${floorKind} had made v${floor} current`);
+    if (read.version < floor) {
+      violations.push(`read at ${read.start} returned v${read.version}, but a ${floorKind} had made v${floor} current`);
+    }
   }
   return { violations, reads: reads.length, changes: changes.length };
 }

@@ -1,5 +1,5 @@
 import type { AbsolutePath, AsyncReadable, GetOptions, RangeQuery } from "@zarrita/storage";
-import { type KeyKind, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
+import { type KeyKind, type PrefetchLoader, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
 import { StoreKeys, storeIdentity } from "./keys.js";
 import { withOverrides } from "./with-overrides.js";
@@ -148,7 +148,7 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
  */
 const registrations = new WeakMap<TieredCache, Map<string, () => void>>();
 
-function registerOnce(cache: TieredCache, prefix: string, load: (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>): void {
+function registerOnce(cache: TieredCache, prefix: string, load: PrefetchLoader): void {
   let byPrefix = registrations.get(cache);
   if (!byPrefix) registrations.set(cache, (byPrefix = new Map()));
   byPrefix.get(prefix)?.();

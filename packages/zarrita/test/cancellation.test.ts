@@ -28,7 +28,8 @@ async function recordingServer(root: string) {
   const log: Logged[] = [];
   const state = { latencyMs: 0 };
   const server = http.createServer((req, res) => {
-    const entry: Logged = { path: decodeURIComponent(new URL(req.url!, "http://x").pathname), method: req.method!, arrivedAt: performance.now(), answered: false };
+    const urlPath = decodeURIComponent(new URL(req.url!, "http://x").pathname);
+    const entry: Logged = { path: urlPath, method: req.method!, arrivedAt: performance.now(), answered: false };
     log.push(entry);
     const timer = setTimeout(() => answer(entry, req, res), state.latencyMs);
     res.on("close", () => {
