@@ -2,14 +2,19 @@ import { ZarrsCacheError, isZarrsCacheError } from "./errors.js";
 import type { CacheEventListener, CacheEventType } from "./events.js";
 import { TieredCache, type TieredCacheOptions } from "./tiered-cache.js";
 import type { CacheTier } from "./types.js";
-import { configNumber, describe } from "./validate.js";
+import { validateCacheOptions } from "./tiered-cache-options.js";
+import { describe } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
 
 /** What a plugin sees of the cache: events and prefetch, never the tiers. */
 export interface PluginContext {
   on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void;
-  /** Asks the cache to bring keys in ahead of use. Never throws. */
-  prefetch(keys: readonly string[], options?: { kind?: KeyKind }): Promise<void>;
+  /**
+   * Asks the cache to bring keys in ahead of use. A prefetch waits for its loads like a reader:
+   * when its `signal` aborts, loads nobody else waits for are cancelled. Never rejects because a
+   * load failed (only for bad arguments).
+   */
+  prefetch(keys: readonly string[], options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<void>;
 }
 
 export interface CachePlugin {
@@ -39,7 +44,7 @@ export class CacheBuilder {
   }
 
   build(): TieredCache {
-    validateOptions(this.options);
+    validateCacheOptions(this.options);
     if (this.tierList.length === 0) {
       throw new ZarrsCacheError("INVALID_CONFIG", "createCache(): add at least one tier with .tier(...) before build()");
     }
@@ -79,28 +84,4 @@ export class CacheBuilder {
 /** Starts a cache configuration: `createCache().tier(memory(...)).build()`. */
 export function createCache(options: TieredCacheOptions = {}): CacheBuilder {
   return new CacheBuilder(options);
-}
-
-function validateOptions(options: TieredCacheOptions): void {
-  if (typeof options !== "object" || options === null) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(options): options must be an object, got ${describe(options)}`);
-  }
-  if (options.ttl !== undefined) {
-    if (typeof options.ttl !== "object" || options.ttl === null) {
-      throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "ttl" must be an object like { chunk: 60000 }, got ${describe(options.ttl)}`);
-    }
-    for (const [kind, value] of Object.entries(options.ttl)) {
-      if (!["metadata", "chunk", "other", "absent"].includes(kind)) {
-        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): unknown TTL class "ttl.${kind}" (use metadata, chunk, other or absent)`);
-      }
-      if (value !== undefined) configNumber("createCache()", `ttl.${kind}`, value, { min: 1 });
-    }
-  }
-  if (options.writePolicy !== undefined && options.writePolicy !== "write-through" && options.writePolicy !== "write-around") {
-    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "writePolicy" must be "write-through" or "write-around", got ${describe(options.writePolicy)}`);
-  }
-  if (options.negativeCaching !== undefined && typeof options.negativeCaching !== "boolean") {
-    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "negativeCaching" must be a boolean, got ${describe(options.negativeCaching)}`);
-  }
-  configNumber("createCache()", "maxPendingWrites", options.maxPendingWrites, { min: 1, integer: true, optional: true });
 }

@@ -16,6 +16,11 @@ export interface CacheEvents {
   evict: { key: string; tier: string; level: number; reason: "evict" | "expire" };
   /** A lower-tier hit was copied into the tiers above it. */
   backfill: { key: string; level: number };
+  /**
+   * A load was given up before it answered: it outlived `loadTimeout` ("timeout"), every caller
+   * waiting for it aborted ("aborted"), or the cache closed ("closed"). Nothing was cached.
+   */
+  abandon: { key: string; reason: "timeout" | "aborted" | "closed"; ms: number };
   /** A tier failed; the read was served from elsewhere. */
   error: { operation: string; tier?: string; key?: string; error: unknown };
 }

@@ -6,9 +6,13 @@ export {
   type LevelStats,
   type Loader,
   type LoadOptions,
+  type PrefetchLoader,
   type TieredCacheOptions,
+  type TierWriteOutcome,
   type WritePolicy,
+  type WriteResult,
 } from "./tiered-cache.js";
+export { DEFAULT_LOAD_TIMEOUT } from "./tiered-cache-options.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
 export { assertKey, assertKnownOptions, assertSetOptions, assertTtl, assertValue, closestName, configNumber, remainingTtl } from "./validate.js";
 export { basename, chunkKey, classifyKey, isMetadataKey, parseChunkKey, type ChunkKey, type KeyKind } from "./zarr-keys.js";

@@ -16,7 +16,8 @@ interface Queued {
  * queued or in flight, a fill is skipped and counted (the value is still served).
  */
 export class PendingWrites {
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Writes started and not yet settled, with their keys. */
+  private readonly inFlight = new Map<Promise<void>, string>();
   private queue: Queued[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   dropped = 0;
@@ -30,24 +31,28 @@ export class PendingWrites {
     return this.inFlight.size + this.queue.length;
   }
 
-  start(tier: CacheTier, key: string, value: Uint8Array, options: SetOptions | undefined): void {
+  /** Starts a write now; false when it was skipped (too many writes pending). */
+  start(tier: CacheTier, key: string, value: Uint8Array, options: SetOptions | undefined): boolean {
     if (this.size >= this.max) {
       this.dropped++;
-      return;
+      return false;
     }
     this.run({ tier, key, value, options });
+    return true;
   }
 
-  defer(tier: CacheTier, key: string, value: Uint8Array, options: SetOptions | undefined): void {
+  /** Queues a write for the next macrotask; false when it was skipped (too many writes pending). */
+  defer(tier: CacheTier, key: string, value: Uint8Array, options: SetOptions | undefined): boolean {
     if (this.size >= this.max) {
       this.dropped++;
-      return;
+      return false;
     }
     this.queue.push({ tier, key, value, options });
     // A reader whose loads never yield to the event loop (an in-process upstream) would otherwise
     // only ever grow the queue until fills are dropped: start them once a batch has gathered.
     if (this.queue.length >= DRAIN_BATCH) this.drain();
     else this.timer ??= setTimeout(() => this.drain(), 0);
+    return true;
   }
 
   /** Forgets queued (not yet started) writes of matching keys: a newer write or an invalidation won. */
@@ -55,11 +60,19 @@ export class PendingWrites {
     if (this.queue.length > 0) this.queue = this.queue.filter((q) => !matches(q.key));
   }
 
+  /** Resolves once the writes of matching keys started before now have settled (queued ones are not started). */
+  async settled(matches: (key: string) => boolean): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const running: Promise<void>[] = [];
+    for (const [write, key] of this.inFlight) if (matches(key)) running.push(write);
+    await Promise.all(running);
+  }
+
   /** Starts every queued write, then resolves when all writes (and any started meanwhile) settled. */
   async flush(): Promise<void> {
     this.drain();
     while (this.inFlight.size > 0) {
-      await Promise.all([...this.inFlight]);
+      await Promise.all([...this.inFlight.keys()]);
       this.drain();
     }
   }
@@ -89,6 +102,6 @@ export class PendingWrites {
         this.onError("set", tier, key, error);
       },
     );
-    this.inFlight.add(tracked);
+    this.inFlight.set(tracked, key);
   }
 }

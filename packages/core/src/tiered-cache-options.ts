@@ -1,10 +1,19 @@
+import { ZarrsCacheError, isZarrsCacheError } from "./errors.js";
 import type { TierStats } from "./types.js";
+import { assertKnownOptions, configNumber, describe } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
 
-/** Loads a value from upstream; undefined means the key does not exist there. */
-export type Loader = () => Promise<Uint8Array | undefined>;
+/**
+ * Loads a value from upstream; undefined means the key does not exist there. `signal` fires when
+ * the load is abandoned (every waiter gave up, `loadTimeout` passed, or the cache closed): pass it
+ * on to the request so the upstream work stops too. A loader declared without a parameter
+ * (`() => …`) is called without one, and the load then spares itself the AbortController.
+ */
+export type Loader = (signal: AbortSignal) => Promise<Uint8Array | undefined>;
 
 export type WritePolicy = "write-through" | "write-around";
+
+export const DEFAULT_LOAD_TIMEOUT = 30_000;
 
 export interface TieredCacheOptions {
   /** TTLs in ms per key kind; omitted means no expiry. `absent` is for cached "does not exist". */
@@ -15,13 +24,46 @@ export interface TieredCacheOptions {
   writePolicy?: WritePolicy;
   /** Most fills of lower tiers in flight at once; past it a fill is skipped and counted (default 1024). */
   maxPendingWrites?: number;
+  /**
+   * Longest a load (lower-tier lookups plus the loader) may take, in ms (default 30 000). Past it
+   * the load is abandoned: its signal aborts, its callers get a TIMEOUT error, nothing is cached,
+   * and the next read starts a fresh load. `false` turns the bound off.
+   */
+  loadTimeout?: number | false;
 }
 
 export interface LoadOptions {
   /** The TTL class of the key (default "other"). */
   kind?: KeyKind;
-  /** Aborts this caller's wait only; a load shared with other callers goes on. */
+  /**
+   * Ends this caller's wait. The load itself is aborted (its loader's signal fires) only when
+   * every caller waiting for it has aborted.
+   */
   signal?: AbortSignal;
+}
+
+/** How one tier took a `write()`. */
+export interface TierWriteOutcome {
+  name: string;
+  level: number;
+  /** The tier took the update: it holds the new value (write-through) or no longer holds the key. */
+  ok: boolean;
+  /** The update and the clean-up after it both failed: the tier may still serve the old value. */
+  mayBeStale: boolean;
+  /** Why the update (or, when `mayBeStale`, the clean-up) failed. */
+  error?: unknown;
+}
+
+/** What `write()` did to the cache once the store accepted the value. */
+export interface WriteResult {
+  key: string;
+  /** "cached": the new value was written to the tiers; "invalidated": the key was removed from them. */
+  action: "cached" | "invalidated";
+  /** Every tier took the update. */
+  ok: boolean;
+  /** Some tier may still serve the value from before the write (see `tiers`). */
+  mayBeStale: boolean;
+  tiers: TierWriteOutcome[];
 }
 
 /** Per-level counters of a TieredCache, beside the tier's own stats. */
@@ -33,4 +75,104 @@ export interface LevelStats {
   /** hits / lookups that reached this level. */
   hitRate: number;
   tier: TierStats;
+}
+
+const OPTION_NAMES = ["ttl", "negativeCaching", "writePolicy", "maxPendingWrites", "loadTimeout"] as const;
+const TTL_NAMES = ["metadata", "chunk", "other", "absent"] as const;
+const KINDS: readonly string[] = ["metadata", "chunk", "other"];
+const LOAD_OPTION_NAMES = ["kind", "signal"] as const;
+
+/** Checks createCache()/TieredCache options; throws INVALID_CONFIG naming the option. */
+export function validateCacheOptions(options: TieredCacheOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(options): options must be an object, got ${describe(options)}`);
+  }
+  assertKnownOptions("createCache()", options, OPTION_NAMES);
+  if (options.ttl !== undefined) {
+    if (typeof options.ttl !== "object" || options.ttl === null) {
+      const got = describe(options.ttl);
+      throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "ttl" must be an object like { chunk: 60000 }, got ${got}`);
+    }
+    assertKnownOptions("createCache()", options.ttl, TTL_NAMES, "ttl.");
+    for (const [kind, value] of Object.entries(options.ttl)) {
+      if (value !== undefined) configNumber("createCache()", `ttl.${kind}`, value, { min: 1 });
+    }
+  }
+  if (options.writePolicy !== undefined && options.writePolicy !== "write-through" && options.writePolicy !== "write-around") {
+    const got = describe(options.writePolicy);
+    const message = `createCache(): option "writePolicy" must be "write-through" or "write-around", got ${got}`;
+    throw new ZarrsCacheError("INVALID_CONFIG", message);
+  }
+  if (options.negativeCaching !== undefined && typeof options.negativeCaching !== "boolean") {
+    const got = describe(options.negativeCaching);
+    throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "negativeCaching" must be a boolean, got ${got}`);
+  }
+  configNumber("createCache()", "maxPendingWrites", options.maxPendingWrites, { min: 1, integer: true, optional: true });
+  const timeout = options.loadTimeout;
+  if (timeout !== undefined && timeout !== false && (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 1)) {
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `createCache(): option "loadTimeout" must be a number of ms >= 1, or false for no bound, got ${describe(timeout)}`,
+    );
+  }
+}
+
+/** The load timeout in ms, or undefined for none. */
+export function loadTimeoutOf(options: TieredCacheOptions): number | undefined {
+  const timeout = options.loadTimeout;
+  return timeout === false ? undefined : (timeout ?? DEFAULT_LOAD_TIMEOUT);
+}
+
+/**
+ * Checks the loader and options of `getOrLoad`/`load`; throws INVALID_ARGUMENT naming the bad one.
+ * Cheap (no allocation) when everything is fine: it runs on every call, hits included.
+ */
+export function assertLoadArguments(method: string, loader: unknown, options: LoadOptions | undefined): void {
+  if (typeof loader !== "function") {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(key, loader): loader must be a function, got ${describe(loader)}`);
+  }
+  if (options === undefined) return;
+  assertLoadOptions(method, options);
+}
+
+export function assertLoadOptions(method: string, options: unknown): asserts options is LoadOptions | undefined {
+  if (options === undefined) return;
+  if (typeof options !== "object" || options === null) {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): options must be an object, got ${describe(options)}`);
+  }
+  for (const name in options) {
+    if (name !== "kind" && name !== "signal") unknownLoadOption(method, options);
+  }
+  const { kind, signal } = options as LoadOptions;
+  if (kind !== undefined && !KINDS.includes(kind)) {
+    const got = describe(kind);
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): option "kind" must be "metadata", "chunk" or "other", got ${got}`);
+  }
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): option "signal" must be an AbortSignal, got ${describe(signal)}`);
+  }
+}
+
+function unknownLoadOption(method: string, options: object): never {
+  try {
+    assertKnownOptions(`${method}()`, options, LOAD_OPTION_NAMES);
+  } catch (error) {
+    // A call's options are an argument, not configuration.
+    if (isZarrsCacheError(error)) throw new ZarrsCacheError("INVALID_ARGUMENT", error.message);
+    throw error;
+  }
+  throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): unknown option`);
+}
+
+/** An AbortSignal, also one from another realm or a polyfill. */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (typeof AbortSignal !== "undefined" && value instanceof AbortSignal) return true;
+  const candidate = value as Partial<AbortSignal> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.aborted === "boolean" &&
+    typeof candidate.addEventListener === "function" &&
+    typeof candidate.removeEventListener === "function"
+  );
 }

@@ -1,13 +1,29 @@
+import { Changes, type KeyMatcher } from "./changes.js";
+import { Deadlines } from "./deadlines.js";
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { Emitter, type CacheEvents } from "./events.js";
+import { Flight, type AbandonListener } from "./flight.js";
 import { PendingWrites } from "./pending-writes.js";
-import { waitWithSignal } from "./wait-with-signal.js";
 import type { CacheEntry, CacheTier, SetOptions, TierGetOptions, TierInvalidation, TierStats } from "./types.js";
-import { assertKey, assertSetOptions, assertValue, remainingTtl } from "./validate.js";
+import { assertKey, assertSetOptions, assertValue, describe, remainingTtl } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
-import type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy } from "./tiered-cache-options.js";
+import {
+  assertLoadArguments,
+  assertLoadOptions,
+  loadTimeoutOf,
+  validateCacheOptions,
+  type LevelStats,
+  type LoadOptions,
+  type Loader,
+  type TierWriteOutcome,
+  type TieredCacheOptions,
+  type WritePolicy,
+  type WriteResult,
+} from "./tiered-cache-options.js";
 
-export type { LevelStats, LoadOptions, Loader, TieredCacheOptions, WritePolicy };
+export type { LevelStats, LoadOptions, Loader, TieredCacheOptions, TierWriteOutcome, WritePolicy, WriteResult };
+
+type LoadOutcome = "failed" | "aborted" | "uncached";
 
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
@@ -15,12 +31,6 @@ const FILL: SetOptions = Object.freeze({ fill: true });
 const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
 const DEFAULT_ABSENT_TTL = 10 * 60_000;
 const DEFAULT_METADATA_TTL = 10 * 60_000;
-
-interface Flight {
-  promise: Promise<Uint8Array | undefined>;
-  /** Set when a write or invalidation lands while the load runs: its result must not be cached. */
-  stale: boolean;
-}
 
 /**
  * Read-through over ordered tiers: an L1 hit is answered synchronously; otherwise one load per
@@ -33,23 +43,35 @@ export class TieredCache implements CacheTier {
 
   private readonly tiers: CacheTier[];
   private readonly l1: CacheTier | undefined;
+  /** The flight a new reader of a key joins. */
   private readonly flights = new Map<string, Flight>();
+  /** Flights a change detached from `flights`: still answering their waiters, caching nothing. */
+  private readonly detached = new Set<Flight>();
+  private readonly changes = new Changes();
+  /** Times flights out; undefined when `loadTimeout` is off. */
+  private readonly deadlines: Deadlines | undefined;
   private readonly writes: PendingWrites;
   private readonly ttl: Required<Pick<NonNullable<TieredCacheOptions["ttl"]>, "absent">> & NonNullable<TieredCacheOptions["ttl"]>;
   private readonly negativeCaching: boolean;
   readonly writePolicy: WritePolicy;
   private readonly unsubscribes: (() => void)[] = [];
   private readonly teardowns: (() => void | Promise<void>)[] = [];
-  private readonly loaders: { prefix: string; load: (key: string) => Promise<Uint8Array | undefined> }[] = [];
+  private readonly loaders: { prefix: string; load: PrefetchLoader }[] = [];
   private readonly levelHits: number[];
   /** Lookups that reached a level and found nothing there. */
   private readonly levelMisses: number[];
-  private counters = { misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0, tooLarge: 0 };
+  private counters = {
+    ...{ misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, loads: 0, loadErrors: 0, absentHits: 0, joins: 0, backfills: 0 },
+    ...{ tooLarge: 0, loadTimeouts: 0, loadAborts: 0 },
+  };
   private closed = false;
 
   constructor(tiers: CacheTier[], options: TieredCacheOptions = {}) {
     if (tiers.length === 0) throw new ZarrsCacheError("INVALID_CONFIG", "a TieredCache needs at least one tier");
+    validateCacheOptions(options);
     this.tiers = [...tiers];
+    const loadTimeout = loadTimeoutOf(options);
+    this.deadlines = loadTimeout === undefined ? undefined : new Deadlines(loadTimeout);
     this.l1 = typeof tiers[0]!.getSync === "function" ? tiers[0] : undefined;
     this.ttl = { metadata: DEFAULT_METADATA_TTL, absent: DEFAULT_ABSENT_TTL, ...options.ttl };
     this.negativeCaching = options.negativeCaching ?? true;
@@ -83,9 +105,10 @@ export class TieredCache implements CacheTier {
    */
   getOrLoad(key: string, loader: Loader, options?: LoadOptions): Promise<Uint8Array | undefined> {
     try {
+      assertLoadArguments("getOrLoad", loader, options);
       const hit = this.peek(key);
       if (hit !== undefined) return Promise.resolve(hit === null ? undefined : hit);
-      return this.load(key, loader, options);
+      return this.joinFlight(key, loader, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -134,24 +157,63 @@ export class TieredCache implements CacheTier {
     if (this.closed) return Promise.reject(closedError());
     try {
       assertKey(key);
+      assertLoadArguments("load", loader, options);
     } catch (error) {
       return Promise.reject(error);
     }
-    let flight = this.flights.get(key);
-    if (flight) this.counters.joins++;
-    else {
-      const created: Flight = { stale: false, promise: undefined as never };
-      created.promise = this.lookupThenLoad(key, loader, options?.kind ?? "other", created).finally(() => {
-        if (this.flights.get(key) === created) this.flights.delete(key);
-      });
-      this.flights.set(key, created);
-      flight = created;
-    }
-    return waitWithSignal(flight.promise, options?.signal);
+    return this.joinFlight(key, loader, options);
   }
 
-  private async lookupThenLoad(key: string, loader: Loader, kind: KeyKind, flight: Flight): Promise<Uint8Array | undefined> {
+  /** Joins the key's flight, or starts one. A caller whose signal already fired starts nothing. */
+  private joinFlight(key: string, loader: Loader, options: LoadOptions | undefined): Promise<Uint8Array | undefined> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let flight = this.flights.get(key);
+    if (flight !== undefined) this.counters.joins++;
+    else flight = this.startFlight(key, loader, options?.kind ?? "other");
+    return flight.join(signal);
+  }
+
+  private startFlight(key: string, loader: Loader, kind: KeyKind): Flight {
+    // A load that starts while a change of its key is in progress may read the old value.
+    const flight = new Flight(key, this.changes.affects(key), this.onAbandon);
+    this.flights.set(key, flight);
+    this.deadlines?.add(flight);
+    this.fly(flight, loader, kind).then(
+      (value) => {
+        this.land(flight, "uncached");
+        flight.answer(value);
+      },
+      (error: unknown) => {
+        this.land(flight, "failed");
+        flight.fail(error);
+      },
+    );
+    return flight;
+  }
+
+  /** The flight's work ended (answered or failed): forget it, and settle what it did not fill. */
+  private land(flight: Flight, outcome: LoadOutcome): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    this.deadlines?.remove(flight);
+    if (this.detached.size > 0) this.detached.delete(flight);
+    this.settleLoads(flight, outcome);
+  }
+
+  private readonly onAbandon: AbandonListener = (flight, reason) => {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    this.deadlines?.remove(flight);
+    this.detached.delete(flight);
+    if (reason === "timeout") this.counters.loadTimeouts++;
+    else if (reason === "aborted") this.counters.loadAborts++;
+    this.settleLoads(flight, "aborted");
+    if (this.events.has("abandon")) this.events.emit("abandon", { key: flight.key, reason, ms: Date.now() - flight.started });
+  };
+
+  private async fly(flight: Flight, loader: Loader, kind: KeyKind): Promise<Uint8Array | undefined> {
+    const key = flight.key;
     const found = await this.lookup(key, this.l1 ? 1 : 0, flight);
+    if (flight.done) return undefined; // abandoned meanwhile: nobody listens
     if (found !== undefined) return found.value.byteLength === 0 ? undefined : found.value;
 
     this.counters.misses++;
@@ -160,109 +222,246 @@ export class TieredCache implements CacheTier {
     let value: Uint8Array | undefined;
     try {
       this.counters.loads++;
-      value = await loader();
+      // A loader declared without a parameter never sees the signal: spare it the AbortController.
+      value = await (loader.length === 0 ? (loader as () => Promise<Uint8Array | undefined>)() : loader(flight.signal));
     } catch (error) {
-      this.counters.loadErrors++;
+      if (!flight.done) this.counters.loadErrors++;
       throw error;
     }
+    if (flight.done) return undefined;
     if (value !== undefined && !(value instanceof Uint8Array)) {
-      throw new ZarrsCacheError("UPSTREAM_ERROR", `the loader for ${key} returned ${typeof value}, not a Uint8Array or undefined`);
+      throw new ZarrsCacheError("UPSTREAM_ERROR", `the loader for ${key} returned ${describe(value)}, not a Uint8Array or undefined`);
     }
     if (this.events.has("load")) {
       this.events.emit("load", { key, bytes: value?.byteLength ?? 0, absent: value === undefined, ms: Date.now() - started });
     }
     if (!flight.stale && !this.closed) {
       if (value === undefined) {
-        if (this.negativeCaching) this.fill(key, ABSENT, this.ttl.absent, this.tiers.length);
+        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.ttl.absent, this.tiers.length));
       } else if (value.byteLength > 0) {
         // A real empty value is never cached: an empty entry means "absent".
-        this.fill(key, value, this.ttl[kind], this.tiers.length);
+        this.markFilled(flight, this.fill(key, value, this.ttl[kind], this.tiers.length));
       }
     }
     return value;
   }
 
-  /** Looks in tiers[from..]; on a hit fills the tiers above it (unless the flight went stale). */
-  private async lookup(key: string, from: number, flight?: Flight): Promise<CacheEntry | undefined> {
+  /**
+   * Looks in tiers[from..]; on a hit fills the tiers above it. A flight's lookup fills only while
+   * the flight is not stale; a plain lookup only if no change started or ended during it (`epoch`).
+   */
+  private async lookup(key: string, from: number, flight?: Flight, epoch?: number): Promise<CacheEntry | undefined> {
     // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
     const options = flight === undefined ? NO_LOAD : undefined;
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
+      let failed = false;
       try {
         entry = await tier.get(key, options);
       } catch (error) {
-        this.levelMisses[level]!++;
+        failed = true;
         this.reportError("get", tier, key, error);
-        continue;
       }
-      const ttl = remainingTtl(entry?.expiresAt);
-      if (entry === undefined || ttl === 0) {
+      const ttl = failed ? 0 : remainingTtl(entry?.expiresAt);
+      const missed = entry === undefined || ttl === 0;
+      if (flight !== undefined) {
+        if (missed) this.noteAsked(flight, level);
+        if (flight.done) return undefined;
+      }
+      if (missed) {
         this.levelMisses[level]!++;
         continue;
       }
-      if (level > 0 && !flight?.stale) {
+      if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
         this.counters.backfills++;
         if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
-        this.fill(key, entry.value, ttl, level);
+        const dropped = this.fill(key, entry!.value, ttl, level);
+        if (flight !== undefined) this.markFilled(flight, dropped);
       }
-      this.countHit(key, level, entry.value);
+      this.countHit(key, level, entry!.value);
       return entry;
     }
     return undefined;
+  }
+
+  /** A tier missed on the flight's loading get: it must hear how the load ends unless it gets filled. */
+  private noteAsked(flight: Flight, level: number): void {
+    const tier = this.tiers[level]!;
+    if (tier.loadSettled === undefined) return;
+    // The flight was abandoned while this tier answered: tell it now, nobody else will.
+    if (flight.done) this.tellSettled(tier, flight.key, "aborted");
+    else (flight.asked ??= []).push(level);
+  }
+
+  /** The flight filled the tiers it missed in, except those whose fill was skipped (`dropped`). */
+  private markFilled(flight: Flight, dropped: number[] | undefined): void {
+    if (flight.asked === undefined) return;
+    flight.asked = dropped === undefined ? undefined : flight.asked.filter((level) => dropped.includes(level));
+  }
+
+  /** Tells the tiers a flight asked (and did not fill) that its load ended without filling them. */
+  private settleLoads(flight: Flight, outcome: LoadOutcome): void {
+    const asked = flight.asked;
+    if (asked === undefined) return;
+    flight.asked = undefined;
+    for (const level of asked) this.tellSettled(this.tiers[level]!, flight.key, outcome);
+  }
+
+  private tellSettled(tier: CacheTier, key: string, outcome: LoadOutcome): void {
+    try {
+      tier.loadSettled!(key, outcome);
+    } catch (error) {
+      this.reportError("loadSettled", tier, key, error);
+    }
   }
 
   /**
    * Writes `value` into tiers[0..upTo) without making the caller wait. L1 is written now, so the
    * next read finds it; lower tiers are deferred to the next macrotask when L1 holds the value
    * meanwhile (a synchronous SQLite write then overlaps the reader's next wait instead of
-   * delaying it), and started at once otherwise. None is awaited.
+   * delaying it), and started at once otherwise. None is awaited. Returns the levels whose fill
+   * was skipped (too many pending), if any.
    */
-  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): void {
+  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): number[] | undefined {
     const options = ttl === undefined ? FILL : { ttl, fill: true };
+    let dropped: number[] | undefined;
     for (let level = 0; level < upTo; level++) {
-      if (level === 0 || this.l1 === undefined) this.writes.start(this.tiers[level]!, key, value, options);
-      else this.writes.defer(this.tiers[level]!, key, value, options);
+      const accepted =
+        level === 0 || this.l1 === undefined
+          ? this.writes.start(this.tiers[level]!, key, value, options)
+          : this.writes.defer(this.tiers[level]!, key, value, options);
+      if (!accepted) (dropped ??= []).push(level);
     }
     this.counters.sets++;
     if (this.events.has("set")) this.events.emit("set", { key, bytes: value.byteLength });
+    return dropped;
   }
 
   // ─── writes ───────────────────────────────────────────────────────────────────
 
   /**
-   * Writes through to the store with `writer`, then updates the cache by the write policy.
-   * If `writer` throws, the cache is left exactly as it was and the error propagates.
+   * Writes through to the store with `writer`, then updates the cache by the write policy, and
+   * says how each tier took the update (a tier that failed may still hold the old value).
+   * Writes of one key run one after another. If `writer` throws, the cache is left as it was
+   * and the error propagates. Once this resolves, no read started afterwards sees the old value
+   * from this process's tiers (see the README's read-after-change rule).
    */
-  async write(key: string, value: Uint8Array, writer: () => Promise<void> | void, options?: { kind?: KeyKind }): Promise<void> {
+  async write(key: string, value: Uint8Array, writer: () => Promise<void> | void, options?: { kind?: KeyKind }): Promise<WriteResult> {
     this.assertOpen();
     assertKey(key);
     assertValue(value);
-    this.markStale((k) => k === key);
-    await writer();
-    this.markStale((k) => k === key);
-    if (this.writePolicy === "write-around" || value.byteLength === 0) {
-      await this.delete(key);
-      return;
+    if (typeof writer !== "function") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `write(key, value, writer): writer must be a function, got ${describe(writer)}`);
     }
-    await this.setEverywhere(key, value, this.ttl[options?.kind ?? "other"]);
+    assertLoadOptions("write", options);
+    if (options?.signal !== undefined) throw new ZarrsCacheError("INVALID_ARGUMENT", 'write(): option "signal" is not supported');
+    const ttl = this.ttl[options?.kind ?? "other"];
+    return this.changes.serialize(key, () => this.change(sameKey(key), key, () => this.writeThenUpdate(key, value, writer, ttl)));
   }
 
-  private async setEverywhere(key: string, value: Uint8Array, ttl: number | undefined): Promise<void> {
+  private async writeThenUpdate(
+    key: string,
+    value: Uint8Array,
+    writer: () => Promise<void> | void,
+    ttl: number | undefined,
+  ): Promise<WriteResult> {
+    const running = this.changes.beginWrite(key);
+    try {
+      await writer();
+      // Decided in the same tick the store write ended: a removal either overtook it before, or waits for it.
+      const cache = !running.overtaken && this.writePolicy === "write-through" && value.byteLength > 0;
+      const update = cache
+        ? this.setEverywhere(key, value, ttl).then((tiers) => writeResult(key, "cached", tiers))
+        : this.deleteEverywhere(key).then(({ tiers }) => writeResult(key, "invalidated", tiers));
+      running.updating = update.then(noop, noop);
+      return await update;
+    } finally {
+      this.changes.endWrite(running);
+    }
+  }
+
+  /**
+   * Runs a change of the keys `matches` selects: loads of them already in flight are detached
+   * (their callers still get an answer, nothing of theirs is cached, new readers start afresh),
+   * loads that start meanwhile cache nothing, queued fills are dropped, and fills already running
+   * land before `apply` touches the tiers.
+   */
+  private async change<T>(matches: KeyMatcher, key: string | undefined, apply: () => Promise<T>, remote = false): Promise<T> {
+    this.changes.begin(matches, remote);
+    this.detach(matches, key);
+    try {
+      const result = await apply();
+      return result;
+    } finally {
+      // Loads started during the change may have read the old value: no later reader joins them.
+      this.detach(matches, key);
+      this.changes.end(matches);
+    }
+  }
+
+  /** Detaches matching flights and drops matching queued fills. `key`: the one key `matches` selects, if so. */
+  private detach(matches: KeyMatcher, key: string | undefined): void {
+    if (key !== undefined) {
+      const flight = this.flights.get(key);
+      if (flight !== undefined) this.detachFlight(flight);
+    } else {
+      for (const flight of this.flights.values()) if (matches(flight.key)) this.detachFlight(flight);
+    }
+    this.writes.cancel(matches);
+  }
+
+  private detachFlight(flight: Flight): void {
+    flight.stale = true;
+    this.flights.delete(flight.key);
+    this.detached.add(flight);
+  }
+
+  /** Sets `value` in every tier; a tier that fails is cleaned up so it cannot serve the old value. */
+  private async setEverywhere(key: string, value: Uint8Array, ttl: number | undefined): Promise<TierWriteOutcome[]> {
+    // A fill of the old value that a tier is still taking must not land after the new value.
+    await this.writes.settled(sameKey(key));
     const options = ttl === undefined ? undefined : { ttl };
-    await Promise.all(
-      this.tiers.map(async (tier) => {
+    const outcomes = await Promise.all(
+      this.tiers.map(async (tier, level): Promise<TierWriteOutcome> => {
         try {
           await tier.set(key, value, options);
+          return { name: tier.name, level, ok: true, mayBeStale: false };
         } catch (error) {
           // The tier may still hold the old value: drop it rather than serve stale bytes.
           this.reportError("set", tier, key, error);
-          await tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e));
+          try {
+            await tier.delete(key);
+            return { name: tier.name, level, ok: false, mayBeStale: false, error };
+          } catch (cleanup) {
+            this.reportError("delete", tier, key, cleanup);
+            return { name: tier.name, level, ok: false, mayBeStale: true, error: cleanup };
+          }
         }
       }),
     );
     this.counters.sets++;
     if (this.events.has("set")) this.events.emit("set", { key, bytes: value.byteLength });
+    return outcomes;
+  }
+
+  private async deleteEverywhere(key: string): Promise<{ removed: boolean; tiers: TierWriteOutcome[] }> {
+    await this.writes.settled(sameKey(key));
+    let removed = false;
+    const tiers = await Promise.all(
+      this.tiers.map(async (tier, level): Promise<TierWriteOutcome> => {
+        try {
+          if (await tier.delete(key)) removed = true;
+          return { name: tier.name, level, ok: true, mayBeStale: false };
+        } catch (error) {
+          this.reportError("delete", tier, key, error);
+          return { name: tier.name, level, ok: false, mayBeStale: true, error };
+        }
+      }),
+    );
+    this.counters.deletes++;
+    if (this.events.has("delete")) this.events.emit("delete", { key });
+    return { removed, tiers };
   }
 
   /**
@@ -271,13 +470,19 @@ export class TieredCache implements CacheTier {
    */
   async invalidate(prefix: string): Promise<number> {
     this.assertOpen();
-    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "invalidate(prefix) needs a string prefix");
-    this.markStale((k) => k.startsWith(prefix));
-    await this.writes.flush();
-    let removed = 0;
-    for (const tier of this.tiers) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
-    if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: false });
-    return removed;
+    if (typeof prefix !== "string") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `invalidate(prefix) needs a string prefix, got ${describe(prefix)}`);
+    }
+    const matches: KeyMatcher = (k) => k.startsWith(prefix);
+    return this.change(matches, undefined, async () => {
+      // A write already running would otherwise put its value back after the removal.
+      await this.changes.overtake(matches);
+      await this.writes.settled(matches);
+      let removed = 0;
+      for (const tier of this.tiers) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
+      if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: false });
+      return removed;
+    });
   }
 
   private async deletePrefixIn(tier: CacheTier, prefix: string): Promise<number> {
@@ -301,28 +506,43 @@ export class TieredCache implements CacheTier {
   private onRemoteInvalidation(level: number, message: TierInvalidation): void {
     if (this.closed) return;
     const upper = this.tiers.slice(0, level);
+    let matches: KeyMatcher;
+    let drop: () => Promise<unknown>;
     if (message.kind === "keys") {
       const keys = new Set(message.keys);
-      this.markStale((k) => keys.has(k));
-      for (const tier of upper) for (const key of keys) void tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e));
+      matches = (k) => keys.has(k);
+      const deleteIn = (tier: CacheTier, key: string) => tier.delete(key).catch((e: unknown) => this.reportError("delete", tier, key, e));
+      drop = () => Promise.all(upper.flatMap((tier) => [...keys].map((key) => deleteIn(tier, key))));
     } else {
       const prefix = message.kind === "prefix" ? message.prefix : "";
-      this.markStale((k) => k.startsWith(prefix));
-      for (const tier of upper) void this.deletePrefixIn(tier, prefix);
+      matches = (k) => k.startsWith(prefix);
+      drop = () => Promise.all(upper.map((tier) => this.deletePrefixIn(tier, prefix)));
       if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: true });
     }
-  }
-
-  /** Keeps loads in flight and queued fills of matching keys from caching what is now old. */
-  private markStale(matches: (key: string) => boolean): void {
-    for (const [key, flight] of this.flights) if (matches(key)) flight.stale = true;
-    this.writes.cancel(matches);
+    void this.change(
+      matches,
+      undefined,
+      async () => {
+        await this.writes.settled(matches);
+        await drop();
+      },
+      true,
+    );
   }
 
   // ─── prefetch (used by plugins) ──────────────────────────────────────────────
 
-  /** Lets `prefetch` load keys under `prefix` from upstream (the zarrita adapter registers itself). */
-  registerLoader(prefix: string, load: (key: string) => Promise<Uint8Array | undefined>): () => void {
+  /**
+   * Lets `prefetch` load keys under `prefix` from upstream (the zarrita adapter registers itself).
+   * `load` gets the load's signal, which fires when the load is abandoned.
+   */
+  registerLoader(prefix: string, load: PrefetchLoader): () => void {
+    if (typeof prefix !== "string") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `registerLoader(prefix, load): prefix must be a string, got ${describe(prefix)}`);
+    }
+    if (typeof load !== "function") {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `registerLoader(prefix, load): load must be a function, got ${describe(load)}`);
+    }
     const entry = { prefix, load };
     this.loaders.push(entry);
     this.loaders.sort((a, b) => b.prefix.length - a.prefix.length);
@@ -332,14 +552,26 @@ export class TieredCache implements CacheTier {
     };
   }
 
-  /** Brings keys into the cache ahead of use. Keys no registered loader knows are only looked up. Never throws. */
-  async prefetch(keys: readonly string[], options?: { kind?: KeyKind }): Promise<void> {
+  /**
+   * Brings keys into the cache ahead of use. Keys no registered loader knows are only looked up.
+   * The prefetch waits for its loads like a reader does: when `signal` aborts, a load nobody else
+   * waits for is cancelled, and a reader that joined it keeps it alive. Rejects only for bad
+   * arguments, never because a load failed.
+   */
+  async prefetch(keys: readonly string[], options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<void> {
     if (this.closed) return;
+    if (!Array.isArray(keys)) {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `prefetch(keys): keys must be an array of strings, got ${describe(keys)}`);
+    }
+    assertLoadOptions("prefetch", options);
+    const signal = options?.signal;
+    if (signal?.aborted) return;
     let wanted = [...new Set(keys)].filter((key) => typeof key === "string" && key !== "" && this.peek(key) === undefined);
     // Tiers that can answer many keys in one round trip (Redis MGET) are asked in batches first.
     for (let level = this.l1 ? 1 : 0; level < this.tiers.length && wanted.length > 0; level++) {
       const tier = this.tiers[level]!;
       if (!tier.getMany) continue;
+      const epoch = this.changes.epoch;
       let entries: (CacheEntry | undefined)[];
       try {
         entries = await tier.getMany(wanted);
@@ -347,11 +579,14 @@ export class TieredCache implements CacheTier {
         this.reportError("prefetch", tier, undefined, error);
         continue;
       }
+      if (signal?.aborted || this.closed) return;
+      // Entries read across a change may be old: those keys take the regular (guarded) path.
+      const changed = epoch !== this.changes.epoch;
       const missing: string[] = [];
       wanted.forEach((key, i) => {
         const entry = entries[i];
         const ttl = remainingTtl(entry?.expiresAt);
-        if (entry === undefined || ttl === 0 || this.flights.has(key)) missing.push(key);
+        if (entry === undefined || ttl === 0 || changed || this.flights.has(key) || this.changes.affectsLocally(key)) missing.push(key);
         else if (level > 0) this.fill(key, entry.value, ttl, level);
       });
       wanted = missing;
@@ -360,10 +595,11 @@ export class TieredCache implements CacheTier {
       wanted.map(async (key) => {
         const source = this.loaders.find((l) => key.startsWith(l.prefix));
         try {
-          if (source) await this.getOrLoad(key, () => source.load(key), options);
+          if (source) await this.getOrLoad(key, (loadSignal) => source.load(key, loadSignal), options);
           else await this.get(key);
         } catch (error) {
-          this.reportError("prefetch", undefined, key, error);
+          // The prefetch's own abort is not a failure.
+          if (!signal?.aborted) this.reportError("prefetch", undefined, key, error);
         }
       }),
     );
@@ -387,7 +623,7 @@ export class TieredCache implements CacheTier {
       }
       this.levelMisses[0]!++;
     }
-    const entry = await this.lookup(key, this.l1 ? 1 : 0);
+    const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch);
     if (entry) return entry;
     this.counters.misses++;
     if (this.events.has("miss")) this.events.emit("miss", { key });
@@ -399,26 +635,18 @@ export class TieredCache implements CacheTier {
     assertKey(key);
     assertValue(value);
     assertSetOptions(options);
-    this.markStale((k) => k === key);
-    await this.setEverywhere(key, value, options?.ttl);
+    await this.changes.serialize(key, () => this.change(sameKey(key), key, () => this.setEverywhere(key, value, options?.ttl)));
   }
 
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
     assertKey(key);
-    this.markStale((k) => k === key);
-    await this.writes.flush();
-    const results = await Promise.all(
-      this.tiers.map((tier) =>
-        tier.delete(key).catch((error: unknown) => {
-          this.reportError("delete", tier, key, error);
-          return false;
-        }),
-      ),
-    );
-    this.counters.deletes++;
-    if (this.events.has("delete")) this.events.emit("delete", { key });
-    return results.some(Boolean);
+    const matches = sameKey(key);
+    return this.change(matches, key, async () => {
+      // A write already running would otherwise put its value back after the removal.
+      await this.changes.overtake(matches);
+      return (await this.deleteEverywhere(key)).removed;
+    });
   }
 
   async deletePrefix(prefix: string): Promise<number> {
@@ -488,14 +716,17 @@ export class TieredCache implements CacheTier {
     return this.writes.flush();
   }
 
-  /** Flushes pending writes, stops plugins, then closes every tier. Idempotent. */
+  /**
+   * Rejects every caller still waiting for a load with CLOSED and aborts those loads (it never
+   * waits for them: one hung upstream request must not hang close()), flushes pending fills,
+   * stops plugins, then closes every tier. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    // Loads in flight still answer their callers, but cache nothing once closed: waiting for
-    // them would let one hung upstream request hang close().
-    for (const flight of this.flights.values()) flight.stale = true;
-    await this.writes.flush();
     this.closed = true;
+    for (const flight of [...this.flights.values(), ...this.detached]) flight.abandon("closed", closedError());
+    this.deadlines?.clear();
+    await this.writes.flush();
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     for (const teardown of this.teardowns.reverse()) await teardown();
     const results = await Promise.allSettled(this.tiers.map((tier) => tier.close()));
@@ -517,6 +748,19 @@ export class TieredCache implements CacheTier {
   private assertOpen(): void {
     if (this.closed) throw closedError();
   }
+}
+
+/** Loads a key for `prefetch`; `signal` fires when the load is abandoned. */
+export type PrefetchLoader = (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>;
+
+function noop(): void {}
+
+function sameKey(key: string): KeyMatcher {
+  return (k) => k === key;
+}
+
+function writeResult(key: string, action: WriteResult["action"], tiers: TierWriteOutcome[]): WriteResult {
+  return { key, action, ok: tiers.every((t) => t.ok), mayBeStale: tiers.some((t) => t.mayBeStale), tiers };
 }
 
 function closedError(): ZarrsCacheError {

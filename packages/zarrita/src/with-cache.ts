@@ -1,5 +1,5 @@
 import type { AbsolutePath, AsyncReadable, GetOptions, RangeQuery } from "@zarrita/storage";
-import { type KeyKind, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
+import { type KeyKind, type PrefetchLoader, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
 import { StoreKeys, storeIdentity } from "./keys.js";
 import { withOverrides } from "./with-overrides.js";
@@ -74,14 +74,15 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
   const innerGetRange = inner.getRange?.bind(inner);
   const innerSet = (inner as Writable).set?.bind(inner);
 
-  // Loads never take the caller's signal: a load may be shared by many callers.
-  const load = (path: AbsolutePath, range?: RangeQuery) =>
-    range === undefined ? innerGet(path) : innerGetRange!(path, range);
+  // A load may be shared by many callers: it takes the load's own signal (it fires once every
+  // caller waiting for the load aborted), never one caller's.
+  const load = (path: AbsolutePath, range: RangeQuery | undefined, signal: AbortSignal) =>
+    range === undefined ? innerGet(path, { signal }) : innerGetRange!(path, range, { signal });
 
-  registerOnce(cache, keys.prefix, (key) => {
+  registerOnce(cache, keys.prefix, (key, signal) => {
     const parsed = keys.parse(key);
     if (!parsed || (parsed.range && !innerGetRange)) return Promise.resolve(undefined);
-    return load(parsed.path as AbsolutePath, parsed.range);
+    return load(parsed.path as AbsolutePath, parsed.range, signal);
   });
 
   const kindOf = (path: AbsolutePath, range: RangeQuery | undefined): KeyKind => (range === undefined ? classify(path) : "chunk");
@@ -100,7 +101,7 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
     }
   };
   const loadAndHandOut = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined) => {
-    const pending = cache.load(key, () => load(path, range), { kind: kindOf(path, range), signal: opts?.signal });
+    const pending = cache.load(key, (signal) => load(path, range, signal), { kind: kindOf(path, range), signal: opts?.signal });
     return copy ? pending.then(handOut) : pending;
   };
 
@@ -147,7 +148,7 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
  */
 const registrations = new WeakMap<TieredCache, Map<string, () => void>>();
 
-function registerOnce(cache: TieredCache, prefix: string, load: (key: string) => Promise<Uint8Array | undefined>): void {
+function registerOnce(cache: TieredCache, prefix: string, load: PrefetchLoader): void {
   let byPrefix = registrations.get(cache);
   if (!byPrefix) registrations.set(cache, (byPrefix = new Map()));
   byPrefix.get(prefix)?.();

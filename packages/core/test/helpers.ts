@@ -1,0 +1,84 @@
+import type { CacheEntry, CacheTier, TierGetOptions } from "@zarrs-cache/core";
+
+export const bytes = (...values: number[]) => new Uint8Array(values);
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A loader that never settles and records the signal it got. */
+export function hungLoader() {
+  const seen: { calls: number; signals: AbortSignal[] } = { calls: 0, signals: [] };
+  const load = (signal: AbortSignal) => {
+    seen.calls++;
+    seen.signals.push(signal);
+    return new Promise<Uint8Array | undefined>(() => {});
+  };
+  return { load, seen };
+}
+
+/** A loader that answers `value` once released, counting calls and keeping each call's signal. */
+export function gatedLoader(value: Uint8Array | undefined) {
+  const gate = deferred();
+  const seen: { calls: number; signals: AbortSignal[] } = { calls: 0, signals: [] };
+  const load = async (signal: AbortSignal) => {
+    seen.calls++;
+    seen.signals.push(signal);
+    await gate.promise;
+    return value;
+  };
+  return { load, seen, release: () => gate.resolve() };
+}
+
+export type Outcome = "failed" | "aborted" | "uncached";
+
+/**
+ * Wraps a tier: records `loadSettled` calls and loading gets; `gets` and `sets` can be held at a
+ * gate, and `set`/`delete` made to fail.
+ */
+export function instrumented(inner: CacheTier, name = `spy(${inner.name})`) {
+  const control = {
+    settled: [] as [string, Outcome][],
+    loadingGets: [] as string[],
+    getGate: undefined as Promise<void> | undefined,
+    setGate: undefined as Promise<void> | undefined,
+    failSets: false,
+    failDeletes: false,
+    throwInSettled: false,
+  };
+  const tier: CacheTier = {
+    name,
+    get: async (key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> => {
+      if (options?.load !== false) control.loadingGets.push(key);
+      const entry = await inner.get(key);
+      if (control.getGate) await control.getGate;
+      return entry;
+    },
+    set: async (key, value, options) => {
+      if (control.setGate) await control.setGate;
+      if (control.failSets) throw new Error(`${name} set failed`);
+      return inner.set(key, value, options);
+    },
+    delete: async (key) => {
+      if (control.failDeletes) throw new Error(`${name} delete failed`);
+      return inner.delete(key);
+    },
+    has: (key) => inner.has(key),
+    clear: () => inner.clear(),
+    keys: (prefix) => inner.keys(prefix),
+    stats: () => inner.stats(),
+    close: () => inner.close(),
+    loadSettled(key, outcome) {
+      control.settled.push([key, outcome]);
+      if (control.throwInSettled) throw new Error("loadSettled must not break a read");
+    },
+  };
+  return { tier, control };
+}
