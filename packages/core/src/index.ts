@@ -12,3 +12,4 @@ export {
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
 export { assertKey, assertKnownOptions, assertSetOptions, assertTtl, assertValue, closestName, configNumber, remainingTtl } from "./validate.js";
 export { basename, chunkKey, classifyKey, isMetadataKey, parseChunkKey, type ChunkKey, type KeyKind } from "./zarr-keys.js";
+export { CACHE_KEY_FORMAT, CacheKeys, cacheKey, parseCacheKey, type ByteRange, type ParsedCacheKey } from "./cache-key.js";
