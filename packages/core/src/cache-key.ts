@@ -42,10 +42,9 @@ const PATH_ESCAPE = /\u0000(n|c|u[0-9A-F]{4})?/g;
 const EXACT_RANGE = /^(0|[1-9]\d*)\+(0|[1-9]\d*)$/;
 const SUFFIX_RANGE = /^-(0|[1-9]\d*)$/;
 
-type WellFormed = (s: string) => boolean;
 const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
 /** True when `s` has no lone surrogate (String#isWellFormed, a regex where it is missing). */
-const isWellFormed: WellFormed = nativeWellFormed ? (s) => nativeWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s);
+const isWellFormed: (s: string) => boolean = nativeWellFormed ? (s) => nativeWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s);
 
 const hex = (code: number, digits: number) => code.toString(16).toUpperCase().padStart(digits, "0");
 
@@ -56,18 +55,14 @@ function escapeNamespace(namespace: string): string {
   });
 }
 
-/** True when a path goes into a key unchanged: the common case, checked with native scans only. */
-function isPlainPath(path: string): boolean {
+/** True when a path (or a key) needs no escaping: no NUL, ":" or lone surrogate. Three native scans. */
+function isPlain(path: string): boolean {
   return path.indexOf("\u0000") === -1 && path.indexOf(":") === -1 && isWellFormed(path);
 }
 
 function escapePath(path: string): string {
   if (typeof path !== "string") throw new ZarrsCacheError("INVALID_KEY", `a path must be a string, got ${describe(path)}`);
   return path.replace(PATH_SPECIAL, (c) => (c === "\u0000" ? "\u0000n" : c === ":" ? "\u0000c" : `\u0000u${hex(c.charCodeAt(0), 4)}`));
-}
-
-function encodePath(path: string): string {
-  return typeof path === "string" && isPlainPath(path) ? path : escapePath(path);
 }
 
 function unescapePath(encoded: string): string | undefined {
@@ -112,7 +107,7 @@ function parseRange(spec: string): ByteRange | undefined {
 
 /**
  * The keys of one namespace. Build it once per dataset: `whole(path)` of a plain path is one
- * string concatenation after three native scans, cheap enough for the L1 hit path.
+ * string concatenation and three native scans, cheap enough for the L1 hit path.
  */
 export class CacheKeys {
   readonly namespace: string;
@@ -129,17 +124,23 @@ export class CacheKeys {
 
   /** The key of a whole value. */
   whole(path: string): string {
-    return typeof path === "string" && isPlainPath(path) ? this.prefix + path : this.prefix + escapePath(path);
+    if (typeof path === "string") {
+      // Scans the key rather than the path: the prefix never holds NUL, ":" or a lone surrogate,
+      // and the key is flattened once, for these scans and the tier's hash alike.
+      const key = this.prefix + path;
+      if (isPlain(key)) return key;
+    }
+    return this.prefix + escapePath(path);
   }
 
   /** The key of a byte range of `path`. Throws INVALID_ARGUMENT for a range that is not non-negative integers. */
   range(path: string, range: ByteRange): string {
-    return this.prefix + encodePath(path) + RANGE_MARK + rangeSpec(range);
+    return this.whole(path) + RANGE_MARK + rangeSpec(range);
   }
 
   /** Every range key of `path`, and no key of another path, starts with this. */
   rangePrefix(path: string): string {
-    return this.prefix + encodePath(path) + RANGE_MARK;
+    return this.whole(path) + RANGE_MARK;
   }
 
   /** The inverse of `whole()` and `range()`; undefined for a key this namespace never builds. */
