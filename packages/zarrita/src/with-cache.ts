@@ -37,7 +37,7 @@ const OPTION_NAMES = ["namespace", "copy", "shouldCache", "classify"] as const;
 const KINDS: readonly string[] = ["metadata", "chunk", "other"];
 
 function describeValue(value: unknown): string {
-  if (value === null) return "null";
+  if (value === null || value === undefined) return String(value);
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   return typeof value === "object" ? `an instance of ${value.constructor?.name ?? "Object"}` : `${typeof value} ${String(value)}`;
 }

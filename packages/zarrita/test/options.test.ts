@@ -70,6 +70,7 @@ describe("withCache and cacheExtension options", () => {
       const error = thrown(fn);
       expect(error.code, message).toBe("INVALID_CONFIG");
       expect(error.message).toContain(message);
+      expect(error.message).not.toContain("undefined undefined");
     }
     expect(thrown(() => withCache(null as never, cache)).code).toBe("INVALID_ARGUMENT");
   });
