@@ -4,7 +4,8 @@ import { CACHE_KEY_FORMAT, CacheKeys, cacheKey, isZarrsCacheError, parseCacheKey
 /** The key format before `zc1`: `namespace:path`, ranges as `\0offset+length` or `\0-suffix`. */
 function oldFormatKey(namespace: string, path: string, range?: ByteRange): string {
   if (range === undefined) return `${namespace}:${path}`;
-  return "suffixLength" in range ? `${namespace}:${path}\u0000-${range.suffixLength}` : `${namespace}:${path}\u0000${range.offset}+${range.length}`;
+  const spec = "suffixLength" in range ? `-${range.suffixLength}` : `${range.offset}+${range.length}`;
+  return `${namespace}:${path}\u0000${spec}`;
 }
 
 /** What a tier that stores keys as UTF-8 text (Redis, Keyv) reads back. */
@@ -23,7 +24,8 @@ function random(seed: number): () => number {
 }
 
 // Characters that matter to the encoding (its separators, escapes and range syntax) and a few that do not.
-const ALPHABET = ["a", "b", "/", ":", "|", "%", "\u0000", "r", "n", "c", "u", "D", "8", "0", "1", "+", "-", "z", "\ud800", "\udc00", "é", "😀", "%3A", "%u"];
+const ALPHABET = ["a", "b", "/", ":", "|", "%", "\u0000", "r", "n", "c", "u", "D", "8", "0", "1", "+", "-", "z"];
+ALPHABET.push("\ud800", "\udc00", "é", "😀", "%3A", "%u");
 
 function randomString(next: () => number, maxParts: number): string {
   let s = "";
@@ -103,7 +105,8 @@ describe("cache keys", () => {
     const keys = new CacheKeys("https://example.com/data.zarr");
     expect(keys.prefix).toBe("zc1|https%3A//example.com/data.zarr|");
     expect(keys.whole("/temperature/c/0/0")).toBe("zc1|https%3A//example.com/data.zarr|/temperature/c/0/0");
-    expect(keys.range("/wind/c/0/0/0", { offset: 1024, length: 4096 })).toBe("zc1|https%3A//example.com/data.zarr|/wind/c/0/0/0\u0000r1024+4096");
+    const shard = "zc1|https%3A//example.com/data.zarr|/wind/c/0/0/0";
+    expect(keys.range("/wind/c/0/0/0", { offset: 1024, length: 4096 })).toBe(`${shard}\u0000r1024+4096`);
     expect(keys.range("/wind/c/0/0/0", { suffixLength: 1040 })).toBe("zc1|https%3A//example.com/data.zarr|/wind/c/0/0/0\u0000r-1040");
     expect(keys.rangePrefix("/wind/c/0/0/0")).toBe("zc1|https%3A//example.com/data.zarr|/wind/c/0/0/0\u0000r");
     expect(cacheKey("a%b|c\u0001", "/p:q\u0000\udc00")).toBe("zc1|a%25b%7Cc%01|/p\u0000cq\u0000n\u0000uDC00");
@@ -191,9 +194,10 @@ describe("cache keys", () => {
         const rangePrefix = keys.rangePrefix(probe.path);
         for (const e of entries) {
           const sameNamespace = e.namespace === probe.namespace;
-          if (e.key.startsWith(keys.prefix) !== sameNamespace) wrong.push(`prefix of ${JSON.stringify(probe.namespace)} vs ${JSON.stringify(e.key)}`);
+          const show = JSON.stringify(e.key);
+          if (e.key.startsWith(keys.prefix) !== sameNamespace) wrong.push(`prefix of ${JSON.stringify(probe.namespace)} vs ${show}`);
           const ownRange = sameNamespace && e.path === probe.path && e.range !== undefined;
-          if (e.key.startsWith(rangePrefix) !== ownRange) wrong.push(`rangePrefix of ${JSON.stringify(probe.path)} vs ${JSON.stringify(e.key)}`);
+          if (e.key.startsWith(rangePrefix) !== ownRange) wrong.push(`rangePrefix of ${JSON.stringify(probe.path)} vs ${show}`);
         }
       }
       expect(wrong, `seed ${seed}`).toEqual([]);
@@ -209,7 +213,8 @@ describe("cache keys", () => {
 
   it("refuses bad ranges, paths and namespaces with typed errors", () => {
     const keys = new CacheKeys("ns");
-    for (const range of [{ offset: -1, length: 2 }, { offset: 0.5, length: 2 }, { offset: 0, length: Number.NaN }, { suffixLength: -3 }, {}, null]) {
+    const bad = [{ offset: -1, length: 2 }, { offset: 0.5, length: 2 }, { offset: 0, length: Number.NaN }, { suffixLength: -3 }, {}, null];
+    for (const range of bad) {
       expect(codeOf(() => keys.range("/a", range as never)), JSON.stringify(range)).toBe("INVALID_ARGUMENT");
     }
     expect(codeOf(() => keys.range("/a", { offset: 2 ** 53, length: 1 }))).toBe("INVALID_ARGUMENT");

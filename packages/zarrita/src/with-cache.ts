@@ -55,7 +55,7 @@ function validate(owner: string, cache: unknown, options: unknown, known: readon
   assertKnownOptions(owner, options, known);
   const c = cache as Partial<TieredCache> | null;
   if (typeof c?.getOrLoad !== "function" || typeof c?.write !== "function") {
-    const where = owner === "cacheExtension()" ? 'option "cache"' : "withCache(store, cache): cache";
+    const where = owner === "cacheExtension()" ? `${owner}: option "cache"` : "withCache(store, cache): cache";
     throw new ZarrsCacheError("INVALID_CONFIG", `${where} must be a cache built with createCache()...build(), got ${describeValue(cache)}`);
   }
   const o = options as Record<string, unknown>;
@@ -82,7 +82,8 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
 function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCache, rest: WithCacheOptions) {
   const namespace = rest.namespace ?? storeIdentity(inner);
   if (namespace === undefined) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `${owner}: this store has no URL to identify it; pass option "namespace" (e.g. "my-dataset")`);
+    const hint = 'pass option "namespace" (e.g. "my-dataset")';
+    throw new ZarrsCacheError("INVALID_CONFIG", `${owner}: this store has no URL to identify it; ${hint}`);
   }
   const keys = new StoreKeys(namespace);
   const copy = rest.copy ?? true;

@@ -49,8 +49,10 @@ describe("withCache and cacheExtension options", () => {
 
   it("refuse every bad value with INVALID_CONFIG naming the option", () => {
     const cache = newCache();
+    const noUrl = { get: async () => undefined };
+    const builtWith = "must be a cache built with createCache()...build(), got";
     const cases: [() => unknown, string][] = [
-      [() => withCache(store(), cache, { namespace: 5 } as never), 'withCache(): option "namespace" must be a non-empty string, got number 5'],
+      [() => withCache(store(), cache, { namespace: 5 } as never), 'option "namespace" must be a non-empty string, got number 5'],
       [() => withCache(store(), cache, { namespace: "" }), 'withCache(): option "namespace" must be a non-empty string'],
       [() => withCache(store(), cache, { copy: "yes" } as never), 'withCache(): option "copy" must be a boolean, got "yes"'],
       [() => withCache(store(), cache, { shouldCache: true } as never), 'withCache(): option "shouldCache" must be a function'],
@@ -58,13 +60,13 @@ describe("withCache and cacheExtension options", () => {
       [() => withCache(store(), cache, null as never), "withCache(): options must be an object"],
       [() => withCache(store(), cache, "era5" as never), "withCache(): options must be an object"],
       [() => withCache(store(), cache, [] as never), "withCache(): options must be an object"],
-      [() => withCache(store(), {} as never), "withCache(store, cache): cache must be a cache built with createCache()...build()"],
-      [() => withCache({ get: async () => undefined }, cache), 'withCache(): this store has no URL to identify it; pass option "namespace"'],
+      [() => withCache(store(), {} as never), `withCache(store, cache): cache ${builtWith} an instance of Object`],
+      [() => withCache(noUrl, cache), 'withCache(): this store has no URL to identify it; pass option "namespace"'],
       [() => cacheExtension(store(), undefined as never), "cacheExtension(): options must be an object like { cache }"],
-      [() => cacheExtension(store(), {} as never), 'option "cache" must be a cache built with createCache()...build(), got undefined'],
-      [() => cacheExtension(store(), { cache: new Map() } as never), 'option "cache" must be a cache built with createCache()...build(), got an instance of Map'],
+      [() => cacheExtension(store(), {} as never), `cacheExtension(): option "cache" ${builtWith} undefined`],
+      [() => cacheExtension(store(), { cache: new Map() } as never), `option "cache" ${builtWith} an instance of Map`],
       [() => cacheExtension(store(), { cache, copy: 1 } as never), 'cacheExtension(): option "copy" must be a boolean, got number 1'],
-      [() => cacheExtension({ get: async () => undefined }, { cache }), 'cacheExtension(): this store has no URL to identify it; pass option "namespace"'],
+      [() => cacheExtension(noUrl, { cache }), 'cacheExtension(): this store has no URL to identify it; pass option "namespace"'],
     ];
     for (const [fn, message] of cases) {
       const error = thrown(fn);
@@ -79,7 +81,8 @@ describe("withCache and cacheExtension options", () => {
     const cached = withCache(store(), newCache(), { classify: () => "forever" as never });
     const read = cached.get("/a/zarr.json");
     await expect(read).rejects.toSatisfy((e) => isZarrsCacheError(e, "INVALID_CONFIG"));
-    await expect(read).rejects.toThrow('withCache(): option "classify" must return "metadata", "chunk" or "other" (for path "/a/zarr.json"), got "forever"');
+    const message = 'withCache(): option "classify" must return "metadata", "chunk" or "other" (for path "/a/zarr.json"), got "forever"';
+    await expect(read).rejects.toThrow(message);
     const fine = withCache(store(), newCache(), { classify: () => "metadata" });
     expect(Array.from((await fine.get("/a/zarr.json"))!)).toEqual([1, 2, 3, 4]);
   });

@@ -18,7 +18,9 @@ function versionBytes(v: number): Uint8Array {
 
 /** The version a value or an aligned range of it holds; throws on torn or foreign bytes. */
 function versionOf(bytes: Uint8Array | undefined): number {
-  if (bytes === undefined || bytes.byteLength === 0 || bytes.byteLength % 4 !== 0) throw new Error(`not a versioned value: ${bytes?.byteLength} bytes`);
+  if (bytes === undefined || bytes.byteLength === 0 || bytes.byteLength % 4 !== 0) {
+    throw new Error(`not a versioned value: ${bytes?.byteLength} bytes`);
+  }
   const words = new Uint32Array(bytes.slice().buffer);
   if (!words.every((w) => w === words[0])) throw new Error(`torn value: ${Array.from(words).join(",")}`);
   return words[0]!;
@@ -67,7 +69,8 @@ class VersionedStore {
     const value = this.values.get(path);
     await sleep(this.latency() + this.readDelay);
     if (value === undefined) return undefined;
-    return "suffixLength" in range ? value.slice(value.byteLength - range.suffixLength) : value.slice(range.offset, range.offset + range.length);
+    if ("suffixLength" in range) return value.slice(value.byteLength - range.suffixLength);
+    return value.slice(range.offset, range.offset + range.length);
   }
 
   async set(path: AbsolutePath, value: Uint8Array): Promise<void> {
@@ -196,7 +199,9 @@ async function linearizability(writePolicy: WritePolicy, slowSecondTier: boolean
     const order = upstream.applied.get(path)!;
     const floor = Math.max(0, ...completed.get(path)!.filter(([at]) => at < start).map(([, v]) => order.indexOf(v)));
     const position = order.indexOf(version);
-    if (position < floor) violations.push(`${kind} ${path} started at t${start} returned v${version}, older than v${order[floor]} written before it`);
+    if (position < floor) {
+      violations.push(`${kind} ${path} started at t${start} returned v${version}, older than v${order[floor]} written before it`);
+    }
   }
   expect(reads.length).toBeGreaterThan(100);
   return violations;
@@ -227,7 +232,9 @@ describe("reads after a write through withCache", () => {
     }
 
     for (const slow of [false, true]) {
-      it(`${writePolicy}${slow ? " over a slow second tier" : ""}: concurrent readers and writers never read older than a completed write`, async () => {
+      const where = `${writePolicy}${slow ? " over a slow second tier" : ""}`;
+      const name = `${where}: concurrent readers and writers never read older than a completed write`;
+      it(name, async () => {
         for (const seed of [11, 12]) expect(await linearizability(writePolicy, slow, seed), `seed ${seed}`).toEqual([]);
       });
     }
