@@ -80,6 +80,9 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
 
 /** The methods both forms of the wrapper install over the store's own; `rest` is validated. */
 function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCache, rest: WithCacheOptions) {
+  if (inner === null || typeof inner !== "object" || typeof inner.get !== "function") {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${owner}: the store must be a zarrita store with a get(key) method, got ${describeValue(inner)}`);
+  }
   const namespace = rest.namespace ?? storeIdentity(inner);
   if (namespace === undefined) {
     const hint = 'pass option "namespace" (e.g. "my-dataset")';
@@ -211,9 +214,6 @@ function registerOnce(cache: TieredCache, prefix: string, load: (key: string) =>
  * `const store = withCache(new FetchStore(url), cache)`.
  */
 export function withCache<S extends AsyncReadable>(store: S, cache: TieredCache, options: WithCacheOptions = {}): S {
-  if (store === null || typeof store !== "object" || typeof (store as AsyncReadable).get !== "function") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", "withCache(store, cache): store must be a zarrita store with a get(key) method");
-  }
   validate("withCache()", cache, options, OPTION_NAMES);
   return withOverrides(store, cachingOverrides("withCache()", store, cache, options)) as S;
 }

@@ -74,7 +74,11 @@ describe("withCache and cacheExtension options", () => {
       expect(error.message).toContain(message);
       expect(error.message).not.toContain("undefined undefined");
     }
-    expect(thrown(() => withCache(null as never, cache)).code).toBe("INVALID_ARGUMENT");
+    for (const fn of [() => withCache(null as never, cache), () => cacheExtension({} as never, { cache, namespace: "x" })]) {
+      const error = thrown(fn);
+      expect(error.code).toBe("INVALID_ARGUMENT");
+      expect(error.message).toMatch(/^(withCache|cacheExtension)\(\): the store must be a zarrita store with a get\(key\) method, got /);
+    }
   });
 
   it("reject a classify answer outside the TTL classes, naming the option", async () => {
