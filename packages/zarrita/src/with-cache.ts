@@ -81,7 +81,8 @@ export const cacheExtension = defineStoreExtension((inner: AsyncReadable, option
 /** The methods both forms of the wrapper install over the store's own; `rest` is validated. */
 function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCache, rest: WithCacheOptions) {
   if (inner === null || typeof inner !== "object" || typeof inner.get !== "function") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `${owner}: the store must be a zarrita store with a get(key) method, got ${describeValue(inner)}`);
+    const got = describeValue(inner);
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${owner}: the store must be a zarrita store with a get(key) method, got ${got}`);
   }
   const namespace = rest.namespace ?? storeIdentity(inner);
   if (namespace === undefined) {
