@@ -50,3 +50,4 @@ export {
   type ZarrArrayMetadata,
   type ZarrArrayOptions,
 } from "./zarr-array/index.js";
+export { CACHE_KEY_FORMAT, CacheKeys, cacheKey, parseCacheKey, type KeyRange, type ParsedCacheKey } from "./cache-key.js";

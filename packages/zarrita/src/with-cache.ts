@@ -1,5 +1,5 @@
 import type { AbsolutePath, AsyncReadable, GetOptions, RangeQuery } from "@zarrita/storage";
-import { type KeyKind, type PrefetchLoader, type TieredCache, ZarrsCacheError, classifyKey } from "@zarrs-cache/core";
+import { type KeyKind, type PrefetchLoader, type TieredCache, ZarrsCacheError, assertKnownOptions, classifyKey } from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
 import { StoreKeys, storeIdentity } from "./keys.js";
 import { withOverrides } from "./with-overrides.js";
@@ -33,22 +33,39 @@ function copyOf(value: Uint8Array): Uint8Array {
   return value.constructor === Uint8Array ? value.slice() : new Uint8Array(value);
 }
 
-function validate(cache: unknown, options: WithCacheOptions): void {
+const OPTION_NAMES = ["namespace", "copy", "shouldCache", "classify"] as const;
+const KINDS: readonly string[] = ["metadata", "chunk", "other"];
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value === "object" ? `an instance of ${value.constructor?.name ?? "Object"}` : `${typeof value} ${String(value)}`;
+}
+
+function invalid(owner: string, option: string, must: string, value: unknown): ZarrsCacheError {
+  return new ZarrsCacheError("INVALID_CONFIG", `${owner}: option "${option}" ${must}, got ${describeValue(value)}`);
+}
+
+/** Checks everything a caller passed; every failure is INVALID_CONFIG naming the option. */
+function validate(owner: string, cache: unknown, options: unknown, known: readonly string[]): asserts options is WithCacheOptions {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    const example = owner === "cacheExtension()" ? "{ cache }" : '{ namespace: "my-dataset" }';
+    throw new ZarrsCacheError("INVALID_CONFIG", `${owner}: options must be an object like ${example}, got ${describeValue(options)}`);
+  }
+  assertKnownOptions(owner, options, known);
   const c = cache as Partial<TieredCache> | null;
   if (typeof c?.getOrLoad !== "function" || typeof c?.write !== "function") {
-    throw new ZarrsCacheError("INVALID_CONFIG", "withCache(store, cache): cache must be built with createCache()...build()");
+    const where = owner === "cacheExtension()" ? `${owner}: option "cache"` : "withCache(store, cache): cache";
+    throw new ZarrsCacheError("INVALID_CONFIG", `${where} must be a cache built with createCache()...build(), got ${describeValue(cache)}`);
   }
-  if (options.namespace !== undefined && (typeof options.namespace !== "string" || options.namespace === "")) {
-    throw new ZarrsCacheError("INVALID_CONFIG", 'withCache(): option "namespace" must be a non-empty string');
+  const o = options as Record<string, unknown>;
+  if (o.namespace !== undefined && (typeof o.namespace !== "string" || o.namespace === "")) {
+    throw invalid(owner, "namespace", "must be a non-empty string", o.namespace);
   }
   for (const name of ["shouldCache", "classify"] as const) {
-    if (options[name] !== undefined && typeof options[name] !== "function") {
-      throw new ZarrsCacheError("INVALID_CONFIG", `withCache(): option "${name}" must be a function`);
-    }
+    if (o[name] !== undefined && typeof o[name] !== "function") throw invalid(owner, name, "must be a function", o[name]);
   }
-  if (options.copy !== undefined && typeof options.copy !== "boolean") {
-    throw new ZarrsCacheError("INVALID_CONFIG", 'withCache(): option "copy" must be a boolean');
-  }
+  if (o.copy !== undefined && typeof o.copy !== "boolean") throw invalid(owner, "copy", "must be a boolean", o.copy);
 }
 
 /**
@@ -56,19 +73,25 @@ function validate(cache: unknown, options: WithCacheOptions): void {
  * Overrides `get`, `getRange` (when the store has it) and `set` (when the store has it);
  * everything else is the wrapped store's own.
  */
-export const cacheExtension = defineStoreExtension((inner: AsyncReadable, options: CacheExtensionOptions) => cachingOverrides(inner, options));
+export const cacheExtension = defineStoreExtension((inner: AsyncReadable, options: CacheExtensionOptions) => {
+  validate("cacheExtension()", (options as CacheExtensionOptions | null)?.cache, options, ["cache", ...OPTION_NAMES]);
+  return cachingOverrides("cacheExtension()", inner, options.cache, options);
+});
 
-/** The methods both forms of the wrapper install over the store's own. */
-function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) {
-  const { cache, ...rest } = options ?? ({} as CacheExtensionOptions);
-  validate(cache, rest);
+/** The methods both forms of the wrapper install over the store's own; `rest` is validated. */
+function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCache, rest: WithCacheOptions) {
+  if (inner === null || typeof inner !== "object" || typeof inner.get !== "function") {
+    const got = describeValue(inner);
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${owner}: the store must be a zarrita store with a get(key) method, got ${got}`);
+  }
   const namespace = rest.namespace ?? storeIdentity(inner);
   if (namespace === undefined) {
-    throw new ZarrsCacheError("INVALID_CONFIG", 'withCache(): this store has no URL to identify it; pass options.namespace (e.g. "my-dataset")');
+    const hint = 'pass option "namespace" (e.g. "my-dataset")';
+    throw new ZarrsCacheError("INVALID_CONFIG", `${owner}: this store has no URL to identify it; ${hint}`);
   }
   const keys = new StoreKeys(namespace);
   const copy = rest.copy ?? true;
-  const classify = rest.classify ?? classifyKey;
+  const classify = rest.classify === undefined ? classifyKey : checkedClassify(owner, rest.classify);
   const shouldCache = rest.shouldCache;
   const innerGet = inner.get.bind(inner);
   const innerGetRange = inner.getRange?.bind(inner);
@@ -90,9 +113,10 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
   const handOut = (value: Uint8Array | undefined) => (value === undefined || !copy ? value : copyOf(value));
 
   // Everything below returns a promise and never throws synchronously (zarrita chains .then).
-  const read = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined): Promise<Uint8Array | undefined> => {
+  const read = (path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined): Promise<Uint8Array | undefined> => {
     try {
       if (!cached(path, range)) return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
+      const key = range === undefined ? keys.whole(path) : keys.range(path, range);
       const hit = cache.peek(key);
       if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
       return loadAndHandOut(key, path, range, opts);
@@ -105,13 +129,12 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
     return copy ? pending.then(handOut) : pending;
   };
 
-  const prefix = keys.prefix;
   return {
     get(path: AbsolutePath, opts?: GetOptions): Promise<Uint8Array | undefined> {
-      if (shouldCache !== undefined) return read(prefix + path, path, undefined, opts);
+      if (shouldCache !== undefined) return read(path, undefined, opts);
       // The hot path, kept flat: an L1 hit is answered with no await and no key classification.
-      const key = prefix + path;
       try {
+        const key = keys.whole(path);
         const hit = cache.peek(key);
         if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
         return loadAndHandOut(key, path, undefined, opts);
@@ -121,25 +144,58 @@ function cachingOverrides(inner: AsyncReadable, options: CacheExtensionOptions) 
     },
     ...(innerGetRange && {
       getRange(path: AbsolutePath, range: RangeQuery, opts?: GetOptions): Promise<Uint8Array | undefined> {
-        return read(keys.range(path, range), path, range, opts);
+        return read(path, range, opts);
       },
     }),
     ...(innerSet && {
       async set(path: AbsolutePath, value: Uint8Array): Promise<void> {
         const key = keys.whole(path);
-        if (cached(path, undefined)) {
-          // Store first; the cache changes only after the store accepted the write.
-          await cache.write(key, value, async () => {
+        const dropRanges = () => cache.invalidate(keys.rangePrefix(path));
+        // One write per key at a time, so the cache ends up holding what the store ended up holding.
+        await oneAtATime(cache, key, async () => {
+          if (cached(path, undefined)) {
+            // Store first; the cache changes only after the store accepted the write. Ranges of
+            // the path are dropped before the whole value is updated, so no read that starts
+            // after set() resolved finds bytes older than the write.
+            await cache.write(key, value, async () => {
+              await innerSet(path, value);
+              await dropRanges();
+            }, { kind: classify(path) });
+          } else {
             await innerSet(path, value);
-          }, { kind: classify(path) });
-        } else {
-          await innerSet(path, value);
-          await cache.delete(key);
-        }
-        await cache.invalidate(keys.rangePrefix(path));
+            await Promise.all([cache.delete(key), dropRanges()]);
+          }
+        });
       },
     }),
   };
+}
+
+/** `classify` with its answer checked: a bad answer would silently pick no TTL class. */
+function checkedClassify(owner: string, classify: (path: string) => KeyKind): (path: string) => KeyKind {
+  return (path) => {
+    const kind = classify(path);
+    if (KINDS.includes(kind)) return kind;
+    throw invalid(owner, "classify", `must return "metadata", "chunk" or "other" (for path ${JSON.stringify(path)})`, kind);
+  };
+}
+
+/**
+ * Writes of one key through any wrapper over one cache run one after another: two overlapping
+ * writes could otherwise reach the store in one order and the cache in the other.
+ */
+const writeQueues = new WeakMap<TieredCache, Map<string, Promise<unknown>>>();
+
+function oneAtATime(cache: TieredCache, key: string, task: () => Promise<void>): Promise<void> {
+  let queues = writeQueues.get(cache);
+  if (!queues) writeQueues.set(cache, (queues = new Map()));
+  const run = (queues.get(key) ?? Promise.resolve()).then(task);
+  const settled = run.catch(() => undefined);
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return run;
 }
 
 /**
@@ -160,8 +216,6 @@ function registerOnce(cache: TieredCache, prefix: string, load: PrefetchLoader):
  * `const store = withCache(new FetchStore(url), cache)`.
  */
 export function withCache<S extends AsyncReadable>(store: S, cache: TieredCache, options: WithCacheOptions = {}): S {
-  if (store === null || typeof store !== "object" || typeof (store as AsyncReadable).get !== "function") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", "withCache(store, cache): store must be a zarrita store with a get(key) method");
-  }
-  return withOverrides(store, cachingOverrides(store, { ...options, cache })) as S;
+  validate("withCache()", cache, options, OPTION_NAMES);
+  return withOverrides(store, cachingOverrides("withCache()", store, cache, options)) as S;
 }
