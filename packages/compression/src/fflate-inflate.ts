@@ -11,10 +11,13 @@ import { yieldToEventLoop } from "./yield.js";
 
 /**
  * Input bytes fed per step. One step inflates at most ~1032× its input (deflate's limit), so a
- * bomb overshoots the expected length by at most ~16.5 MiB (plus fflate's own growing buffer)
- * before it is stopped; real data (2–10×) decodes 32–160 KiB per step.
+ * bomb overshoots the expected length by at most ~4 MiB before it is stopped, and one step of the
+ * asynchronous decoder holds the event loop for at most that much work (fflate decodes such runs
+ * at 100–300 MB/s here). Smaller steps cost more per byte: fflate allocates a fresh buffer per
+ * push, so values fed in 4 KiB steps decode about 2–3× slower than fflate's one-shot call (which
+ * cannot be stopped: it keeps decoding past the end of its output buffer, dropping the bytes).
  */
-export const STEP_INPUT_BYTES = 16 * 1024;
+export const STEP_INPUT_BYTES = 4 * 1024;
 /** How long the asynchronous decoder runs before it lets the event loop turn. */
 const SLICE_MS = 5;
 
@@ -119,8 +122,7 @@ export function inflateBounded(codec: Codec, payload: Uint8Array, expected: numb
     while (!inflate.step());
     return inflate.result();
   }
-  // One step's worth of input can expand only so far, and the one-shot call is faster for small
-  // values. One spare byte: fflate stops writing at the end of the buffer, so a longer stream
+  // One step's worth of input can expand only so far, and the one-shot call is faster. One spare byte: fflate stops writing at the end of the buffer, so a longer stream
   // shows up as output that reaches it.
   const decoded = inflateSync(body, { out: new Uint8Array(expected + 1) });
   if (decoded.byteLength !== expected) {
