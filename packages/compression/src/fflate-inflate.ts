@@ -10,14 +10,18 @@ import type { Codec } from "./header.js";
 import { yieldToEventLoop } from "./yield.js";
 
 /**
- * Input bytes fed per step. One step inflates at most ~1032× its input (deflate's limit), so a
- * bomb overshoots the expected length by at most ~4 MiB before it is stopped, and one step of the
- * asynchronous decoder holds the event loop for at most that much work (fflate decodes such runs
- * at 100–300 MB/s here). Smaller steps cost more per byte: fflate allocates a fresh buffer per
- * push, so values fed in 4 KiB steps decode about 2–3× slower than fflate's one-shot call (which
- * cannot be stopped: it keeps decoding past the end of its output buffer, dropping the bytes).
+ * Input bytes fed per step. One step inflates at most ~1032× its input (deflate's limit), and only
+ * between steps can decoding stop, so a bomb overshoots the expected length by at most one step's
+ * output: ~16.5 MiB for a synchronous decode (values up to asyncAboveBytes), ~4 MiB for an
+ * asynchronous one, where one step is also the longest the event loop is held. It is a trade:
+ * fflate allocates fresh buffers on every push, so smaller steps make real values slower (4 KiB
+ * steps measured 2–6× fflate's one-shot call, 16 KiB 1.2–2×), and a step's cost grows faster than
+ * its output (16 KiB of bomb took 250–450 ms here, 4 KiB 33–95 ms, on a loaded machine). The
+ * one-shot call is no way out: it cannot be stopped, and keeps decoding past the end of its
+ * output buffer (dropping the bytes) to the end of the stream.
  */
-export const STEP_INPUT_BYTES = 4 * 1024;
+export const SYNC_STEP_BYTES = 16 * 1024;
+export const ASYNC_STEP_BYTES = 4 * 1024;
 /** How long the asynchronous decoder runs before it lets the event loop turn. */
 const SLICE_MS = 5;
 
@@ -85,6 +89,7 @@ class BoundedInflate {
     private readonly codec: Codec,
     private readonly payload: Uint8Array,
     private readonly expected: number,
+    private readonly stepBytes: number,
   ) {
     this.body = deflateBody(codec, payload);
     this.out = new Uint8Array(expected);
@@ -100,7 +105,7 @@ class BoundedInflate {
 
   /** Decodes the next step; true once the whole body is in. */
   step(): boolean {
-    const end = Math.min(this.body.byteLength, this.at + STEP_INPUT_BYTES);
+    const end = Math.min(this.body.byteLength, this.at + this.stepBytes);
     const last = end === this.body.byteLength;
     this.inflater.push(this.body.subarray(this.at, end), last);
     this.at = end;
@@ -117,8 +122,8 @@ class BoundedInflate {
 /** Exactly `expected` bytes, or throws; stops decoding once the output passes `expected`. */
 export function inflateBounded(codec: Codec, payload: Uint8Array, expected: number): Uint8Array {
   const body = deflateBody(codec, payload);
-  if (body.byteLength > STEP_INPUT_BYTES) {
-    const inflate = new BoundedInflate(codec, payload, expected);
+  if (body.byteLength > SYNC_STEP_BYTES) {
+    const inflate = new BoundedInflate(codec, payload, expected, SYNC_STEP_BYTES);
     while (!inflate.step());
     return inflate.result();
   }
@@ -134,7 +139,7 @@ export function inflateBounded(codec: Codec, payload: Uint8Array, expected: numb
 
 /** As inflateBounded, in slices of a few ms with the event loop let through in between. */
 export async function inflateBoundedAsync(codec: Codec, payload: Uint8Array, expected: number): Promise<Uint8Array> {
-  const inflate = new BoundedInflate(codec, payload, expected);
+  const inflate = new BoundedInflate(codec, payload, expected, ASYNC_STEP_BYTES);
   let sliceStart = performance.now();
   while (!inflate.step()) {
     if (performance.now() - sliceStart >= SLICE_MS) {
