@@ -95,8 +95,8 @@ function nodeEngine(zlib: NodeZlib): Engine {
       return new Promise((resolve, reject) => {
         const done: Callback = (error, decoded) => {
           if (error) reject(error);
-          else if (decoded.byteLength !== originalLength) reject(new Error(`decoded ${decoded.byteLength} bytes, expected ${originalLength}`));
-          else resolve(plainBytes(decoded));
+          else if (decoded.byteLength === originalLength) resolve(plainBytes(decoded));
+          else reject(new Error(`decoded ${decoded.byteLength} bytes, expected ${originalLength}`));
         };
         const options = inflateOptions(originalLength);
         if (codec === "deflate") zlib.inflateRaw(payload, options, done);

@@ -1,9 +1,10 @@
 // Bounded decoding with fflate. fflate's one-shot inflateSync keeps decoding to the end of the
 // stream even when the output buffer it was given is full (it drops the extra bytes), so a small
 // stream that expands 1000-fold costs seconds of CPU whatever buffer it gets. Here the stream is
-// fed to fflate's streaming Inflate a slice at a time and decoding stops at the first slice whose
-// output passes the expected length. The gzip and zlib wrappers are read here too, so only raw
-// deflate goes through fflate (its streaming Gunzip misreads a trailer split across two slices).
+// fed to fflate's streaming Inflate a step at a time and decoding stops after the first step whose
+// output passes the expected length. The gzip and zlib wrappers and trailers are read here, so
+// all three codecs take one path through fflate (raw deflate), and the trailer's checksum is
+// kept up as output arrives.
 import { Inflate, inflateSync } from "fflate";
 import { adler32, crc32 } from "./checksums.js";
 import type { Codec } from "./header.js";
@@ -127,8 +128,9 @@ export function inflateBounded(codec: Codec, payload: Uint8Array, expected: numb
     while (!inflate.step());
     return inflate.result();
   }
-  // One step's worth of input can expand only so far, and the one-shot call is faster. One spare byte: fflate stops writing at the end of the buffer, so a longer stream
-  // shows up as output that reaches it.
+  // One step's worth of input can expand only so far, and the one-shot call is faster. One spare
+  // byte: fflate stops writing at the end of the buffer, so a longer stream shows up as output
+  // that reaches it.
   const decoded = inflateSync(body, { out: new Uint8Array(expected + 1) });
   if (decoded.byteLength !== expected) {
     throw new Error(`decoded ${decoded.byteLength > expected ? "more than" : decoded.byteLength} bytes, expected ${expected}`);

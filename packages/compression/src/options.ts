@@ -92,11 +92,11 @@ export function resolveOptions(options: CompressionOptions | undefined, innerMax
   if (!IMPLEMENTATIONS.includes(implementation)) {
     throw invalid(`option "implementation" must be one of ${IMPLEMENTATIONS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(implementation)}`);
   }
-  const fromInner = innerMaxValueBytes !== undefined && innerMaxValueBytes > 0 ? Math.min(innerMaxValueBytes, MAX_ORIGINAL_BYTES) : undefined;
+  const fromInner = innerMaxValueBytes === undefined ? undefined : Math.min(innerMaxValueBytes, MAX_ORIGINAL_BYTES);
   const { maxDecompressedBytes = fromInner ?? DEFAULT_MAX_DECOMPRESSED_BYTES, asyncAboveBytes = DEFAULT_ASYNC_ABOVE_BYTES } = options;
   configNumber(OWNER, "maxDecompressedBytes", maxDecompressedBytes, { min: 1, integer: true });
   if (maxDecompressedBytes > MAX_ORIGINAL_BYTES) {
-    throw invalid(`option "maxDecompressedBytes" must be at most ${MAX_ORIGINAL_BYTES} (4 GiB − 1, the header's limit), got ${maxDecompressedBytes}`);
+    throw invalid(`option "maxDecompressedBytes" must be at most ${MAX_ORIGINAL_BYTES} (the header's limit), got ${maxDecompressedBytes}`);
   }
   configNumber(OWNER, "asyncAboveBytes", asyncAboveBytes, { min: 0, integer: true });
   if (name !== undefined && (typeof name !== "string" || name.length === 0)) throw invalid(`option "name" must be a non-empty string`);

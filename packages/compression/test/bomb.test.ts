@@ -34,7 +34,8 @@ async function readBomb(implementation: "node:zlib" | "fflate", bomb: string): P
   if (!fs.existsSync(dist)) throw new Error(`${dist} is missing: build first (npx turbo run build --filter=@zarrs-cache/compression...)`);
   const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", reader, implementation, bomb], { timeout: 60_000 });
   const result = JSON.parse(stdout) as BombRead;
-  console.log(`bomb ${bomb} (${implementation}): peak RSS +${result.rssGrowthMiB.toFixed(1)} MiB, longest stall ${result.maxStallMs.toFixed(1)} ms`);
+  const { rssGrowthMiB, maxStallMs } = result;
+  console.log(`bomb ${bomb} (${implementation}): peak RSS +${rssGrowthMiB.toFixed(1)} MiB, longest stall ${maxStallMs.toFixed(1)} ms`);
   return result;
 }
 

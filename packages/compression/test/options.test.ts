@@ -50,7 +50,8 @@ describe("options are validated, naming the bad one", () => {
     expectConfigError(typo({ minsavings: 0.2 }), 'compressed(): unknown option "minsavings" — did you mean "minSavings"?');
     expectConfigError(typo({ maxDecompresedBytes: 1 }), 'unknown option "maxDecompresedBytes" — did you mean "maxDecompressedBytes"?');
     expectConfigError(typo({ codecs: "gzip" }), 'did you mean "codec"?');
-    expectConfigError(typo({ compressionLevel: 9 }), '(known: codec, level, minBytes, minSavings, entropyCheck, implementation, maxDecompressedBytes');
+    const known = "(known: codec, level, minBytes, minSavings, entropyCheck, implementation, maxDecompressedBytes, asyncAboveBytes, name)";
+    expectConfigError(typo({ compressionLevel: 9 }), known);
     expectConfigError(() => compressed(memory({ maxBytes: 1024 }), "zlib" as unknown as CompressionOptions), "options must be an object");
     expectConfigError(() => compressed(memory({ maxBytes: 1024 }), null as unknown as CompressionOptions), "options must be an object");
   });

@@ -65,7 +65,8 @@ export class MemoryTier implements CacheTier {
       throw new ZarrsCacheError("INVALID_CONFIG", (error as Error).message);
     }
     if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
-      throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: option "name" must be a non-empty string, got ${JSON.stringify(options.name) ?? typeof options.name}`);
+      const got = JSON.stringify(options.name) ?? typeof options.name;
+      throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: option "name" must be a non-empty string, got ${got}`);
     }
     this.name = options.name ?? "memory";
     this.defaultTtl = options.ttl;

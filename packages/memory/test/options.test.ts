@@ -15,7 +15,8 @@ function configError(options: unknown): Error {
 describe("memory(): options are checked, naming the bad one", () => {
   it("refuses an unknown option name, with a did-you-mean when one is close", () => {
     expect(configError({ maxBytes: 1024, maxbytes: 2048 }).message).toMatch(/unknown option "maxbytes" — did you mean "maxBytes"\?/);
-    expect(configError({ maxBytes: 1024, maxValueByte: 10 }).message).toMatch(/unknown option "maxValueByte" — did you mean "maxValueBytes"\?/);
+    const typo = configError({ maxBytes: 1024, maxValueByte: 10 }).message;
+    expect(typo).toMatch(/unknown option "maxValueByte" — did you mean "maxValueBytes"\?/);
     expect(configError({ maxBytes: 1024, ttl: 1000, tll: 5 }).message).toMatch(/unknown option "tll" — did you mean "ttl"\?/);
     const far = configError({ maxBytes: 1024, evictionPolicy: "lru" }).message;
     expect(far).toContain('unknown option "evictionPolicy"');
