@@ -14,18 +14,18 @@ function table(): Int32Array {
   return crcTable;
 }
 
-/** CRC-32 (IEEE 802.3, as in gzip), unsigned. */
-export function crc32(data: Uint8Array): number {
+/** CRC-32 (IEEE 802.3, as in gzip), unsigned; pass the CRC of the bytes before `data` to continue it. */
+export function crc32(data: Uint8Array, previous = 0): number {
   const t = table();
-  let c = -1;
+  let c = ~previous;
   for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
 
-/** Adler-32 (as in zlib streams), unsigned. */
-export function adler32(data: Uint8Array): number {
-  let a = 1;
-  let b = 0;
+/** Adler-32 (as in zlib streams), unsigned; pass the Adler-32 of the bytes before `data` to continue it. */
+export function adler32(data: Uint8Array, previous = 1): number {
+  let a = previous & 0xffff;
+  let b = previous >>> 16;
   const length = data.length;
   // 5552 is the largest block for which b cannot overflow 2^32 before the modulo.
   for (let i = 0; i < length; ) {

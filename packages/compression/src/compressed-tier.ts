@@ -12,7 +12,7 @@ import {
 } from "@zarrs-cache/core";
 import { type Engine, type ImplementationName, fflateEngine, loadNodeEngine, nodeZlibExpected } from "./engines.js";
 import { IncompressibleRun, looksIncompressible } from "./entropy.js";
-import { HEADER_BYTES, MAX_ORIGINAL_BYTES, isRawValue, readHeader, writeHeader } from "./header.js";
+import { type Codec, HEADER_BYTES, isRawValue, readHeader, writeHeader } from "./header.js";
 import { type CompressionOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { StoredBuffers } from "./stored-buffers.js";
 
@@ -37,8 +37,10 @@ export interface CompressionStats extends TierStats {
   compressMs: number;
   /** Time spent decompressing in get()/getMany(), ms. */
   decompressMs: number;
-  /** Values read that were not readable (foreign, truncated, corrupt, unknown version): answered as misses. */
+  /** Values read that were not readable (foreign, truncated, corrupt, unknown version, oversized): answered as misses. */
   corruptions: number;
+  /** Of corruptions, values whose header claims more than maxDecompressedBytes: refused without decoding. */
+  oversized: number;
 }
 
 const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"] as const;
@@ -53,6 +55,8 @@ export class CompressedTier implements CacheTier {
   readonly name: string;
   /** The wrapped tier. */
   readonly inner: CacheTier;
+  /** The largest value set() accepts and get() decodes (the option maxDecompressedBytes). */
+  readonly maxValueBytes: number;
   // Present only when the inner tier has them (assigned in the constructor).
   declare readonly getMany?: (keys: readonly string[]) => Promise<(CacheEntry | undefined)[]>;
   declare readonly deletePrefix?: (prefix: string) => Promise<number>;
@@ -73,6 +77,7 @@ export class CompressedTier implements CacheTier {
     compressMs: 0,
     decompressMs: 0,
     corruptions: 0,
+    oversized: 0,
   };
   private readonly incompressible = new IncompressibleRun();
   private readonly buffers: StoredBuffers;
@@ -83,7 +88,8 @@ export class CompressedTier implements CacheTier {
     if (missing.length > 0) {
       throw new ZarrsCacheError("INVALID_CONFIG", `compressed(tier): the first argument must be a CacheTier (missing ${missing.join(", ")})`);
     }
-    this.options = resolveOptions(options);
+    this.options = resolveOptions(options, statedValueLimit(inner));
+    this.maxValueBytes = this.options.maxDecompressedBytes;
     this.inner = inner;
     this.name = this.options.name ?? `compressed(${inner.name})`;
     this.buffers = new StoredBuffers(typeof inner.getSync === "function" ? (key) => inner.getSync!(key) : undefined);
@@ -144,13 +150,20 @@ export class CompressedTier implements CacheTier {
     const entries = await this.inner.getMany!(keys);
     const current = this.currentEngine();
     const engine = current instanceof Promise ? await current : current;
-    return entries.map((entry) => this.decodeEntry(entry, engine));
+    const decoded = entries.map((entry) => this.decodeEntry(entry, engine));
+    return decoded.some((entry) => entry instanceof Promise) ? Promise.all(decoded) : (decoded as (CacheEntry | undefined)[]);
   }
 
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
     this.assertOpen();
     assertKey(key);
-    assertValue(value, MAX_ORIGINAL_BYTES);
+    if (value instanceof Uint8Array && value.byteLength > this.maxValueBytes) {
+      throw new ZarrsCacheError(
+        "VALUE_TOO_LARGE",
+        `compressed tier "${this.name}": a value of ${value.byteLength} bytes is over maxDecompressedBytes (${this.maxValueBytes})`,
+      );
+    }
+    assertValue(value);
     assertSetOptions(options);
     // Encoded before the first await, so a caller that reuses its buffer right after calling
     // set() (without waiting) cannot change what is stored. Only a forced node:zlib that is still
@@ -245,9 +258,14 @@ export class CompressedTier implements CacheTier {
     return stored;
   }
 
-  /** The entry as the caller stored it, or undefined (a miss) when absent or unreadable. */
-  private decodeEntry(entry: CacheEntry | undefined, engine: Engine): CacheEntry | undefined {
-    const value = entry === undefined ? undefined : this.decode(entry.value, engine);
+  /** The entry as the caller stored it, or undefined (a miss) when absent or unreadable; a promise for a large value. */
+  private decodeEntry(entry: CacheEntry | undefined, engine: Engine): CacheEntry | undefined | Promise<CacheEntry | undefined> {
+    if (entry === undefined) return this.answer(undefined, undefined);
+    const value = this.decode(entry.value, engine);
+    return value instanceof Promise ? value.then((decoded) => this.answer(entry, decoded)) : this.answer(entry, value);
+  }
+
+  private answer(entry: CacheEntry | undefined, value: Uint8Array | undefined): CacheEntry | undefined {
     if (value === undefined) {
       this.counters.misses++;
       return undefined;
@@ -256,24 +274,43 @@ export class CompressedTier implements CacheTier {
     return entry!.expiresAt === undefined ? { value } : { value, expiresAt: entry!.expiresAt };
   }
 
-  private decode(stored: Uint8Array, engine: Engine): Uint8Array | undefined {
-    // A raw value is returned as a view into the inner tier's buffer: no copy.
+  private decode(stored: Uint8Array, engine: Engine): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    // A raw value is returned as a view into the inner tier's buffer: no copy, and nothing to bound.
     if (stored instanceof Uint8Array && isRawValue(stored)) return stored.subarray(HEADER_BYTES);
     try {
       if (!(stored instanceof Uint8Array)) throw new Error("the inner tier returned something other than bytes");
       const header = readHeader(stored);
       const payload = stored.subarray(HEADER_BYTES);
       if (header.kind === "raw") return payload;
-      if (header.originalLength > payload.byteLength * MAX_EXPANSION + 64) throw new Error("original length beyond what deflate can produce");
+      const length = header.originalLength;
+      // Both checked before anything is allocated or decoded.
+      if (length > this.maxValueBytes) {
+        this.counters.oversized++;
+        throw new Error(`the header claims ${length} bytes, over maxDecompressedBytes`);
+      }
+      if (length > payload.byteLength * MAX_EXPANSION + 64) throw new Error("original length beyond what deflate can produce");
+      if (length > this.options.asyncAboveBytes) return this.decodeAsync(header.kind, payload, length, engine);
       const started = performance.now();
       try {
-        return engine.decompress(header.kind, payload, header.originalLength);
+        return engine.decompress(header.kind, payload, length);
       } finally {
         this.counters.decompressMs += performance.now() - started;
       }
     } catch {
       this.counters.corruptions++;
       return undefined;
+    }
+  }
+
+  private async decodeAsync(codec: Codec, payload: Uint8Array, length: number, engine: Engine): Promise<Uint8Array | undefined> {
+    const started = performance.now();
+    try {
+      return await engine.decompressAsync(codec, payload, length);
+    } catch {
+      this.counters.corruptions++;
+      return undefined;
+    } finally {
+      this.counters.decompressMs += performance.now() - started;
     }
   }
 
@@ -286,6 +323,12 @@ export class CompressedTier implements CacheTier {
   private assertOpen(): void {
     if (this.closed) throw new ZarrsCacheError("CLOSED", `the compressed tier "${this.name}" is closed`);
   }
+}
+
+/** The inner tier's own limit on a value's size, when it states one as a `maxValueBytes` property. */
+function statedValueLimit(inner: CacheTier): number | undefined {
+  const stated = (inner as { maxValueBytes?: unknown }).maxValueBytes;
+  return typeof stated === "number" && Number.isFinite(stated) && stated >= 1 ? Math.floor(stated) : undefined;
 }
 
 /**

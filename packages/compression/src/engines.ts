@@ -1,22 +1,28 @@
-import { type DeflateOptions, deflateSync, gunzipSync, gzipSync, inflateSync, unzlibSync, zlibSync } from "fflate";
-import { adler32, crc32 } from "./checksums.js";
+import { type DeflateOptions, deflateSync, gzipSync, zlibSync } from "fflate";
+import { inflateBounded, inflateBoundedAsync } from "./fflate-inflate.js";
 import type { Codec } from "./header.js";
 
 export type ImplementationName = "node:zlib" | "fflate";
 
-/** One (de)compression implementation. Both produce and read the standard streams. */
+/**
+ * One (de)compression implementation. Both produce and read the standard streams. Decoding is
+ * bounded: it stops as soon as the output passes `originalLength` (a stream that claims 1 MiB but
+ * expands to 1 GiB costs about 1 MiB of work and memory, not 1 GiB).
+ */
 export interface Engine {
   readonly name: ImplementationName;
   /** One complete stream of `codec`. */
   compress(codec: Codec, data: Uint8Array, level: number): Uint8Array;
   /** The decoded bytes, exactly `originalLength` long; throws on anything else (bad stream, checksum, length). */
   decompress(codec: Codec, payload: Uint8Array, originalLength: number): Uint8Array;
+  /**
+   * The same answer without holding the event loop for long: node:zlib decodes on libuv's thread
+   * pool, fflate in slices of a few ms with the event loop let through in between.
+   */
+  decompressAsync(codec: Codec, payload: Uint8Array, originalLength: number): Promise<Uint8Array>;
 }
 
 // ─── fflate (everywhere) ────────────────────────────────────────────────────────
-
-const readUint32LE = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-const readUint32BE = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
 export const fflateEngine: Engine = {
   name: "fflate",
@@ -27,30 +33,13 @@ export const fflateEngine: Engine = {
     // mtime 0 as node:zlib writes it, so equal input gives equal bytes.
     return gzipSync(data, { ...options, mtime: 0 });
   },
-  decompress(codec, payload, originalLength) {
-    // One spare byte: fflate silently stops writing at the end of a caller's buffer, so a stream
-    // longer than the header says shows up as output that reaches the spare byte.
-    const out = new Uint8Array(originalLength + 1);
-    const decoded =
-      codec === "deflate" ? inflateSync(payload, { out }) : codec === "zlib" ? unzlibSync(payload, { out }) : gunzipSync(payload, { out });
-    if (decoded.byteLength !== originalLength) {
-      throw new Error(`decoded ${decoded.byteLength >= out.byteLength ? "more than" : decoded.byteLength} bytes, expected ${originalLength}`);
-    }
-    // fflate does not check the stream's own checksum; do it here so corruption is never returned.
-    if (codec === "zlib" && adler32(decoded) !== readUint32BE(payload, payload.byteLength - 4)) {
-      throw new Error("zlib Adler-32 mismatch");
-    }
-    if (codec === "gzip") {
-      const end = payload.byteLength;
-      if (readUint32LE(payload, end - 4) !== originalLength || crc32(decoded) !== readUint32LE(payload, end - 8)) {
-        throw new Error("gzip CRC-32 or size mismatch");
-      }
-    }
-    return decoded;
-  },
+  decompress: inflateBounded,
+  decompressAsync: inflateBoundedAsync,
 };
 
 // ─── node:zlib (Node, Deno, Bun), loaded lazily ─────────────────────────────────
+
+type Callback = (error: Error | null, result: Uint8Array) => void;
 
 /** The part of node:zlib used here, typed locally so no Node types leak into the public API. */
 interface NodeZlib {
@@ -60,6 +49,27 @@ interface NodeZlib {
   inflateSync(data: Uint8Array, options?: object): Uint8Array;
   gzipSync(data: Uint8Array, options?: object): Uint8Array;
   gunzipSync(data: Uint8Array, options?: object): Uint8Array;
+  inflateRaw(data: Uint8Array, options: object, callback: Callback): void;
+  inflate(data: Uint8Array, options: object, callback: Callback): void;
+  gunzip(data: Uint8Array, options: object, callback: Callback): void;
+}
+
+const NEEDED: readonly (keyof NodeZlib)[] = [
+  "deflateRawSync", "inflateRawSync", "deflateSync", "inflateSync", "gzipSync", "gunzipSync", "inflateRaw", "inflate", "gunzip",
+];
+
+/**
+ * One output chunk of the expected size (+1, so a longer stream shows): about twice as fast as the
+ * default 16 KiB chunks, which are then concatenated. maxOutputLength makes zlib stop, and fail,
+ * as soon as that chunk overflows: a longer stream is never decoded further.
+ */
+function inflateOptions(originalLength: number): object {
+  return { chunkSize: Math.max(64, originalLength + 1), maxOutputLength: Math.max(1, originalLength) };
+}
+
+function exactly(decoded: Uint8Array, originalLength: number): Uint8Array {
+  if (decoded.byteLength !== originalLength) throw new Error(`decoded ${decoded.byteLength} bytes, expected ${originalLength}`);
+  return plainBytes(decoded);
 }
 
 function nodeEngine(zlib: NodeZlib): Engine {
@@ -72,17 +82,27 @@ function nodeEngine(zlib: NodeZlib): Engine {
       return zlib.gzipSync(data, options);
     },
     decompress(codec, payload, originalLength) {
-      // One output chunk of the expected size (+1, so a longer stream is caught): about twice as fast
-      // as the default 16 KiB chunks, which are then concatenated. maxOutputLength bounds a bad stream.
-      const options = { chunkSize: Math.max(64, originalLength + 1), maxOutputLength: Math.max(1, originalLength + 1) };
+      const options = inflateOptions(originalLength);
       const decoded =
         codec === "deflate"
           ? zlib.inflateRawSync(payload, options)
           : codec === "zlib"
             ? zlib.inflateSync(payload, options)
             : zlib.gunzipSync(payload, options);
-      if (decoded.byteLength !== originalLength) throw new Error(`decoded ${decoded.byteLength} bytes, expected ${originalLength}`);
-      return plainBytes(decoded);
+      return exactly(decoded, originalLength);
+    },
+    decompressAsync(codec, payload, originalLength) {
+      return new Promise((resolve, reject) => {
+        const done: Callback = (error, decoded) => {
+          if (error) reject(error);
+          else if (decoded.byteLength === originalLength) resolve(plainBytes(decoded));
+          else reject(new Error(`decoded ${decoded.byteLength} bytes, expected ${originalLength}`));
+        };
+        const options = inflateOptions(originalLength);
+        if (codec === "deflate") zlib.inflateRaw(payload, options, done);
+        else if (codec === "zlib") zlib.inflate(payload, options, done);
+        else zlib.gunzip(payload, options, done);
+      });
     },
   };
 }
@@ -110,9 +130,8 @@ export function loadNodeEngine(): Promise<Engine | undefined> {
     try {
       const module = (await import("node:zlib")) as unknown as Partial<NodeZlib> & { default?: Partial<NodeZlib> };
       const zlib = typeof module.inflateSync === "function" ? module : module.default;
-      const needed = ["deflateRawSync", "inflateRawSync", "deflateSync", "inflateSync", "gzipSync", "gunzipSync"] as const;
       // A bundler's empty browser shim for node:zlib has none of these.
-      if (!zlib || needed.some((name) => typeof zlib[name] !== "function")) return undefined;
+      if (!zlib || NEEDED.some((name) => typeof zlib[name] !== "function")) return undefined;
       return nodeEngine(zlib as NodeZlib);
     } catch {
       return undefined;

@@ -1,5 +1,5 @@
-import { ZarrsCacheError, configNumber } from "@zarrs-cache/core";
-import type { Codec } from "./header.js";
+import { ZarrsCacheError, assertKnownOptions, configNumber } from "@zarrs-cache/core";
+import { type Codec, MAX_ORIGINAL_BYTES } from "./header.js";
 
 export type { Codec };
 export type Implementation = "auto" | "node:zlib" | "fflate";
@@ -26,6 +26,20 @@ export interface CompressionOptions {
    * "fflate" force one (both read what either writes).
    */
   implementation?: Implementation;
+  /**
+   * The largest value this tier stores or decodes, in bytes. A stored value whose header claims
+   * more is refused before decoding, and decoding stops as soon as the output passes the length
+   * the header claims: a small stored "bomb" can never make a read allocate or spend more than
+   * this. Default: the inner tier's `maxValueBytes` when it states one (memory() does), else
+   * 64 MiB. At most 4 GiB − 1 (the header's limit).
+   */
+  maxDecompressedBytes?: number;
+  /**
+   * Values whose original length is above this decode without holding the event loop: on
+   * node:zlib's thread pool in Node, in slices of a few ms with fflate elsewhere (default 1 MiB).
+   * Smaller ones decode synchronously, which is faster for them. 0 makes every decode asynchronous.
+   */
+  asyncAboveBytes?: number;
   /** Name in stats and events (default `compressed(<inner name>)`). */
   name?: string;
 }
@@ -37,27 +51,36 @@ export interface ResolvedOptions {
   minSavings: number;
   entropyCheck: boolean;
   implementation: Implementation;
+  maxDecompressedBytes: number;
+  asyncAboveBytes: number;
   name: string | undefined;
 }
+
+/** The cap on decoded values when neither the options nor the inner tier set one. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_ASYNC_ABOVE_BYTES = 1024 * 1024;
 
 const OWNER = "compressed()";
 const CODECS: readonly Codec[] = ["deflate", "zlib", "gzip"];
 const IMPLEMENTATIONS: readonly Implementation[] = ["auto", "node:zlib", "fflate"];
-const KNOWN = new Set(["codec", "level", "minBytes", "minSavings", "entropyCheck", "implementation", "name"]);
+const KNOWN = [
+  "codec", "level", "minBytes", "minSavings", "entropyCheck", "implementation", "maxDecompressedBytes", "asyncAboveBytes", "name",
+] as const;
 
 function invalid(message: string): ZarrsCacheError {
   return new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: ${message}`);
 }
 
-/** Checks the options; throws INVALID_CONFIG naming the first bad one. */
-export function resolveOptions(options: CompressionOptions | undefined): ResolvedOptions {
+/**
+ * Checks the options; throws INVALID_CONFIG naming the first bad one. `innerMaxValueBytes` is the
+ * wrapped tier's own value limit, when it states one: the default for maxDecompressedBytes.
+ */
+export function resolveOptions(options: CompressionOptions | undefined, innerMaxValueBytes?: number): ResolvedOptions {
   if (options === undefined) options = {};
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw invalid(`options must be an object like { codec: "zlib", level: 1 }, got ${options === null ? "null" : typeof options}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw invalid(`unknown option "${key}" (known: ${[...KNOWN].join(", ")})`);
-  }
+  assertKnownOptions(OWNER, options, KNOWN);
   const { codec = "zlib", level = 1, minBytes = 256, minSavings = 0.1, entropyCheck = true, implementation = "auto", name } = options;
   if (!CODECS.includes(codec)) throw invalid(`option "codec" must be one of ${CODECS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(codec)}`);
   configNumber(OWNER, "level", level, { min: 1, integer: true });
@@ -69,6 +92,13 @@ export function resolveOptions(options: CompressionOptions | undefined): Resolve
   if (!IMPLEMENTATIONS.includes(implementation)) {
     throw invalid(`option "implementation" must be one of ${IMPLEMENTATIONS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(implementation)}`);
   }
+  const fromInner = innerMaxValueBytes === undefined ? undefined : Math.min(innerMaxValueBytes, MAX_ORIGINAL_BYTES);
+  const { maxDecompressedBytes = fromInner ?? DEFAULT_MAX_DECOMPRESSED_BYTES, asyncAboveBytes = DEFAULT_ASYNC_ABOVE_BYTES } = options;
+  configNumber(OWNER, "maxDecompressedBytes", maxDecompressedBytes, { min: 1, integer: true });
+  if (maxDecompressedBytes > MAX_ORIGINAL_BYTES) {
+    throw invalid(`option "maxDecompressedBytes" must be at most ${MAX_ORIGINAL_BYTES} (the header's limit), got ${maxDecompressedBytes}`);
+  }
+  configNumber(OWNER, "asyncAboveBytes", asyncAboveBytes, { min: 0, integer: true });
   if (name !== undefined && (typeof name !== "string" || name.length === 0)) throw invalid(`option "name" must be a non-empty string`);
-  return { codec, level, minBytes, minSavings, entropyCheck, implementation, name };
+  return { codec, level, minBytes, minSavings, entropyCheck, implementation, maxDecompressedBytes, asyncAboveBytes, name };
 }

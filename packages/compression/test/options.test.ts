@@ -30,6 +30,13 @@ describe("options are validated, naming the bad one", () => {
     ["minSavings", Number.NaN],
     ["entropyCheck", "yes"],
     ["implementation", "wasm"],
+    ["maxDecompressedBytes", 0],
+    ["maxDecompressedBytes", 1.5],
+    ["maxDecompressedBytes", 2 ** 32],
+    ["maxDecompressedBytes", "64MiB"],
+    ["asyncAboveBytes", -1],
+    ["asyncAboveBytes", 0.5],
+    ["asyncAboveBytes", Number.POSITIVE_INFINITY],
     ["name", ""],
   ];
   for (const [option, value] of bad) {
@@ -38,8 +45,13 @@ describe("options are validated, naming the bad one", () => {
     });
   }
 
-  it("an unknown option (a typo) and options that are not an object", () => {
-    expectConfigError(() => compressed(memory({ maxBytes: 1024 }), { minsavings: 0.2 } as unknown as CompressionOptions), '"minsavings"');
+  it("an unknown option (a typo, with a did-you-mean) and options that are not an object", () => {
+    const typo = (options: object) => () => compressed(memory({ maxBytes: 1024 }), options as CompressionOptions);
+    expectConfigError(typo({ minsavings: 0.2 }), 'compressed(): unknown option "minsavings" — did you mean "minSavings"?');
+    expectConfigError(typo({ maxDecompresedBytes: 1 }), 'unknown option "maxDecompresedBytes" — did you mean "maxDecompressedBytes"?');
+    expectConfigError(typo({ codecs: "gzip" }), 'did you mean "codec"?');
+    const known = "(known: codec, level, minBytes, minSavings, entropyCheck, implementation, maxDecompressedBytes, asyncAboveBytes, name)";
+    expectConfigError(typo({ compressionLevel: 9 }), known);
     expectConfigError(() => compressed(memory({ maxBytes: 1024 }), "zlib" as unknown as CompressionOptions), "options must be an object");
     expectConfigError(() => compressed(memory({ maxBytes: 1024 }), null as unknown as CompressionOptions), "options must be an object");
   });
@@ -50,7 +62,17 @@ describe("options are validated, naming the bad one", () => {
   });
 
   it("accepts the edges of every range", () => {
-    for (const options of [{ level: 1 }, { level: 9 }, { minBytes: 0 }, { minSavings: 0 }, { minSavings: 0.99 }, { codec: "gzip" as const, implementation: "fflate" as const }]) {
+    const edges: CompressionOptions[] = [
+      { level: 1 },
+      { level: 9 },
+      { minBytes: 0 },
+      { minSavings: 0 },
+      { minSavings: 0.99 },
+      { codec: "gzip", implementation: "fflate" },
+      { maxDecompressedBytes: 1, asyncAboveBytes: 0 },
+      { maxDecompressedBytes: 2 ** 32 - 1 },
+    ];
+    for (const options of edges) {
       expect(compressed(memory({ maxBytes: 1024 }), options).name).toBe("compressed(memory)");
     }
   });

@@ -7,6 +7,7 @@ import {
   assertKey,
   assertSetOptions,
   assertTtl,
+  assertKnownOptions,
   assertValue,
   configNumber,
   emptyStats,
@@ -26,6 +27,9 @@ export interface MemoryOptions {
   name?: string;
 }
 
+const OWNER = "memory()";
+const KNOWN_OPTIONS = ["maxBytes", "ttl", "maxValueBytes", "entryOverhead", "name"] as const;
+
 interface Slot {
   value: Uint8Array;
   expiresAt: number | undefined;
@@ -40,23 +44,29 @@ export class MemoryTier implements CacheTier {
   readonly name: string;
   private readonly lru: LRUCache<string, Slot>;
   private readonly defaultTtl: number | undefined;
-  private readonly maxValueBytes: number;
+  /** The largest single value accepted (a wrapper such as compressed() bounds itself by it). */
+  readonly maxValueBytes: number;
   private readonly overhead: number;
   private readonly counters = emptyStats();
   private evictionListeners: ((key: string, reason: "evict" | "expire") => void)[] = [];
   private closed = false;
 
   constructor(options: MemoryOptions) {
-    if (typeof options !== "object" || options === null) {
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
       throw new ZarrsCacheError("INVALID_CONFIG", "memory(options): options must be an object like { maxBytes: 256 * 1024 * 1024 }");
     }
-    configNumber("memory()", "maxBytes", options.maxBytes, { min: 1, integer: true });
-    configNumber("memory()", "maxValueBytes", options.maxValueBytes, { min: 0, integer: true, optional: true });
-    configNumber("memory()", "entryOverhead", options.entryOverhead, { min: 0, integer: true, optional: true });
+    assertKnownOptions(OWNER, options, KNOWN_OPTIONS);
+    configNumber(OWNER, "maxBytes", options.maxBytes, { min: 1, integer: true });
+    configNumber(OWNER, "maxValueBytes", options.maxValueBytes, { min: 0, integer: true, optional: true });
+    configNumber(OWNER, "entryOverhead", options.entryOverhead, { min: 0, integer: true, optional: true });
     try {
-      assertTtl(options.ttl, "memory(): option \"ttl\"");
+      assertTtl(options.ttl, `${OWNER}: option "ttl"`);
     } catch (error) {
       throw new ZarrsCacheError("INVALID_CONFIG", (error as Error).message);
+    }
+    if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
+      const got = JSON.stringify(options.name) ?? typeof options.name;
+      throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: option "name" must be a non-empty string, got ${got}`);
     }
     this.name = options.name ?? "memory";
     this.defaultTtl = options.ttl;
