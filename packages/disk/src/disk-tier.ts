@@ -69,7 +69,7 @@ export class DiskTier implements CacheTier {
   // ─── reads ───────────────────────────────────────────────────────────────────
 
   getSync(key: string): CacheEntry | undefined {
-    const sql = this.store.statements();
+    const sql = this.store.readStatements();
     assertKey(key, this.config.maxKeyLength);
     const encoded = encodeKey(key);
     const entry = this.lookup(sql, encoded);
@@ -121,7 +121,7 @@ export class DiskTier implements CacheTier {
   }
 
   async has(key: string): Promise<boolean> {
-    const sql = this.store.statements();
+    const sql = this.store.readStatements();
     assertKey(key, this.config.maxKeyLength);
     const row = this.store.read(() => sql.peekExpiry.get(encodeKey(key)) as [number | null] | undefined);
     return row !== undefined && (row[0] === null || row[0] > Date.now());

@@ -44,6 +44,8 @@ const MAX_QUEUED_TOUCHES = 10_000;
 const MAINTENANCE_BUSY_MS = 50;
 /** A process's maxBytes counts for the shared bound while its lease is younger than this (renewed every quarter). */
 export const LEASE_MS = 60_000;
+/** How often reads check that the database file was not replaced (a rebuild by another process), in ms. */
+const READ_IDENTITY_CHECK_MS = 100;
 const MiB = 1024 * 1024;
 const NO_KEY = Buffer.alloc(0);
 
@@ -81,6 +83,7 @@ export class TierStore {
   private lastSweep = 0;
   private lastOrphanSweep = 0;
   private lastHeartbeat = 0;
+  private lastIdentityCheck = 0;
   private lastTotals: Totals | undefined;
   /** A database file that passed quick_check after SQLite reported damage in it: damage there again means rebuild. */
   private suspect: { ino: number; dev: number } | undefined;
@@ -108,6 +111,24 @@ export class TierStore {
     if (this.closed) throw new ZarrsCacheError("CLOSED", `the disk tier "${this.config.name}" is closed`);
     if (this.sql === undefined) this.connect();
     return this.sql!;
+  }
+
+  /**
+   * Statements for a read. At most every 100 ms (one clock read per call otherwise) it also checks
+   * that the database file is still the one open: after another process rebuilt or started the
+   * directory over, reads follow it within 100 ms instead of serving the old file's entries.
+   */
+  readStatements(): Statements {
+    const now = Date.now();
+    if (now - this.lastIdentityCheck >= READ_IDENTITY_CHECK_MS && this.connection !== undefined) {
+      this.lastIdentityCheck = now;
+      try {
+        this.checkIdentity();
+      } catch {
+        this.counters.errors++;
+      }
+    }
+    return this.statements();
   }
 
   /** The eviction context of a write: this process's bound, the key just written, the time. */
