@@ -229,8 +229,18 @@ function configure(db: Db, settings: ConnectSettings): void {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
+  } else if (!schemaComplete(db)) {
+    // A table or index dropped behind our back (the statements could not even be prepared): recreate it.
+    db.transaction(() => db.exec(SCHEMA)).immediate();
   }
   db.prepare("SELECT entries, bytes, bound, full_limit FROM totals WHERE id = 0").get();
+}
+
+const SCHEMA_OBJECTS = ["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"];
+
+function schemaComplete(db: Db): boolean {
+  const found = db.prepare(`SELECT count(*) FROM sqlite_master WHERE name IN (${SCHEMA_OBJECTS.map(() => "?").join(", ")})`).pluck().get(...SCHEMA_OBJECTS);
+  return found === SCHEMA_OBJECTS.length;
 }
 
 /** The WAL size that triggers a checkpoint, and that the WAL is cut back to: a quarter of the bound in force, 256 KiB to 4 MiB. */

@@ -90,7 +90,7 @@ describe("the totals are verified and recounted", () => {
     expect(t.stats().bytes).toBeLessThanOrEqual(MAX_BYTES);
   });
 
-  it("dropped or altered triggers, a deleted totals row and an impossible row size are repaired at open", async () => {
+  it("dropped or altered triggers, a deleted totals row, dropped tables and indexes, an impossible row size: repaired at open", async () => {
     const dir = tempDir("totals-triggers");
     let t = tier(dir);
     await writeMany(t, "before", MAX_BYTES / 2);
@@ -102,6 +102,8 @@ describe("the totals are verified and recounted", () => {
        DROP TRIGGER entries_delete;
        CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN SELECT 1; END;
        DELETE FROM totals;
+       DROP INDEX entries_by_access_size;
+       DROP TABLE openers;
        UPDATE entries SET size = -1099511627776 WHERE id = (SELECT min(id) FROM entries);`,
     );
     t = tier(dir);
