@@ -55,6 +55,11 @@ interface WriteOptions<T> {
   /** Count a busy database as an error (false for background maintenance, which simply retries). */
   countBusy?: boolean;
   /**
+   * Make room when the file system is full (default true). Background work says false: it would
+   * otherwise drain the cache by retrying every second on a disk another program filled.
+   */
+  relieve?: boolean;
+  /**
    * For removals, which must not fail on a full disk: computes the result by reading (reads need no
    * room) before the tier makes room; if the file system is still full after that, the directory starts over.
    */
@@ -186,7 +191,7 @@ export class TierStore {
             this.reopen();
             continue;
           }
-          if (isFull(error) && !relieved) {
+          if (isFull(error) && !relieved && options.relieve !== false) {
             relieved = true;
             // The relief may evict what this write removes: its outcome is what was there before.
             if (options.whenStillFull !== undefined) outcomeBeforeRelief = { value: options.whenStillFull() };
@@ -546,10 +551,14 @@ export class TierStore {
   private leave(): void {
     if (this.connection === undefined) return;
     try {
-      this.write("close", (sql) => {
-        sql.removeOpener.run(this.openerId);
-        sql.updateBound.run();
-      });
+      this.write(
+        "close",
+        (sql) => {
+          sql.removeOpener.run(this.openerId);
+          sql.updateBound.run();
+        },
+        { relieve: false },
+      );
     } catch {
       // Counted by write(); the lease runs out on its own.
     }
@@ -640,7 +649,7 @@ export class TierStore {
             if (heartbeat) this.renewLease(sql, now);
             makeRoom(sql, this.room(NO_KEY, now, SWEEP_BATCH), removed);
           },
-          { countBusy: false },
+          { countBusy: false, relieve: false },
         );
       } finally {
         this.connection?.db.pragma(`busy_timeout = ${this.config.busyTimeout}`);

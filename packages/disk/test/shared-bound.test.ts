@@ -1,8 +1,9 @@
+import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { disk, type DiskTier } from "@zarrs-cache/disk";
 import { afterEach, describe, expect, it } from "vitest";
-import { bytes, cleanupTempDirs, tempDir } from "./helpers.js";
+import { bytes, cleanupTempDirs, expectCode, tempDir } from "./helpers.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -38,6 +39,11 @@ describe("one bound per directory: the smallest maxBytes of the processes using 
     // Before: each process enforced its own maxBytes, so the directory held 4 MiB.
     expect(large.stats().bytes).toBeLessThanOrEqual(MiB);
     expect(small.stats().bytes).toBe(large.stats().bytes);
+    // A value that fits its own bound but not the shared one is refused, and nothing is left behind.
+    const files = fs.readdirSync(path.join(dir, "blobs")).length;
+    await expectCode(large.set("too-big", bytes(2 * MiB)), "VALUE_TOO_LARGE");
+    expect(await large.has("too-big")).toBe(false);
+    expect(fs.readdirSync(path.join(dir, "blobs")).length).toBe(files);
 
     await small.close();
     expect(large.stats().sharedMaxBytes).toBe(4 * MiB);
