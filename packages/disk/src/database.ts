@@ -19,15 +19,21 @@ const PAGE_SIZE = 4096;
 export const TRIGGERS = [
   {
     name: "entries_insert",
-    sql: "CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN UPDATE totals SET entries = entries + 1, bytes = bytes + NEW.size WHERE id = 0; END",
+    sql:
+      "CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN " +
+      "UPDATE totals SET entries = entries + 1, bytes = bytes + NEW.size WHERE id = 0; END",
   },
   {
     name: "entries_delete",
-    sql: "CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN UPDATE totals SET entries = entries - 1, bytes = bytes - OLD.size WHERE id = 0; END",
+    sql:
+      "CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN " +
+      "UPDATE totals SET entries = entries - 1, bytes = bytes - OLD.size WHERE id = 0; END",
   },
   {
     name: "entries_resize",
-    sql: "CREATE TRIGGER entries_resize AFTER UPDATE OF size ON entries BEGIN UPDATE totals SET bytes = bytes - OLD.size + NEW.size WHERE id = 0; END",
+    sql:
+      "CREATE TRIGGER entries_resize AFTER UPDATE OF size ON entries BEGIN " +
+      "UPDATE totals SET bytes = bytes - OLD.size + NEW.size WHERE id = 0; END",
   },
 ];
 
@@ -239,7 +245,8 @@ function configure(db: Db, settings: ConnectSettings): void {
 const SCHEMA_OBJECTS = ["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"];
 
 function schemaComplete(db: Db): boolean {
-  const found = db.prepare(`SELECT count(*) FROM sqlite_master WHERE name IN (${SCHEMA_OBJECTS.map(() => "?").join(", ")})`).pluck().get(...SCHEMA_OBJECTS);
+  const placeholders = SCHEMA_OBJECTS.map(() => "?").join(", ");
+  const found = db.prepare(`SELECT count(*) FROM sqlite_master WHERE name IN (${placeholders})`).pluck().get(...SCHEMA_OBJECTS);
   return found === SCHEMA_OBJECTS.length;
 }
 
@@ -269,9 +276,8 @@ function schemaVersion(db: Db): number {
  * the totals stop following the rows. Returns true when something was repaired.
  */
 export function repairTriggers(db: Db): boolean {
-  const stored = new Map(
-    (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").raw().all() as [string, string][]).map(([name, sql]) => [name, sql]),
-  );
+  const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").raw().all() as [string, string][];
+  const stored = new Map(rows);
   let repaired = false;
   for (const trigger of TRIGGERS) {
     if (stored.get(trigger.name) === trigger.sql) continue;

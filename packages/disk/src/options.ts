@@ -27,7 +27,16 @@ export interface DiskOptions {
   name?: string;
 }
 
-const KNOWN_OPTIONS: readonly (keyof DiskOptions)[] = ["dir", "maxBytes", "ttl", "maxValueBytes", "maxKeyLength", "fileThreshold", "busyTimeout", "name"];
+const KNOWN_OPTIONS: readonly (keyof DiskOptions)[] = [
+  "dir",
+  "maxBytes",
+  "ttl",
+  "maxValueBytes",
+  "maxKeyLength",
+  "fileThreshold",
+  "busyTimeout",
+  "name",
+];
 
 export interface ResolvedDiskOptions {
   dir: string;

@@ -120,7 +120,10 @@ export function makeRoom(sql: Statements, room: Room, removed: Removed): number 
   const limit = effectiveLimit(room.own, bound, fullLimit);
   removed.limit = limit;
   if (room.incoming !== undefined && room.incoming > limit) {
-    throw new ZarrsCacheError("VALUE_TOO_LARGE", `an entry of ${room.incoming} bytes does not fit the directory's bound in force (${limit} bytes)`);
+    throw new ZarrsCacheError(
+      "VALUE_TOO_LARGE",
+      `an entry of ${room.incoming} bytes does not fit the directory's bound in force (${limit} bytes)`,
+    );
   }
   const over = bytes > limit;
   if (over || room.sweepLimit > 0) {

@@ -92,7 +92,10 @@ export function prepareStatements(db: Db): Statements {
       "UPDATE totals SET entries = (SELECT count(*) FROM entries), bytes = (SELECT coalesce(sum(size), 0) FROM entries) WHERE id = 0",
     ),
     deleteBadSizes: db
-      .prepare("DELETE FROM entries WHERE id IN (SELECT id FROM entries INDEXED BY entries_by_access_size WHERE size < ? OR size > ?) RETURNING blob")
+      .prepare(
+        "DELETE FROM entries WHERE id IN " +
+          "(SELECT id FROM entries INDEXED BY entries_by_access_size WHERE size < ? OR size > ?) RETURNING blob",
+      )
       .pluck(),
     setFullLimit: db.prepare("UPDATE totals SET full_limit = ? WHERE id = 0"),
     registerOpener: db.prepare("INSERT OR REPLACE INTO openers (id, max_bytes, seen_at) VALUES (?, ?, ?)"),

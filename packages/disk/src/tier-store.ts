@@ -1,29 +1,12 @@
-import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import { ZarrsCacheError, emptyStats, isZarrsCacheError } from "@zarrs-cache/core";
-import { BlobStore } from "./blob-store.js";
-import {
-  type ConnectSettings,
-  type Connection,
-  type Recovery,
-  applyWalBytes,
-  badDir,
-  connect,
-  ensureDirectory,
-  recover,
-  repairTriggers,
-  walBytesFor,
-} from "./database.js";
+import { isZarrsCacheError } from "@zarrs-cache/core";
 import { growthCheck, isFull, shrunkLimit } from "./full-disk.js";
 import { decodeKey } from "./keys.js";
 import type { ResolvedDiskOptions } from "./options.js";
 import {
   type DropReason,
-  MIN_BOUND,
   type Removed,
   type Room,
   SWEEP_BATCH,
-  type Totals,
   collectBlob,
   effectiveLimit,
   makeRoom,
@@ -32,24 +15,17 @@ import {
   writeTouches,
 } from "./space.js";
 import { ioError, isBusy, isCorruption, isMoved } from "./sqlite-errors.js";
-import { type Statements, prepareStatements } from "./statements.js";
+import type { Statements } from "./statements.js";
+import { type EvictionListener, LEASE_MS, MAINTENANCE_BUSY_MS, MAINTENANCE_MS, NO_KEY, StoreConnection } from "./store-connection.js";
 
-/** How often queued access times are written, expired entries reclaimed and the file's identity checked, in ms. */
-const MAINTENANCE_MS = 1000;
+export type { EvictionListener };
+
 /** How often files no row refers to (left by a crash) are looked for, and the totals recounted, in ms. */
 const ORPHAN_SWEEP_MS = 10 * 60_000;
 /** Past this many queued access times, they are written at once. */
 const MAX_QUEUED_TOUCHES = 10_000;
-/** Busy timeout for background maintenance: it retries next time rather than block the event loop. */
-const MAINTENANCE_BUSY_MS = 50;
-/** A process's maxBytes counts for the shared bound while its lease is younger than this (renewed every quarter). */
-export const LEASE_MS = 60_000;
 /** How often reads check that the database file was not replaced (a rebuild by another process), in ms. */
 const READ_IDENTITY_CHECK_MS = 100;
-const MiB = 1024 * 1024;
-const NO_KEY = Buffer.alloc(0);
-
-export type EvictionListener = (key: string, reason: DropReason) => void;
 
 interface WriteOptions<T> {
   /** Count a busy database as an error (false for background maintenance, which simply retries). */
@@ -67,55 +43,22 @@ interface WriteOptions<T> {
 }
 
 /**
- * The connection, counters and housekeeping behind a DiskTier: connects lazily, reconnects when the
- * database file is replaced or damaged (rebuilding it when the damage persists), treats a full file
- * system as pressure, turns failures into typed errors, queues access times, renews its lease on the
- * shared bound.
+ * The reads, writes and housekeeping behind a DiskTier: turns failures into typed errors (recovering
+ * from damage and moved files first), treats a full file system as pressure, queues access times,
+ * renews its lease on the shared bound, reports evictions.
  */
-export class TierStore {
-  readonly counters = { ...emptyStats(), expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0, totalsRepaired: 0, diskFull: 0 };
-  readonly blobs: BlobStore;
-  /** Grows each time the database was created anew: value files written before went with the old one. */
-  epoch = 0;
-  private connection: Connection | undefined;
-  private sql: Statements | undefined;
-  private immediate: ((work: () => unknown) => unknown) | undefined;
+export class TierStore extends StoreConnection {
   /** Access times of hits not yet written: one UPDATE per key per flush instead of a write per hit. */
   private touches = new Map<string, number>();
   private touchesWritten = false;
   private flushScheduled = false;
-  private timer: ReturnType<typeof setInterval> | undefined;
   private lastSweep = 0;
-  private lastOrphanSweep = 0;
-  private lastHeartbeat = 0;
   private lastIdentityCheck = 0;
-  private lastTotals: Totals | undefined;
-  /** A database file that passed quick_check after SQLite reported damage in it: damage there again means rebuild. */
-  private suspect: { ino: number; dev: number } | undefined;
-  /** The full-disk limit to carry into a database created anew. */
-  private carriedFullLimit = 0;
-  private startingOver = false;
-  /** True once a connection was opened: later connection failures are I/O errors, not configuration errors. */
-  private opened = false;
-  /** The bound in force as last seen; the WAL is kept to a quarter of it (a small file system must not fill up with WAL). */
-  private limitInForce: number;
-  private walBytes: number;
-  private listeners: EvictionListener[] = [];
-  private readonly openerId = randomBytes(8).toString("hex");
   private readonly growFullLimit: (fullLimit: number, ceiling: number) => number;
-  private closed = false;
 
-  constructor(private readonly config: ResolvedDiskOptions) {
-    this.blobs = new BlobStore(config.dir);
+  constructor(config: ResolvedDiskOptions) {
+    super(config);
     this.growFullLimit = growthCheck(config.dir);
-    this.limitInForce = config.maxBytes;
-    this.walBytes = walBytesFor(config.maxBytes);
-  }
-
-  statements(): Statements {
-    if (this.closed) throw new ZarrsCacheError("CLOSED", `the disk tier "${this.config.name}" is closed`);
-    if (this.sql === undefined) this.connect();
-    return this.sql!;
   }
 
   /**
@@ -219,7 +162,7 @@ export class TierStore {
     }
   }
 
-  private afterCommit(removed: Removed): void {
+  protected afterCommit(removed: Removed): void {
     if (this.touchesWritten) this.touches.clear();
     const c = this.counters;
     c.evictions += removed.evicted;
@@ -229,19 +172,6 @@ export class TierStore {
     if (removed.blobs.length > 0) c.errors += this.blobs.remove(removed.blobs);
     if (removed.dropped !== undefined && removed.dropped.length > 0) this.emit(removed.dropped);
     if (removed.limit > 0 && removed.limit !== this.limitInForce) this.followLimit(removed.limit);
-  }
-
-  /** The bound in force changed (another process, a full disk, space back): resize the WAL to match. */
-  private followLimit(limit: number): void {
-    this.limitInForce = limit;
-    const walBytes = walBytesFor(limit);
-    if (walBytes === this.walBytes) return;
-    this.walBytes = walBytes;
-    try {
-      if (this.connection !== undefined) applyWalBytes(this.connection.db, walBytes);
-    } catch {
-      // Applied at the next connection.
-    }
   }
 
   private emit(dropped: [Buffer, DropReason][]): void {
@@ -325,30 +255,6 @@ export class TierStore {
     return true;
   }
 
-  /** [entries, bytes, shared bound, full-disk limit] of the directory, as last read. */
-  totals(): Totals | undefined {
-    if (!this.closed && this.sql !== undefined) {
-      try {
-        this.lastTotals = this.sql.totals.get() as Totals;
-      } catch {
-        // Keep the last totals read; the failure is counted by the operation that meets it.
-      }
-    }
-    return this.lastTotals;
-  }
-
-  /** Gives free database pages back to the file system when more than `slack` bytes are free. */
-  releaseFreePages(slack: number): void {
-    const db = this.connection?.db;
-    if (db === undefined) return;
-    try {
-      const free = (db.pragma("freelist_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number);
-      if (free > slack) db.pragma("incremental_vacuum");
-    } catch {
-      // Reclaimed next time; new entries reuse the free pages meanwhile.
-    }
-  }
-
   close(): void {
     if (this.closed) return;
     if (this.timer !== undefined) clearInterval(this.timer);
@@ -367,8 +273,6 @@ export class TierStore {
       throw ioError(`disk tier "${this.config.name}": close`, error);
     }
   }
-
-  // ─── a full file system ──────────────────────────────────────────────────────
 
   /**
    * The file system refused a write. Lowers the directory's full-disk limit to 90% of what it holds
@@ -419,134 +323,6 @@ export class TierStore {
     this.releaseFreePages(0);
   }
 
-  /** Copies the WAL into the database and truncates it. Best effort: the WAL is reused meanwhile. */
-  private checkpoint(): void {
-    try {
-      this.connection?.db.pragma("wal_checkpoint(TRUNCATE)");
-    } catch {
-      // Tried again at the next relief.
-    }
-  }
-
-  /** Deletes the database and every value file and creates them anew (other processes follow, see the README). */
-  private startOver(why: string): void {
-    if (this.startingOver) throw new ZarrsCacheError("IO_ERROR", `disk tier "${this.config.name}": ${why}, even after starting the directory over`);
-    if (this.carriedFullLimit === 0) this.carriedFullLimit = this.totals()?.[3] ?? 0;
-    this.dropConnection();
-    this.startingOver = true;
-    try {
-      recover(this.config.dir, this.settings(), { mode: "force" }).db.close();
-      this.noteRebuild(`${why}: the directory was started over`);
-      this.connect();
-    } finally {
-      this.startingOver = false;
-    }
-  }
-
-  // ─── connection lifecycle ────────────────────────────────────────────────────
-
-  private settings(): ConnectSettings {
-    // Pages still in the WAL are read with one pread each (the main file is memory-mapped), so a
-    // small WAL keeps hits fast; it also bounds what the WAL adds to the directory's size.
-    return { busyTimeout: this.config.busyTimeout, walBytes: this.walBytes };
-  }
-
-  private connect(): void {
-    const { dir, name } = this.config;
-    ensureDirectory(dir);
-    let connection: Connection;
-    try {
-      connection = connect(dir, this.settings());
-      this.blobs.ensureDir();
-    } catch (error) {
-      if (isZarrsCacheError(error)) throw error;
-      // Once the directory has worked, a failure to reopen it is an I/O failure (a full disk, say), not bad config.
-      if (this.opened) {
-        this.counters.errors++;
-        throw ioError(`disk tier "${name}": reopening the cache database`, error);
-      }
-      throw badDir(dir, `cannot hold the cache: ${(error as Error)?.message ?? error}`, error);
-    }
-    const db = connection.db;
-    const transaction = db.transaction((work: () => unknown) => work());
-    if (connection.rebuilt) this.noteRebuild("it was damaged");
-    this.connection = connection;
-    this.sql = prepareStatements(db);
-    this.immediate = (work) => transaction.immediate(work);
-    try {
-      this.openTransaction();
-    } catch (error) {
-      let failure = error;
-      if (isCorruption(error) && !this.startingOver) {
-        // The open's own recount of the totals walked a damaged index: rebuild now.
-        this.counters.corruptions++;
-        this.dropConnection();
-        this.startingOver = true;
-        try {
-          recover(dir, this.settings(), { mode: "persistent", ino: connection.ino, dev: connection.dev }).db.close();
-          this.noteRebuild("it was damaged");
-          this.connect();
-        } finally {
-          this.startingOver = false;
-        }
-        return;
-      }
-      if (isFull(error) && !this.startingOver) {
-        try {
-          this.relieveFullDisk();
-          if (this.connection === connection) this.openTransaction();
-          failure = undefined;
-        } catch (again) {
-          failure = again;
-        }
-      }
-      if (failure !== undefined) {
-        this.dropConnection();
-        if (isZarrsCacheError(failure, "IO_ERROR")) throw failure;
-        if (this.opened) throw ioError(`disk tier "${name}": reopening the cache database`, failure);
-        throw badDir(dir, `is not writable for disk tier "${name}": ${(failure as Error)?.message ?? failure}`, failure);
-      }
-    }
-    this.opened = true;
-    this.releaseFreePages(Math.max(4 * MiB, this.config.maxBytes / 8));
-    this.sweepOrphans();
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.maintain(MAINTENANCE_BUSY_MS, true), MAINTENANCE_MS);
-      this.timer.unref();
-    }
-  }
-
-  /**
-   * At open: proves the directory writable now rather than at the first backfill, repairs the totals
-   * triggers and recounts the totals, registers this process's maxBytes, and brings the directory
-   * within the bound (which may have been lowered since the last run).
-   */
-  private openTransaction(): void {
-    const sql = this.sql!;
-    const db = this.connection!.db;
-    const removed = nothingRemoved(this.listeners.length > 0);
-    const now = Date.now();
-    this.immediate!(() => {
-      repairTriggers(db);
-      const [, , , fullLimit] = verifyTotals(sql, removed);
-      if (this.carriedFullLimit >= MIN_BOUND && !(fullLimit >= MIN_BOUND && fullLimit <= this.carriedFullLimit)) {
-        sql.setFullLimit.run(this.carriedFullLimit);
-      }
-      this.renewLease(sql, now);
-      makeRoom(sql, this.room(NO_KEY, now, SWEEP_BATCH), removed);
-    });
-    this.carriedFullLimit = 0;
-    this.afterCommit(removed);
-  }
-
-  /** Registers (or renews) this process's maxBytes and recomputes the shared bound, forgetting lapsed leases. */
-  private renewLease(sql: Statements, now: number): void {
-    sql.registerOpener.run(this.openerId, this.config.maxBytes, now);
-    sql.pruneOpeners.run(now - LEASE_MS);
-    sql.updateBound.run();
-    this.lastHeartbeat = now;
-  }
-
   /** At close: this process's maxBytes stops counting for the shared bound. Best effort: the lease lapses otherwise. */
   private leave(): void {
     if (this.connection === undefined) return;
@@ -564,68 +340,11 @@ export class TierStore {
     }
   }
 
-  private noteRebuild(why: string): void {
-    this.counters.rebuilds++;
-    this.epoch++;
-    this.suspect = undefined;
-    process.emitWarning(`zarrs-cache disk tier "${this.config.name}": the cache database in ${this.config.dir} was created anew (${why})`);
-  }
-
-  private dropConnection(): void {
-    const old = this.connection;
-    this.connection = undefined;
-    this.sql = undefined;
-    try {
-      old?.db.close();
-    } catch {
-      // The old handle is abandoned either way.
-    }
-  }
-
-  /** Reconnects after the database file was deleted or replaced behind our back. */
-  private reopen(): void {
-    this.dropConnection();
-    this.counters.reopens++;
-    this.connect();
-  }
-
-  /**
-   * After SQLite reported damage: the first time on a file, a quick_check decides (rebuild if it
-   * fails); if the same file reports damage again, it is rebuilt (quick_check does not see an index
-   * that disagrees with its table, the usual cause of repeated SQLITE_CORRUPT_INDEX).
-   */
-  private afterCorruption(): void {
-    const failed = this.connection;
-    const repeated = failed !== undefined && this.suspect?.ino === failed.ino && this.suspect.dev === failed.dev;
-    const recovery: Recovery = repeated ? { mode: "persistent", ino: failed.ino, dev: failed.dev } : { mode: "check" };
-    this.dropConnection();
-    this.counters.reopens++;
-    let checked: Connection;
-    try {
-      checked = recover(this.config.dir, this.settings(), recovery);
-      checked.db.close();
-    } catch (error) {
-      this.counters.errors++;
-      throw ioError(`disk tier "${this.config.name}": recovering the damaged database`, error);
-    }
-    if (checked.rebuilt) this.noteRebuild("it was damaged");
-    else this.suspect = failed !== undefined && checked.ino === failed.ino && checked.dev === failed.dev ? { ino: checked.ino, dev: checked.dev } : undefined;
-    this.connect();
-  }
-
-  /** Reconnects when the database file was deleted or replaced behind our back. */
-  private checkIdentity(): void {
-    const connection = this.connection;
-    if (connection === undefined) return;
-    const stats = fs.statSync(connection.file, { throwIfNoEntry: false });
-    if (stats === undefined || stats.ino !== connection.ino || stats.dev !== connection.dev) this.reopen();
-  }
-
   /**
    * Background work: write queued access times, reclaim expired entries, renew the lease on the shared
    * bound, recount the totals now and then, notice a replaced file. Never throws.
    */
-  private maintain(busyMs: number, checkIdentity: boolean): void {
+  protected maintain(busyMs: number, checkIdentity: boolean): void {
     if (this.connection === undefined) return;
     try {
       if (checkIdentity) this.checkIdentity();
@@ -634,9 +353,8 @@ export class TierStore {
       if (verify) this.sweepOrphans();
       const heartbeat = now - this.lastHeartbeat >= LEASE_MS / 4;
       // An idle tier takes the write lock only when access times are queued, rows have expired, or its lease is due.
-      if (!verify && !heartbeat && this.touches.size === 0 && (now - this.lastSweep < MAINTENANCE_MS || this.sql!.anyExpired.get(now) === undefined)) {
-        return;
-      }
+      const sweep = now - this.lastSweep >= MAINTENANCE_MS && this.sql!.anyExpired.get(now) !== undefined;
+      if (!verify && !heartbeat && !sweep && this.touches.size === 0) return;
       const db = this.connection.db;
       db.pragma(`busy_timeout = ${busyMs}`);
       try {
@@ -657,19 +375,6 @@ export class TierStore {
     } catch {
       // Counted by write() (a busy database is not an error: it is tried again next time).
       if (this.touches.size > MAX_QUEUED_TOUCHES) this.touches.clear();
-    }
-  }
-
-  /** Removes value files no row refers to that are old enough not to be another process's write in progress. */
-  private sweepOrphans(): void {
-    this.lastOrphanSweep = Date.now();
-    const sql = this.sql;
-    if (sql === undefined) return;
-    try {
-      const referenced = new Set(sql.allBlobs.all() as string[]);
-      this.counters.orphans += this.blobs.sweepOrphans(referenced, Math.max(60_000, 2 * this.config.busyTimeout));
-    } catch {
-      this.counters.errors++;
     }
   }
 }

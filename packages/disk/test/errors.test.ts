@@ -42,7 +42,8 @@ describe("option and input validation", () => {
   it("refuses unknown option names, naming the option and the one meant", async () => {
     const error = await expectCode(() => disk({ dir: "x", maxBytes: MiB, maxbytes: MiB } as DiskOptions), "INVALID_CONFIG", '"maxbytes"');
     expect(error.message).toContain('did you mean "maxBytes"');
-    await expectCode(() => disk({ dir: "x", maxBytes: MiB, fileTreshold: 10 } as DiskOptions), "INVALID_CONFIG", 'did you mean "fileThreshold"');
+    const typo = { dir: "x", maxBytes: MiB, fileTreshold: 10 } as DiskOptions;
+    await expectCode(() => disk(typo), "INVALID_CONFIG", 'did you mean "fileThreshold"');
     await expectCode(() => disk({ dir: "x", maxBytes: MiB, compression: true } as DiskOptions), "INVALID_CONFIG", '"compression"');
     expect(fs.existsSync("x")).toBe(false);
   });

@@ -25,7 +25,9 @@ function smallFileSystem(size: string): string | undefined {
   const dir = path.join(tempDir("full"), "mnt");
   fs.mkdirSync(dir);
   if (process.getuid?.() === 0 && mountTmpfs(dir, `size=${size}`)) return dir;
-  if (process.env.CI === "true") throw new Error("CI: the full-disk tests need a tmpfs mounted by the test (run as root with CAP_SYS_ADMIN)");
+  if (process.env.CI === "true") {
+    throw new Error("CI: the full-disk tests need a tmpfs mounted by the test (run as root with CAP_SYS_ADMIN)");
+  }
   console.warn("\n⚠️  SKIPPED full-disk tests: they mount a tmpfs and need root (CAP_SYS_ADMIN); run them as root or in CI\n");
   return undefined;
 }

@@ -27,7 +27,8 @@ async function damage(dir: string, t: DiskTier): Promise<void> {
   const file = path.join(dir, DB);
   const db = new Database(file);
   db.pragma("wal_checkpoint(TRUNCATE)");
-  const pages = db.prepare("SELECT pageno FROM dbstat WHERE name = 'entries_by_access_size' AND pagetype = 'leaf'").pluck().all() as number[];
+  const leafPages = "SELECT pageno FROM dbstat WHERE name = 'entries_by_access_size' AND pagetype = 'leaf'";
+  const pages = db.prepare(leafPages).pluck().all() as number[];
   db.close();
   expect(pages.length).toBeGreaterThan(2);
   const fd = fs.openSync(file, "r+");
