@@ -8,7 +8,7 @@ import { isCorruption } from "./sqlite-errors.js";
 export type Db = Database.Database;
 
 export const DB_FILE = "zarrs-cache.sqlite";
-/** An empty SQLite file used only as a cross-process mutex while a damaged database is rebuilt. */
+/** A small SQLite file used only as a cross-process mutex while the database is rebuilt or started over. */
 const LOCK_FILE = "zarrs-cache.lock";
 /** 2: totals carry the shared bound and the full-disk limit; openers; the access index covers sizes. */
 const SCHEMA_VERSION = 2;
@@ -117,6 +117,7 @@ export function badDir(dir: string, problem: string, cause?: unknown): ZarrsCach
  */
 export function connect(dir: string, settings: ConnectSettings): Connection {
   const file = path.join(dir, DB_FILE);
+  prepareLock(dir);
   if (!fs.existsSync(file) && fs.existsSync(`${file}-wal`)) {
     // The database was deleted but its WAL was left behind: replaying it into a new file would
     // resurrect a fragment of the old database.
@@ -127,6 +128,22 @@ export function connect(dir: string, settings: ConnectSettings): Connection {
   } catch (error) {
     if (!isCorruption(error)) throw error;
     return rebuild(dir, file, settings);
+  }
+}
+
+/**
+ * Creates the lock file with its first page written, while there is room: taking the lock on an empty
+ * file writes that page, which a full file system refuses, and a full file system is when the
+ * directory must be started over.
+ */
+function prepareLock(dir: string): void {
+  const file = path.join(dir, LOCK_FILE);
+  if ((fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0) return;
+  const lock = new Database(file);
+  try {
+    lock.pragma("user_version = 1");
+  } finally {
+    lock.close();
   }
 }
 

@@ -96,6 +96,30 @@ describe("a full file system is pressure, not a dead level", () => {
     expect(await expectIntact(tier, "b", 40)).toBe(40);
   });
 
+  it("values all inside the database (no value files to free first): the directory starts over once, writes go on", async (context) => {
+    const dir = smallFileSystem("2m");
+    if (dir === undefined) return context.skip();
+    const tier = disk({ dir, maxBytes: 64 * MiB, fileThreshold: 16 * MiB });
+    tiers.push(tier);
+    tier.open();
+    const failures: unknown[] = [];
+    for (let i = 0; i < 600; i++) {
+      const key = `inline/${i}`;
+      await tier.set(key, makeValue(key, i, 8 * KiB)).catch((error: unknown) => failures.push(error));
+    }
+    // Before: after the first SQLITE_FULL every operation failed, the lock for starting over included.
+    for (const failure of failures) expect(isZarrsCacheError(failure, "IO_ERROR"), String(failure)).toBe(true);
+    expect(failures.length).toBeLessThanOrEqual(5);
+    expect(tier.stats().rebuilds).toBeGreaterThanOrEqual(1);
+    expect(tier.stats().effectiveMaxBytes).toBeLessThan(2 * MiB);
+    for (let i = 590; i < 600; i++) {
+      expect(checkValue(`inline/${i}`, (await tier.get(`inline/${i}`))?.value), `inline/${i}`).toEqual({ ok: true, version: i });
+    }
+    await tier.delete("inline/599");
+    await tier.clear();
+    expect(tier.stats().entries).toBe(0);
+  });
+
   it("delete, deletePrefix and clear work on a file system another program filled", async (context) => {
     const dir = smallFileSystem("3m");
     if (dir === undefined) return context.skip();
