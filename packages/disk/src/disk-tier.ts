@@ -12,7 +12,7 @@ import { BlobStore } from "./blob-store.js";
 import { entryChecksum } from "./integrity.js";
 import { decodeKey, encodeKey, prefixRange } from "./keys.js";
 import { type DiskOptions, type ResolvedDiskOptions, entrySize, resolveOptions } from "./options.js";
-import { SWEEP_BATCH, collectBlob, makeRoom } from "./space.js";
+import { type DropReason, SWEEP_BATCH, collectBlob, effectiveLimit, makeRoom } from "./space.js";
 import type { Row, Statements } from "./statements.js";
 import { TierStore } from "./tier-store.js";
 
@@ -31,7 +31,16 @@ export interface DiskStats extends TierStats {
   reopens: number;
   /** Value files no entry referred to (left by a crash) that were removed. */
   orphans: number;
+  /** Times the directory's totals disagreed with its entries (or were implausible) and were recounted. */
+  totalsRepaired: number;
+  /** Times the file system refused a write for lack of space (each lowered the bound in force). */
+  diskFull: number;
+  /** This tier's own `maxBytes` option. */
   maxBytes: number;
+  /** The directory's shared bound: the smallest `maxBytes` among the processes using it. */
+  sharedMaxBytes: number;
+  /** The bound enforced now: the shared bound, lowered further while the file system is short of space. */
+  effectiveMaxBytes: number;
 }
 
 /**
@@ -60,7 +69,7 @@ export class DiskTier implements CacheTier {
   // ─── reads ───────────────────────────────────────────────────────────────────
 
   getSync(key: string): CacheEntry | undefined {
-    const sql = this.store.statements();
+    const sql = this.store.readStatements();
     assertKey(key, this.config.maxKeyLength);
     const encoded = encodeKey(key);
     const entry = this.lookup(sql, encoded);
@@ -112,7 +121,7 @@ export class DiskTier implements CacheTier {
   }
 
   async has(key: string): Promise<boolean> {
-    const sql = this.store.statements();
+    const sql = this.store.readStatements();
     assertKey(key, this.config.maxKeyLength);
     const row = this.store.read(() => sql.peekExpiry.get(encodeKey(key)) as [number | null] | undefined);
     return row !== undefined && (row[0] === null || row[0] > Date.now());
@@ -140,7 +149,21 @@ export class DiskTier implements CacheTier {
   /** Counters of this process, plus `entries` and `bytes` of the whole directory (every process's entries). */
   stats(): DiskStats {
     const totals = this.store.totals();
-    return { ...this.store.counters, entries: totals?.[0], bytes: totals?.[1], maxBytes: this.config.maxBytes };
+    const own = this.config.maxBytes;
+    return {
+      ...this.store.counters,
+      entries: totals?.[0],
+      bytes: totals?.[1],
+      maxBytes: own,
+      sharedMaxBytes: effectiveLimit(own, totals?.[2] ?? 0, 0),
+      effectiveMaxBytes: effectiveLimit(own, totals?.[2] ?? 0, totals?.[3] ?? 0),
+    };
+  }
+
+  /** Entries this process evicted (size bound, full disk) or reclaimed after expiry. Returns an unsubscribe. */
+  onEviction(listener: (key: string, reason: DropReason) => void): () => void {
+    if (typeof listener !== "function") throw new ZarrsCacheError("INVALID_ARGUMENT", "onEviction(listener) needs a function");
+    return this.store.onEviction(listener);
   }
 
   // ─── writes ──────────────────────────────────────────────────────────────────
@@ -168,14 +191,21 @@ export class DiskTier implements CacheTier {
     const now = Date.now();
     const expiresAt = ttl === undefined ? null : Math.ceil(now + ttl);
     const sum = entryChecksum(encoded, value, expiresAt);
+    const store = this.store;
     // A large value's file is complete before any row points at it.
-    const blob = inFile ? this.store.writeBlob(value) : null;
+    let blob = inFile ? store.writeBlob(value) : null;
+    let epoch = store.epoch;
     try {
-      this.store.write("set", (sql, removed) => {
-        this.store.writeQueuedTouches(sql);
+      store.write("set", (sql, removed) => {
+        if (blob !== null && store.epoch !== epoch) {
+          // The directory was created anew since the file was written, and the file went with it.
+          blob = store.blobs.write(value);
+          epoch = store.epoch;
+        }
+        store.writeQueuedTouches(sql);
         collectBlob(removed, sql.blobOf.get(encoded));
         sql.upsert.run(encoded, inFile ? EMPTY : value, size, sum, expiresAt, now, blob);
-        makeRoom(sql, this.config.maxBytes, encoded, now, this.store.sweepDue(now) ? SWEEP_BATCH : 0, removed);
+        makeRoom(sql, store.room(encoded, now, store.sweepDue(now) ? SWEEP_BATCH : 0, size), removed);
       });
     } catch (error) {
       if (blob !== null) this.store.blobs.remove([blob]);
@@ -188,12 +218,20 @@ export class DiskTier implements CacheTier {
     this.store.statements();
     assertKey(key, this.config.maxKeyLength);
     const encoded = encodeKey(key);
-    const removed = this.store.write("delete", (sql, dropped) => {
-      const row = sql.deleteKey.get(encoded) as [number | null, string | null] | undefined;
-      if (row === undefined) return false;
-      collectBlob(dropped, row[1]);
-      return row[0] === null || row[0] > Date.now();
-    });
+    const live = () => {
+      const row = this.store.statements().peekExpiry.get(encoded) as [number | null] | undefined;
+      return row !== undefined && (row[0] === null || row[0] > Date.now());
+    };
+    const removed = this.store.write(
+      "delete",
+      (sql, dropped) => {
+        const row = sql.deleteKey.get(encoded) as [number | null, string | null] | undefined;
+        if (row === undefined) return false;
+        collectBlob(dropped, row[1]);
+        return row[0] === null || row[0] > Date.now();
+      },
+      { whenStillFull: live },
+    );
     if (removed) this.store.counters.deletes++;
     return removed;
   }
@@ -202,14 +240,21 @@ export class DiskTier implements CacheTier {
     this.store.statements();
     if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "deletePrefix(prefix) needs a string prefix");
     const { from, to } = prefixRange(prefix);
-    const removed = this.store.write("deletePrefix", (sql, dropped) => {
+    const countLive = (sql: Statements) => {
       const now = Date.now();
-      const live = (to ? sql.countLiveRange.get(from, to, now) : sql.countLiveFrom.get(from, now)) as number;
-      for (const blob of (to ? sql.blobsInRange.all(from, to) : sql.blobsFrom.all(from)) as string[]) collectBlob(dropped, blob);
-      if (to) sql.deleteRange.run(from, to);
-      else sql.deleteFrom.run(from);
-      return live;
-    });
+      return (to ? sql.countLiveRange.get(from, to, now) : sql.countLiveFrom.get(from, now)) as number;
+    };
+    const removed = this.store.write(
+      "deletePrefix",
+      (sql, dropped) => {
+        const live = countLive(sql);
+        for (const blob of (to ? sql.blobsInRange.all(from, to) : sql.blobsFrom.all(from)) as string[]) collectBlob(dropped, blob);
+        if (to) sql.deleteRange.run(from, to);
+        else sql.deleteFrom.run(from);
+        return live;
+      },
+      { whenStillFull: () => countLive(this.store.statements()) },
+    );
     this.store.counters.deletes += removed;
     return removed;
   }
@@ -217,10 +262,14 @@ export class DiskTier implements CacheTier {
   /** Removes every entry in the directory (those of other processes too: they share it). */
   async clear(): Promise<void> {
     this.store.statements();
-    this.store.write("clear", (sql, dropped) => {
-      for (const blob of sql.allBlobs.all() as string[]) collectBlob(dropped, blob);
-      sql.deleteAll.run();
-    });
+    this.store.write(
+      "clear",
+      (sql, dropped) => {
+        for (const blob of sql.allBlobs.all() as string[]) collectBlob(dropped, blob);
+        sql.deleteAll.run();
+      },
+      { whenStillFull: () => undefined },
+    );
     this.store.releaseFreePages(0);
   }
 

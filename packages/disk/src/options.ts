@@ -1,4 +1,4 @@
-import { ZarrsCacheError, assertTtl, configNumber } from "@zarrs-cache/core";
+import { ZarrsCacheError, assertKnownOptions, assertTtl, configNumber } from "@zarrs-cache/core";
 
 export interface DiskOptions {
   /** Directory holding the cache (created if missing). Several processes may share it. */
@@ -26,6 +26,17 @@ export interface DiskOptions {
   /** Name in stats and events (default "disk"). */
   name?: string;
 }
+
+const KNOWN_OPTIONS: readonly (keyof DiskOptions)[] = [
+  "dir",
+  "maxBytes",
+  "ttl",
+  "maxValueBytes",
+  "maxKeyLength",
+  "fileThreshold",
+  "busyTimeout",
+  "name",
+];
 
 export interface ResolvedDiskOptions {
   dir: string;
@@ -59,6 +70,7 @@ export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
   if (typeof options !== "object" || options === null) {
     throw new ZarrsCacheError("INVALID_CONFIG", 'disk(options): options must be an object like { dir: ".zarr-cache", maxBytes: 1024 ** 3 }');
   }
+  assertKnownOptions("disk()", options, KNOWN_OPTIONS);
   if (typeof options.dir !== "string" || options.dir.length === 0 || options.dir.includes("\0")) {
     throw new ZarrsCacheError("INVALID_CONFIG", `disk(): option "dir" must be a non-empty path string, got ${JSON.stringify(options.dir) ?? String(options.dir)}`);
   }

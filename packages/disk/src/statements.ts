@@ -30,15 +30,32 @@ export interface Statements {
   allBlobs: Statement<[]>;
   deleteAll: Statement<[]>;
   touch: Statement<[number, Buffer, number]>;
-  /** [entries, bytes] of the whole directory. */
+  /** [entries, bytes, bound, full_limit] of the whole directory (see the schema). */
   totals: Statement<[]>;
-  /** Least recently used rows other than the given key: [id, size, blob]. */
+  /** [entries, bytes] counted from the rows (a scan of the small access index). */
+  countRows: Statement<[]>;
+  /** Sets the totals to what the rows add up to (creating the row if it was deleted). */
+  ensureTotalsRow: Statement<[]>;
+  recountTotals: Statement<[]>;
+  /** Deletes rows whose size no entry can have (smaller than the overhead, larger than any value); returns [blob]. */
+  deleteBadSizes: Statement<[number, number]>;
+  setFullLimit: Statement<[number]>;
+  /** Registers or renews this process's maxBytes and lease: (id, max_bytes, now). */
+  registerOpener: Statement<[string, number, number]>;
+  removeOpener: Statement<[string]>;
+  /** Forgets openers whose lease ran out (a crashed process). */
+  pruneOpeners: Statement<[number]>;
+  /** Sets the shared bound to the smallest maxBytes of the openers. */
+  updateBound: Statement<[]>;
+  /** Least recently used rows other than the given key: [id, size, blob, key]. */
   lru: Statement<[Buffer, number]>;
+  /** Every row, least recently used first: [id, size, blob, key]. */
+  lruAll: Statement<[]>;
   /** Deletes a row by id; returns [blob]. */
   deleteId: Statement<[number]>;
   /** 1 when some row has expired. */
   anyExpired: Statement<[number]>;
-  /** Deletes up to n expired rows; returns [blob] of each. */
+  /** Deletes up to n expired rows; returns [blob, key] of each. */
   deleteExpired: Statement<[number, number]>;
 }
 
@@ -68,10 +85,27 @@ export function prepareStatements(db: Db): Statements {
     allBlobs: db.prepare("SELECT blob FROM entries WHERE blob IS NOT NULL").pluck(),
     deleteAll: db.prepare("DELETE FROM entries"),
     touch: db.prepare("UPDATE entries SET last_access = ? WHERE key = ? AND last_access < ?"),
-    totals: db.prepare("SELECT entries, bytes FROM totals WHERE id = 0").raw(),
-    lru: db.prepare("SELECT id, size, blob FROM entries WHERE key <> ? ORDER BY last_access LIMIT ?").raw(),
+    totals: db.prepare("SELECT entries, bytes, bound, full_limit FROM totals WHERE id = 0").raw(),
+    countRows: db.prepare("SELECT count(*), coalesce(sum(size), 0) FROM entries").raw(),
+    ensureTotalsRow: db.prepare("INSERT OR IGNORE INTO totals (id, entries, bytes) VALUES (0, 0, 0)"),
+    recountTotals: db.prepare(
+      "UPDATE totals SET entries = (SELECT count(*) FROM entries), bytes = (SELECT coalesce(sum(size), 0) FROM entries) WHERE id = 0",
+    ),
+    deleteBadSizes: db
+      .prepare(
+        "DELETE FROM entries WHERE id IN " +
+          "(SELECT id FROM entries INDEXED BY entries_by_access_size WHERE size < ? OR size > ?) RETURNING blob",
+      )
+      .pluck(),
+    setFullLimit: db.prepare("UPDATE totals SET full_limit = ? WHERE id = 0"),
+    registerOpener: db.prepare("INSERT OR REPLACE INTO openers (id, max_bytes, seen_at) VALUES (?, ?, ?)"),
+    removeOpener: db.prepare("DELETE FROM openers WHERE id = ?"),
+    pruneOpeners: db.prepare("DELETE FROM openers WHERE seen_at < ?"),
+    updateBound: db.prepare("UPDATE totals SET bound = coalesce((SELECT min(max_bytes) FROM openers), 0) WHERE id = 0"),
+    lru: db.prepare("SELECT id, size, blob, key FROM entries WHERE key <> ? ORDER BY last_access LIMIT ?").raw(),
+    lruAll: db.prepare("SELECT id, size, blob, key FROM entries ORDER BY last_access").raw(),
     deleteId: db.prepare("DELETE FROM entries WHERE id = ? RETURNING blob").pluck(),
     anyExpired: db.prepare("SELECT 1 FROM entries WHERE expires_at <= ? LIMIT 1").pluck(),
-    deleteExpired: db.prepare("DELETE FROM entries WHERE expires_at <= ? RETURNING blob LIMIT ?").pluck(),
+    deleteExpired: db.prepare("DELETE FROM entries WHERE expires_at <= ? RETURNING blob, key LIMIT ?").raw(),
   };
 }

@@ -1,50 +1,94 @@
-import fs from "node:fs";
-import { ZarrsCacheError, emptyStats, isZarrsCacheError } from "@zarrs-cache/core";
-import { BlobStore } from "./blob-store.js";
-import { type ConnectSettings, type Connection, badDir, checkAndReconnect, connect, ensureDirectory } from "./database.js";
+import { isZarrsCacheError } from "@zarrs-cache/core";
+import { growthCheck, isFull, shrunkLimit } from "./full-disk.js";
+import { decodeKey } from "./keys.js";
 import type { ResolvedDiskOptions } from "./options.js";
-import { type Removed, SWEEP_BATCH, makeRoom, nothingRemoved, writeTouches } from "./space.js";
+import {
+  type DropReason,
+  type Removed,
+  type Room,
+  SWEEP_BATCH,
+  collectBlob,
+  effectiveLimit,
+  makeRoom,
+  nothingRemoved,
+  verifyTotals,
+  writeTouches,
+} from "./space.js";
 import { ioError, isBusy, isCorruption, isMoved } from "./sqlite-errors.js";
-import { type Statements, prepareStatements } from "./statements.js";
+import type { Statements } from "./statements.js";
+import { type EvictionListener, LEASE_MS, MAINTENANCE_BUSY_MS, MAINTENANCE_MS, NO_KEY, StoreConnection } from "./store-connection.js";
 
-/** How often queued access times are written, expired entries reclaimed and the file's identity checked, in ms. */
-const MAINTENANCE_MS = 1000;
-/** How often files no row refers to (left by a crash) are looked for, in ms. */
+export type { EvictionListener };
+
+/** How often files no row refers to (left by a crash) are looked for, and the totals recounted, in ms. */
 const ORPHAN_SWEEP_MS = 10 * 60_000;
 /** Past this many queued access times, they are written at once. */
 const MAX_QUEUED_TOUCHES = 10_000;
-/** Busy timeout for background maintenance: it retries next time rather than block the event loop. */
-const MAINTENANCE_BUSY_MS = 50;
-const MiB = 1024 * 1024;
+/** How often reads check that the database file was not replaced (a rebuild by another process), in ms. */
+const READ_IDENTITY_CHECK_MS = 100;
+
+interface WriteOptions<T> {
+  /** Count a busy database as an error (false for background maintenance, which simply retries). */
+  countBusy?: boolean;
+  /**
+   * Make room when the file system is full (default true). Background work says false: it would
+   * otherwise drain the cache by retrying every second on a disk another program filled.
+   */
+  relieve?: boolean;
+  /**
+   * For removals, which must not fail on a full disk: computes the result by reading (reads need no
+   * room) before the tier makes room; if the file system is still full after that, the directory starts over.
+   */
+  whenStillFull?: () => T;
+}
 
 /**
- * The connection, counters and housekeeping behind a DiskTier: connects lazily, reconnects when the
- * database file is replaced or damaged, turns failures into typed errors, queues access times.
+ * The reads, writes and housekeeping behind a DiskTier: turns failures into typed errors (recovering
+ * from damage and moved files first), treats a full file system as pressure, queues access times,
+ * renews its lease on the shared bound, reports evictions.
  */
-export class TierStore {
-  readonly counters = { ...emptyStats(), expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0 };
-  readonly blobs: BlobStore;
-  private connection: Connection | undefined;
-  private sql: Statements | undefined;
-  private immediate: ((work: () => unknown) => unknown) | undefined;
+export class TierStore extends StoreConnection {
   /** Access times of hits not yet written: one UPDATE per key per flush instead of a write per hit. */
   private touches = new Map<string, number>();
   private touchesWritten = false;
   private flushScheduled = false;
-  private timer: ReturnType<typeof setInterval> | undefined;
   private lastSweep = 0;
-  private lastOrphanSweep = 0;
-  private lastTotals: [number, number] | undefined;
-  private closed = false;
+  private lastIdentityCheck = 0;
+  private readonly growFullLimit: (fullLimit: number, ceiling: number) => number;
 
-  constructor(private readonly config: ResolvedDiskOptions) {
-    this.blobs = new BlobStore(config.dir);
+  constructor(config: ResolvedDiskOptions) {
+    super(config);
+    this.growFullLimit = growthCheck(config.dir);
   }
 
-  statements(): Statements {
-    if (this.closed) throw new ZarrsCacheError("CLOSED", `the disk tier "${this.config.name}" is closed`);
-    if (this.sql === undefined) this.connect();
-    return this.sql!;
+  /**
+   * Statements for a read. At most every 100 ms (one clock read per call otherwise) it also checks
+   * that the database file is still the one open: after another process rebuilt or started the
+   * directory over, reads follow it within 100 ms instead of serving the old file's entries.
+   */
+  readStatements(): Statements {
+    const now = Date.now();
+    if (now - this.lastIdentityCheck >= READ_IDENTITY_CHECK_MS && this.connection !== undefined) {
+      this.lastIdentityCheck = now;
+      try {
+        this.checkIdentity();
+      } catch {
+        this.counters.errors++;
+      }
+    }
+    return this.statements();
+  }
+
+  /** The eviction context of a write: this process's bound, the key just written, the time. */
+  room(keep: Buffer, now: number, sweepLimit: number, incoming?: number): Room {
+    return { own: this.config.maxBytes, keep, now, sweepLimit, incoming, growFullLimit: this.growFullLimit };
+  }
+
+  onEviction(listener: EvictionListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 
   /** Runs a read. Damage reported by SQLite counts as a corruption and reads as nothing; other failures are IO_ERROR. */
@@ -57,56 +101,112 @@ export class TierStore {
         throw ioError(`disk tier "${this.config.name}": read`, error);
       }
       this.counters.corruptions++;
-      this.reopen(true);
+      this.afterCorruption();
       return undefined;
     }
   }
 
   /**
    * Runs `work` in an IMMEDIATE transaction, then deletes the files of the rows it removed.
-   * Failures become IO_ERROR (counted); a database file moved behind our back is reopened and retried once.
+   * A database file moved behind our back is reopened and the work retried; damage reported by SQLite
+   * is recovered from (a rebuild when it persists) and retried; a full file system is relieved
+   * (see relieveFullDisk) and retried once. Failures left become IO_ERROR (counted).
    */
-  write<T>(what: string, work: (sql: Statements, removed: Removed) => T, countBusy = true): T {
+  write<T>(what: string, work: (sql: Statements, removed: Removed) => T, options: WriteOptions<T> = {}): T {
     // One stat per write (about a microsecond): a write must not land in a file deleted behind our back.
     this.checkIdentity();
-    for (let attempt = 0; ; attempt++) {
+    let moved = false;
+    let relieved = false;
+    let damaged = 0;
+    let outcomeBeforeRelief: { value: T } | undefined;
+    for (;;) {
       const sql = this.statements();
-      const removed = nothingRemoved();
+      const removed = nothingRemoved(this.listeners.length > 0);
       this.touchesWritten = false;
       let result: T;
       try {
         result = this.immediate!(() => work(sql, removed)) as T;
       } catch (error) {
-        if (isMoved(error) && attempt === 0) {
-          this.reopen(false);
-          continue;
+        if (isZarrsCacheError(error) && !isFull(error)) throw error; // refused by the work itself; nothing written
+        try {
+          if (isMoved(error) && !moved) {
+            moved = true;
+            this.reopen();
+            continue;
+          }
+          if (isFull(error) && !relieved && options.relieve !== false) {
+            relieved = true;
+            // The relief may evict what this write removes: its outcome is what was there before.
+            if (options.whenStillFull !== undefined) outcomeBeforeRelief = { value: options.whenStillFull() };
+            this.relieveFullDisk();
+            continue;
+          }
+          if (isFull(error) && outcomeBeforeRelief !== undefined) {
+            this.startOver("the file system is full");
+            return outcomeBeforeRelief.value;
+          }
+          if (isCorruption(error)) {
+            this.counters.corruptions++;
+            this.afterCorruption();
+            if (damaged++ < 2) continue;
+          }
+        } catch (recoveryError) {
+          this.counters.errors++;
+          throw ioError(`disk tier "${this.config.name}": ${what}`, recoveryError);
         }
-        if (countBusy || !isBusy(error)) this.counters.errors++;
-        if (isCorruption(error)) {
-          this.counters.corruptions++;
-          this.reopen(true);
-        }
+        if (options.countBusy !== false || !isBusy(error)) this.counters.errors++;
         throw ioError(`disk tier "${this.config.name}": ${what}`, error);
       }
       this.afterCommit(removed);
-      return result;
+      return outcomeBeforeRelief === undefined ? result : outcomeBeforeRelief.value;
     }
   }
 
-  private afterCommit(removed: Removed): void {
+  protected afterCommit(removed: Removed): void {
     if (this.touchesWritten) this.touches.clear();
-    this.counters.evictions += removed.evicted;
-    this.counters.expired += removed.expired;
-    if (removed.blobs.length > 0) this.counters.errors += this.blobs.remove(removed.blobs);
+    const c = this.counters;
+    c.evictions += removed.evicted;
+    c.expired += removed.expired;
+    c.totalsRepaired += removed.totalsRepaired;
+    c.corruptions += removed.corrupt;
+    if (removed.blobs.length > 0) c.errors += this.blobs.remove(removed.blobs);
+    if (removed.dropped !== undefined && removed.dropped.length > 0) this.emit(removed.dropped);
+    if (removed.limit > 0 && removed.limit !== this.limitInForce) this.followLimit(removed.limit);
   }
 
-  /** Writes a large value's file; IO_ERROR (counted) when the file system refuses (ENOSPC, EACCES…). */
+  private emit(dropped: [Buffer, DropReason][]): void {
+    const listeners = this.listeners;
+    for (const [key, reason] of dropped) {
+      const decoded = decodeKey(key);
+      for (const listener of listeners) {
+        try {
+          listener(decoded, reason);
+        } catch {
+          // A faulty listener must not fail the write that evicted.
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes a large value's file. A full file system is relieved and the file tried once more;
+   * IO_ERROR (counted) when it still refuses (ENOSPC, EACCES…).
+   */
   writeBlob(value: Uint8Array): string {
     try {
       return this.blobs.write(value);
     } catch (error) {
+      let cause = error;
+      if (isFull(error)) {
+        try {
+          this.relieveFullDisk();
+          return this.blobs.write(value);
+        } catch (again) {
+          cause = again;
+        }
+      }
       this.counters.errors++;
-      throw ioError(`disk tier "${this.config.name}": writing a ${value.byteLength}-byte value file`, error);
+      throw ioError(`disk tier "${this.config.name}": writing a ${value.byteLength}-byte value file`, cause);
     }
   }
 
@@ -116,9 +216,16 @@ export class TierStore {
     try {
       const blob = this.sql!.deleteCorrupt.get(id, sum);
       if (typeof blob === "string") this.counters.errors += this.blobs.remove([blob]);
-    } catch {
+    } catch (error) {
       // Another process may hold the write lock: the entry fails its check again next time.
       this.counters.errors++;
+      if (isCorruption(error)) {
+        try {
+          this.afterCorruption();
+        } catch {
+          // Counted; the next operation tries again.
+        }
+      }
     }
     return undefined;
   }
@@ -148,33 +255,11 @@ export class TierStore {
     return true;
   }
 
-  totals(): [number, number] | undefined {
-    if (!this.closed && this.sql !== undefined) {
-      try {
-        this.lastTotals = this.sql.totals.get() as [number, number];
-      } catch {
-        // Keep the last totals read; the failure is counted by the operation that meets it.
-      }
-    }
-    return this.lastTotals;
-  }
-
-  /** Gives free database pages back to the file system when more than `slack` bytes are free. */
-  releaseFreePages(slack: number): void {
-    const db = this.connection?.db;
-    if (db === undefined) return;
-    try {
-      const free = (db.pragma("freelist_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number);
-      if (free > slack) db.pragma("incremental_vacuum");
-    } catch {
-      // Reclaimed next time; new entries reuse the free pages meanwhile.
-    }
-  }
-
   close(): void {
     if (this.closed) return;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.maintain(this.config.busyTimeout, false);
+    this.leave();
     this.totals();
     this.closed = true;
     const connection = this.connection;
@@ -189,98 +274,87 @@ export class TierStore {
     }
   }
 
-  // ─── connection lifecycle ────────────────────────────────────────────────────
-
-  private settings(): ConnectSettings {
-    // Pages still in the WAL are read with one pread each (the main file is memory-mapped), so a
-    // small WAL keeps hits fast; it also bounds what the WAL adds to the directory's size.
-    return { busyTimeout: this.config.busyTimeout, walBytes: Math.min(4 * MiB, Math.max(MiB / 4, Math.floor(this.config.maxBytes / 4))) };
-  }
-
-  private connect(): void {
-    const { dir, name } = this.config;
-    ensureDirectory(dir);
-    let connection: Connection;
+  /**
+   * The file system refused a write. Lowers the directory's full-disk limit to 90% of what it holds
+   * and evicts down to it, removing the evicted entries' value files before the transaction that
+   * deletes their rows (freeing a file needs no room; a transaction does). When even that
+   * transaction finds no room, the directory starts over (carrying the lowered limit).
+   */
+  relieveFullDisk(): void {
+    this.counters.diskFull++;
+    const sql = this.statements();
+    const totals = this.totals();
+    const held = Math.max(0, totals?.[1] ?? 0);
+    const target = shrunkLimit(effectiveLimit(this.config.maxBytes, totals?.[2] ?? 0, totals?.[3] ?? 0), held);
+    this.carriedFullLimit = target;
+    // Reading needs no room. Least recently used first, until what is left fits the target and, when
+    // value files exist, a WAL's worth of them is freed (without evicting more than half the directory).
+    const victims: [number, number, string | null, Buffer][] = [];
+    let bytes = held;
+    let filesFreed = 0;
+    for (const row of sql.lruAll.iterate() as Iterable<[number, number, string | null, Buffer]>) {
+      if (bytes <= target && (filesFreed >= this.walBytes || bytes <= held / 2)) break;
+      victims.push(row);
+      bytes -= row[1];
+      if (row[2] !== null) filesFreed += row[1];
+    }
+    this.blobs.remove(victims.flatMap(([, , blob]) => (blob === null ? [] : [blob])));
+    this.followLimit(target);
+    // With the room those files left, fold the WAL into the database and cut it back: the eviction needs WAL room.
+    this.checkpoint();
+    const removed = nothingRemoved(this.listeners.length > 0);
     try {
-      connection = connect(dir, this.settings());
-      this.blobs.ensureDir();
+      this.immediate!(() => {
+        for (const [id, , , key] of victims) {
+          collectBlob(removed, sql.deleteId.get(id));
+          removed.evicted++;
+          removed.dropped?.push([key, "evict"]);
+        }
+        sql.setFullLimit.run(target);
+      });
     } catch (error) {
-      if (isZarrsCacheError(error)) throw error;
-      throw badDir(dir, `cannot hold the cache: ${(error as Error)?.message ?? error}`, error);
+      if (!isFull(error)) throw error;
+      this.startOver("the file system is full");
+      return;
     }
-    const db = connection.db;
-    const sql = prepareStatements(db);
-    const transaction = db.transaction((work: () => unknown) => work());
-    if (connection.rebuilt) this.noteRebuild();
-    this.connection = connection;
-    this.sql = sql;
-    this.immediate = (work) => transaction.immediate(work);
-    try {
-      // Proves the directory is writable now rather than at the first backfill, and brings it
-      // within this process's bound (maxBytes may have been lowered since the last run).
-      const removed = nothingRemoved();
-      transaction.immediate(() => makeRoom(sql, this.config.maxBytes, Buffer.alloc(0), Date.now(), SWEEP_BATCH, removed));
-      this.afterCommit(removed);
-    } catch (error) {
-      this.connection = undefined;
-      this.sql = undefined;
-      db.close();
-      throw badDir(dir, `is not writable for disk tier "${name}": ${(error as Error)?.message ?? error}`, error);
-    }
-    this.releaseFreePages(Math.max(4 * MiB, this.config.maxBytes / 8));
-    this.sweepOrphans();
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.maintain(MAINTENANCE_BUSY_MS, true), MAINTENANCE_MS);
-      this.timer.unref();
-    }
+    this.carriedFullLimit = 0;
+    this.afterCommit(removed);
+    this.checkpoint();
+    this.releaseFreePages(0);
   }
 
-  private noteRebuild(): void {
-    this.counters.rebuilds++;
-    process.emitWarning(`zarrs-cache disk tier "${this.config.name}": the cache database in ${this.config.dir} was damaged and has been created anew`);
-  }
-
-  /** Reconnects: after the file moved, or (check) after SQLite reported damage, rebuilding the database if quick_check fails. */
-  private reopen(check: boolean): void {
-    const old = this.connection;
-    this.connection = undefined;
-    this.sql = undefined;
+  /** At close: this process's maxBytes stops counting for the shared bound. Best effort: the lease lapses otherwise. */
+  private leave(): void {
+    if (this.connection === undefined) return;
     try {
-      old?.db.close();
+      this.write(
+        "close",
+        (sql) => {
+          sql.removeOpener.run(this.openerId);
+          sql.updateBound.run();
+        },
+        { relieve: false },
+      );
     } catch {
-      // The old handle is abandoned either way.
+      // Counted by write(); the lease runs out on its own.
     }
-    this.counters.reopens++;
-    if (check) {
-      try {
-        const checked = checkAndReconnect(this.config.dir, this.settings());
-        checked.db.close();
-        if (checked.rebuilt) this.noteRebuild();
-      } catch (error) {
-        this.counters.errors++;
-        throw ioError(`disk tier "${this.config.name}": recovering the damaged database`, error);
-      }
-    }
-    this.connect();
   }
 
-  /** Reconnects when the database file was deleted or replaced behind our back. */
-  private checkIdentity(): void {
-    const connection = this.connection;
-    if (connection === undefined) return;
-    const stats = fs.statSync(connection.file, { throwIfNoEntry: false });
-    if (stats === undefined || stats.ino !== connection.ino || stats.dev !== connection.dev) this.reopen(false);
-  }
-
-  /** Background work: write queued access times, reclaim expired entries, notice a replaced file. Never throws. */
-  private maintain(busyMs: number, checkIdentity: boolean): void {
+  /**
+   * Background work: write queued access times, reclaim expired entries, renew the lease on the shared
+   * bound, recount the totals now and then, notice a replaced file. Never throws.
+   */
+  protected maintain(busyMs: number, checkIdentity: boolean): void {
     if (this.connection === undefined) return;
     try {
       if (checkIdentity) this.checkIdentity();
       const now = Date.now();
-      if (now - this.lastOrphanSweep >= ORPHAN_SWEEP_MS) this.sweepOrphans();
-      // An idle tier takes no write lock: only when access times are queued or rows have expired.
-      if (this.touches.size === 0 && (now - this.lastSweep < MAINTENANCE_MS || this.sql!.anyExpired.get(now) === undefined)) return;
+      const verify = now - this.lastOrphanSweep >= ORPHAN_SWEEP_MS;
+      if (verify) this.sweepOrphans();
+      const heartbeat = now - this.lastHeartbeat >= LEASE_MS / 4;
+      // An idle tier takes the write lock only when access times are queued, rows have expired, or its lease is due.
+      const sweep = now - this.lastSweep >= MAINTENANCE_MS && this.sql!.anyExpired.get(now) !== undefined;
+      if (!verify && !heartbeat && !sweep && this.touches.size === 0) return;
       const db = this.connection.db;
       db.pragma(`busy_timeout = ${busyMs}`);
       try {
@@ -289,9 +363,11 @@ export class TierStore {
           "maintenance",
           (sql, removed) => {
             this.writeQueuedTouches(sql);
-            makeRoom(sql, this.config.maxBytes, Buffer.alloc(0), now, SWEEP_BATCH, removed);
+            if (verify) verifyTotals(sql, removed);
+            if (heartbeat) this.renewLease(sql, now);
+            makeRoom(sql, this.room(NO_KEY, now, SWEEP_BATCH), removed);
           },
-          false,
+          { countBusy: false, relieve: false },
         );
       } finally {
         this.connection?.db.pragma(`busy_timeout = ${this.config.busyTimeout}`);
@@ -299,19 +375,6 @@ export class TierStore {
     } catch {
       // Counted by write() (a busy database is not an error: it is tried again next time).
       if (this.touches.size > MAX_QUEUED_TOUCHES) this.touches.clear();
-    }
-  }
-
-  /** Removes value files no row refers to that are old enough not to be another process's write in progress. */
-  private sweepOrphans(): void {
-    this.lastOrphanSweep = Date.now();
-    const sql = this.sql;
-    if (sql === undefined) return;
-    try {
-      const referenced = new Set(sql.allBlobs.all() as string[]);
-      this.counters.orphans += this.blobs.sweepOrphans(referenced, Math.max(60_000, 2 * this.config.busyTimeout));
-    } catch {
-      this.counters.errors++;
     }
   }
 }

@@ -1,29 +1,12 @@
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type Database from "better-sqlite3";
-import { createCache, isZarrsCacheError } from "@zarrs-cache/core";
+import { createCache } from "@zarrs-cache/core";
 import { disk, type DiskOptions, type DiskTier } from "@zarrs-cache/disk";
 import { memory } from "@zarrs-cache/memory";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { bytes, cleanupTempDirs, expectCode, same, tempDir } from "./helpers.js";
+import { bytes, cleanupTempDirs, expectCode, mountTmpfs, tempDir, unmountAll } from "./helpers.js";
 
 const MiB = 1024 * 1024;
-const mounted: string[] = [];
-
-/** Mounts a tmpfs (needs root with CAP_SYS_ADMIN); false where the machine does not allow it. */
-function mountTmpfs(target: string, options: string): boolean {
-  return spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", target]).status === 0 && mounted.push(target) > 0;
-}
-
-function unmountAll(): void {
-  for (const target of mounted.splice(0)) spawnSync("umount", ["-l", target]);
-}
-
-/** Our own SQLite connection, reached only by tests that must fake a full disk where no tmpfs can be mounted. */
-function connectionOf(tier: DiskTier): Database.Database {
-  return (tier as unknown as { store: { connection: { db: Database.Database } } }).store.connection.db;
-}
 
 const tiers: DiskTier[] = [];
 function make(options: DiskOptions): DiskTier {
@@ -54,6 +37,15 @@ describe("option and input validation", () => {
     await expectCode(() => disk({ dir: "x", maxBytes: MiB, maxValueBytes: 2 ** 30 }), "INVALID_CONFIG", '"maxValueBytes"');
     await expectCode(() => disk({ dir: "x", maxBytes: MiB, name: "" }), "INVALID_CONFIG", '"name"');
     expect(fs.existsSync("x")).toBe(false); // the factory touches nothing
+  });
+
+  it("refuses unknown option names, naming the option and the one meant", async () => {
+    const error = await expectCode(() => disk({ dir: "x", maxBytes: MiB, maxbytes: MiB } as DiskOptions), "INVALID_CONFIG", '"maxbytes"');
+    expect(error.message).toContain('did you mean "maxBytes"');
+    const typo = { dir: "x", maxBytes: MiB, fileTreshold: 10 } as DiskOptions;
+    await expectCode(() => disk(typo), "INVALID_CONFIG", 'did you mean "fileThreshold"');
+    await expectCode(() => disk({ dir: "x", maxBytes: MiB, compression: true } as DiskOptions), "INVALID_CONFIG", '"compression"');
+    expect(fs.existsSync("x")).toBe(false);
   });
 
   it("refuses keys and values over the documented limits, writing nothing", async () => {
@@ -119,64 +111,5 @@ describe("a bad directory fails at build() with a message naming it", () => {
     fs.writeFileSync(file, "x");
     const tier = disk({ dir: path.join(file, "sub"), maxBytes: MiB });
     await expectCode(tier.get("k"), "INVALID_CONFIG", file);
-  });
-});
-
-describe("a full disk during a backfill fails the tier, not the read", () => {
-  it("values that no longer fit (file and database) reject with IO_ERROR and are counted; reads go on", async () => {
-    const base = tempDir("enospc");
-    const dir = path.join(base, "mnt");
-    fs.mkdirSync(dir);
-    const realFullDisk = mountTmpfs(dir, "size=3m");
-    if (!realFullDisk) console.warn("\n⚠️  cannot mount a tmpfs here: faking a full disk (value files: a file where the blob folder was; database: max_page_count)\n");
-
-    const tier = make({ dir, maxBytes: 64 * MiB, fileThreshold: 64 * 1024 });
-    tier.open();
-    await tier.set("small/keep", bytes(5000, 1));
-    await tier.set("big/keep", bytes(200_000, 2));
-    if (!realFullDisk) {
-      fs.rmSync(path.join(dir, "blobs"), { recursive: true });
-      fs.writeFileSync(path.join(dir, "blobs"), "in the way");
-      const db = connectionOf(tier);
-      db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true })}`);
-    }
-
-    // Large values (files) until the disk is full.
-    let fileError: unknown;
-    for (let i = 0; i < 100 && fileError === undefined; i++) {
-      await tier.set(`big/${i}`, bytes(256 * 1024, i)).catch((e: unknown) => (fileError = e));
-    }
-    expect(isZarrsCacheError(fileError, "IO_ERROR"), String(fileError)).toBe(true);
-    expect((fileError as { cause?: { code?: string } }).cause?.code).toBe(realFullDisk ? "ENOSPC" : "ENOTDIR");
-
-    // Small values (inside the database) until SQLite reports the disk full.
-    let dbError: unknown;
-    for (let i = 0; i < 3000 && dbError === undefined; i++) {
-      await tier.set(`small/${i}`, bytes(8192, i)).catch((e: unknown) => (dbError = e));
-    }
-    expect(isZarrsCacheError(dbError, "IO_ERROR"), String(dbError)).toBe(true);
-    expect((dbError as { cause?: { code?: string } }).cause?.code).toBe("SQLITE_FULL");
-    const errorsBefore = tier.stats().errors;
-    expect(errorsBefore).toBeGreaterThanOrEqual(2);
-
-    // What was stored is still served.
-    expect(same((await tier.get("small/keep"))?.value, bytes(5000, 1))).toBe(true);
-    if (realFullDisk) expect(same((await tier.get("big/keep"))?.value, bytes(200_000, 2))).toBe(true);
-    else expect(await tier.get("big/keep")).toBeUndefined(); // its folder was replaced by a file: gone, a miss
-
-    // In a TieredCache the failed backfill is reported, and the caller still gets its value.
-    const cache = createCache().tier(memory({ maxBytes: 4 * MiB })).tier(tier).build();
-    const events: { tier?: string; error: unknown }[] = [];
-    cache.events.on("error", (event) => events.push(event));
-    const loaded = bytes(300_000, 99);
-    const value = await cache.getOrLoad("from/upstream", async () => loaded);
-    expect(same(value, loaded)).toBe(true);
-    await cache.flush();
-    expect(cache.stats().errors).toBeGreaterThanOrEqual(1);
-    expect(events.some((e) => e.tier === "disk" && isZarrsCacheError(e.error, "IO_ERROR"))).toBe(true);
-    expect(tier.stats().errors).toBeGreaterThan(errorsBefore);
-    expect(same(await cache.getOrLoad("from/upstream", async () => undefined), loaded)).toBe(true); // now from memory
-    tiers.splice(tiers.indexOf(tier), 1);
-    await cache.close();
   });
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -58,4 +59,21 @@ export function assertBuilt(): void {
   if (!fs.existsSync(distEntry)) {
     throw new Error(`${distEntry} is missing: build first (cd packages/disk && npx tsup)`);
   }
+}
+
+const mounted: string[] = [];
+
+/** Mounts a tmpfs on `target` (needs root with CAP_SYS_ADMIN); false where the machine does not allow it. */
+export function mountTmpfs(target: string, options: string): boolean {
+  return spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", target]).status === 0 && mounted.push(target) > 0;
+}
+
+/** Changes the size of a tmpfs mounted by `mountTmpfs`. */
+export function resizeTmpfs(target: string, size: string): void {
+  const result = spawnSync("mount", ["-o", `remount,size=${size}`, target]);
+  if (result.status !== 0) throw new Error(`cannot resize the tmpfs at ${target}: ${result.stderr}`);
+}
+
+export function unmountAll(): void {
+  for (const target of mounted.splice(0)) spawnSync("umount", ["-l", target]);
 }

@@ -56,7 +56,7 @@ describe("any key is safe", () => {
     expect(fs.readdirSync(parent)).toEqual(["cache"]); // nothing beside dir
     // Inside: only our own file names; value files are named by random ids.
     for (const name of listFiles(dir)) {
-      expect(name).toMatch(/^(zarrs-cache\.sqlite(-wal|-shm)?|blobs|blobs\/[0-9a-f]{32})$/);
+      expect(name).toMatch(/^(zarrs-cache\.sqlite(-wal|-shm)?|zarrs-cache\.lock|blobs|blobs\/[0-9a-f]{32})$/);
     }
   });
 
