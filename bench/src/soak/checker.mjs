@@ -179,6 +179,7 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
       const lag = Math.round(r.sC - deadline);
       s.maxLagMs = Math.max(s.maxLagMs, lag);
       if (s.examples.length < maxExamples) {
+        if (s.examples.length === 0) s.timeline = timeline(r.id, c.sC - 1500, r.sC);
         s.examples.push({
           id: r.id, via: r.via, reader: r.inc.name, readAt: rel(r.sC), got: r.v,
           change: { v: c.v, via: c.via, writer: c.inc.name, doneAt: rel(c.eC) }, deadline: rel(deadline), lagMs: lag, fault, sweep: Boolean(r.sw),
@@ -190,6 +191,23 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
       promisedStale++;
       if (r.sw) sweep.stale++;
     }
+  }
+
+  /** The operations on one object between two times, as short lines, for the first example of a class. */
+  function timeline(id, from, to) {
+    const lines = [];
+    for (const inc of incarnations) {
+      for (const x of inc.records) {
+        if (x.id !== id || x.o === "start") continue;
+        const s = x.s + inc.offset;
+        const e = x.e + inc.offset;
+        if (e < from || s > to) continue;
+        const what = x.o === "w" ? `${x.via} v${x.v}${x.ok ? "" : ` FAILED ${x.err}`}` : `read ${x.via} ${x.err ? `FAILED ${x.err}` : x.bad ? x.bad : `v${x.v}`}`;
+        lines.push([s, `${rel(s)}..${rel(e)} ms ${inc.name} ${what}${x.sw ? " (sweep)" : ""}`]);
+      }
+    }
+    lines.sort((a, b) => a[0] - b[0]);
+    return lines.slice(-60).map(([, line]) => line);
   }
 
   const summarize = (xs) => {

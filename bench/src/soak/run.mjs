@@ -308,6 +308,7 @@ function printTable(r) {
   console.table(Object.fromEntries(rows.map(([k, v]) => [k, { value: String(v) }])));
   for (const k of CLASSES) {
     for (const e of r.stale[k].examples) console.error(`  stale ${k}: ${JSON.stringify(e)}`);
+    if (r.stale[k].timeline) console.error(`  timeline of object ${r.stale[k].examples[0].id} around the first:\n    ${r.stale[k].timeline.join("\n    ")}`);
   }
   for (const e of r.wrong.examples) console.error(`  wrong: ${JSON.stringify(e)}`);
   for (const e of r.failed.outsideExamples) console.error(`  failed outside a flaky window: ${JSON.stringify(e)}`);
