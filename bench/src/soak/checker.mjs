@@ -28,7 +28,7 @@ function percentile(sorted, p) {
 
 const overlaps = (a0, a1, b0, b1) => a0 <= b1 && b0 <= a1;
 
-export function check({ incarnations, applied, faults, machineDown, t0, busBoundMs, healBoundMs, maxExamples = 5 }) {
+export function check({ incarnations, applied, faults, machineDown, t0, busBoundMs, healBoundMs, maxExamples = 8 }) {
   const rel = (t) => Math.round(t - t0);
   // Redis faults as seen by node m: [start, healed + healBound] of global faults and m's partitions.
   const redisFaults = faults.filter((f) => ["redis-pause", "redis-kill", "partition"].includes(f.kind));
@@ -59,7 +59,9 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
   }
   for (const list of changes.values()) list.sort((a, b) => b.v - a.v);
   // Times (controller clock) at which each process saw a Redis tier call fail.
-  for (const inc of incarnations) inc.redisErrors = inc.records.filter((r) => r.o === "x").map((r) => r.t + inc.offset).sort((a, b) => a - b);
+  for (const inc of incarnations) {
+    inc.redisErrors = inc.records.filter((r) => r.o === "x").map((r) => r.t + inc.offset).sort((a, b) => a - b);
+  }
   const redisErrorsDuring = (inc, a, b) => {
     const times = inc.redisErrors;
     let lo = 0;
@@ -122,7 +124,9 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
       if (flaky) failed.inFlakyWindow++;
       else {
         failed.outsideFlakyWindow++;
-        if (failed.outsideExamples.length < maxExamples) failed.outsideExamples.push({ id: r.id, via: r.via, inc: r.inc.name, at: rel(r.sC), err: r.err });
+        if (failed.outsideExamples.length < maxExamples) {
+          failed.outsideExamples.push({ id: r.id, via: r.via, inc: r.inc.name, at: rel(r.sC), err: r.err });
+        }
       }
       const why = normalise(r.err);
       failed.reasons[why] = (failed.reasons[why] ?? 0) + 1;
@@ -178,11 +182,14 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
       s.byFault[fault] = (s.byFault[fault] ?? 0) + 1;
       const lag = Math.round(r.sC - deadline);
       s.maxLagMs = Math.max(s.maxLagMs, lag);
-      if (s.examples.length < maxExamples) {
-        if (s.examples.length === 0) s.timeline = timeline(r.id, c.sC - 1500, r.sC);
+      // Up to two examples for each fault to blame; the first of each with the object's timeline.
+      const sameFault = s.examples.filter((x) => x.fault === fault).length;
+      if (sameFault < 2 && s.examples.length < maxExamples) {
         s.examples.push({
           id: r.id, via: r.via, reader: r.inc.name, readAt: rel(r.sC), got: r.v,
-          change: { v: c.v, via: c.via, writer: c.inc.name, doneAt: rel(c.eC) }, deadline: rel(deadline), lagMs: lag, fault, sweep: Boolean(r.sw),
+          change: { v: c.v, via: c.via, writer: c.inc.name, doneAt: rel(c.eC) },
+          deadline: rel(deadline), lagMs: lag, fault, sweep: Boolean(r.sw),
+          timeline: sameFault === 0 ? timeline(r.id, c.sC - 1500, r.sC, [c.inc, r.inc]) : undefined,
         });
       }
     }
@@ -193,21 +200,27 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
     }
   }
 
-  /** The operations on one object between two times, as short lines, for the first example of a class. */
-  function timeline(id, from, to) {
+  /** Operations on one object between two times, and Redis call failures of `involved` processes, as short lines. */
+  function timeline(id, from, to, involved) {
     const lines = [];
     for (const inc of incarnations) {
       for (const x of inc.records) {
+        if (x.o === "x" && involved.includes(inc)) {
+          const t = x.t + inc.offset;
+          if (t >= from && t <= to) lines.push([t, `${rel(t)} ms ${inc.name} redis ${x.op} failed`]);
+          continue;
+        }
         if (x.id !== id || x.o === "start") continue;
         const s = x.s + inc.offset;
         const e = x.e + inc.offset;
         if (e < from || s > to) continue;
-        const what = x.o === "w" ? `${x.via} v${x.v}${x.ok ? "" : ` FAILED ${x.err}`}` : `read ${x.via} ${x.err ? `FAILED ${x.err}` : x.bad ? x.bad : `v${x.v}`}`;
+        const outcome = x.err ? `FAILED ${x.err}` : (x.bad ?? `v${x.v}`);
+        const what = x.o === "w" ? `${x.via} v${x.v}${x.ok ? "" : ` FAILED ${x.err}`}` : `read ${x.via} ${outcome}`;
         lines.push([s, `${rel(s)}..${rel(e)} ms ${inc.name} ${what}${x.sw ? " (sweep)" : ""}`]);
       }
     }
     lines.sort((a, b) => a[0] - b[0]);
-    return lines.slice(-60).map(([, line]) => line);
+    return lines.slice(-40).map(([, line]) => line);
   }
 
   const summarize = (xs) => {
@@ -222,7 +235,10 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
     wrong,
     failed,
     sweep,
-    latencyMs: { reads: summarize(latency.all), byVia: Object.fromEntries(Object.entries(latency.byVia).map(([k, v]) => [k, summarize(v)])) },
+    latencyMs: {
+      reads: summarize(latency.all),
+      byVia: Object.fromEntries(Object.entries(latency.byVia).map(([k, v]) => [k, summarize(v)])),
+    },
     changes: { ...changeStats, latencies: undefined, latencyMs: summarize(changeStats.latencies) },
   };
 }

@@ -78,7 +78,8 @@ export async function runFaults({ world, deck, random, until, log, sleep, healBo
       world.flaky(false);
       fault.healed = world.now();
     }
-    log(`fault ${kind}${fault.machine !== undefined ? ` node ${fault.machine}` : ""}${fault.slot !== undefined ? ` process ${fault.slot}` : ""}: ${Math.round(fault.healed - fault.start)} ms`);
+    const where = fault.machine !== undefined ? ` node ${fault.machine}` : fault.slot !== undefined ? ` process ${fault.slot}` : "";
+    log(`fault ${kind}${where}: ${Math.round(fault.healed - fault.start)} ms`);
     // After a Redis fault, the next fault waits until that fault's freshness deadline has passed,
     // so that each stale read has one fault to blame.
     const redisFault = ["redis-pause", "redis-kill", "partition"].includes(kind);

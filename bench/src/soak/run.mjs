@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     "heal-bound-ms": { type: "string", default: "2000" },
     "no-faults": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    timelines: { type: "boolean", default: false },
   },
 });
 const seconds = Number(args.seconds);
@@ -63,7 +64,8 @@ fs.mkdirSync(path.join(tmp, "redis"));
 const redisServer = await startRedisServer({ dir: path.join(tmp, "redis") });
 const proxies = await Promise.all(Array.from({ length: machines }, () => startProxy(redisServer.port)));
 const upstream = await startUpstream({ objectIds: objects.map((o) => o.id), now, random });
-log(`redis-server pid ${redisServer.pid} on port ${redisServer.port}, upstream ${upstream.url}, ${slots} processes on ${machines} nodes, seed ${seed}, dir ${tmp}`);
+log(`redis-server pid ${redisServer.pid} on port ${redisServer.port}, upstream ${upstream.url}`);
+log(`${slots} processes on ${machines} nodes, seed ${seed}, dir ${tmp}`);
 
 // ─── processes ───────────────────────────────────────────────────────────────
 const machineOf = (slot) => Math.floor(slot / perNode);
@@ -81,7 +83,8 @@ async function spawnProcess(slot) {
   const gen = generations.get(slot) ?? 0;
   generations.set(slot, gen + 1);
   const machine = machineOf(slot);
-  const inc = { name: `p${slot}.${gen}`, slot, gen, machine, history: path.join(tmp, `history-p${slot}.${gen}.jsonl`), offset: 0, tolerance: 1 };
+  const name = `p${slot}.${gen}`;
+  const inc = { name, slot, gen, machine, history: path.join(tmp, `history-${name}.jsonl`), offset: 0, tolerance: 1 };
   incarnations.push(inc);
   current.set(slot, inc);
   const config = {
@@ -99,7 +102,10 @@ async function spawnProcess(slot) {
     pauseMs: Number(args["pause-ms"]),
     changeShare: 0.08,
   };
-  const child = fork(path.join(here, "worker.mjs"), { env: { ...process.env, ZC_SOAK_WORKER: JSON.stringify(config) }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(path.join(here, "worker.mjs"), {
+    env: { ...process.env, ZC_SOAK_WORKER: JSON.stringify(config) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   inc.child = child;
   inc.inbox = [];
   inc.waiters = [];
@@ -119,7 +125,7 @@ async function spawnProcess(slot) {
       if (phase === "running") setTimeout(() => void spawnProcess(slot).catch((e) => log(`respawn failed: ${e.message}`)), 500);
     }
   });
-  const ready = await next(inc, (m) => m?.ready, 20_000);
+  const ready = await next(inc, (m) => m?.ready, 60_000);
   await syncClock(inc);
   inc.readyAt = now();
   inc.subscribed = ready.subscribed;
@@ -175,7 +181,8 @@ const world = {
   cut: (machine) => proxies[machine].cut(),
   heal: (machine) => proxies[machine].heal(),
   killProcess,
-  respawn: (slot) => spawnProcess(slot),
+  // A process that does not come back is logged; the run goes on without it.
+  respawn: (slot) => spawnProcess(slot).catch((error) => log(`!! respawn of process ${slot} failed: ${error.message}`)),
   flaky: (on) => upstream.setFlaky(on),
 };
 
@@ -192,7 +199,9 @@ try {
   const faultsDone = args["no-faults"]
     ? Promise.resolve([])
     : sleep(runMs * 0.1).then(() =>
-        runFaults({ world, deck: faultDeck(random), random, until: () => now() - t0 > runMs * 0.7, log, sleep, healBoundMs }).then((f) => faults.push(...f)),
+        runFaults({ world, deck: faultDeck(random), random, until: () => now() - t0 > runMs * 0.7, log, sleep, healBoundMs }).then((f) =>
+          faults.push(...f),
+        ),
       );
   await sleep(runMs);
   await faultsDone;
@@ -240,11 +249,23 @@ try {
     date: new Date().toISOString(),
     node: process.version,
     cpus: os.cpus().length,
-    config: { seconds, nodes: machines, processesPerNode: perNode, seed, busBoundMs, healBoundMs, objects: objects.length, loops: Number(args.loops), pauseMs: Number(args["pause-ms"]), faults: !args["no-faults"] },
+    config: {
+      seconds, nodes: machines, processesPerNode: perNode, seed, busBoundMs, healBoundMs, objects: objects.length,
+      loops: Number(args.loops), pauseMs: Number(args["pause-ms"]), faults: !args["no-faults"],
+    },
     verdict: pass ? "pass" : "FAIL",
-    faults: { count: faults.length, byKind: faultCounts, timeline: faults.map((f) => ({ ...f, start: Math.round(f.start - t0), healed: Math.round(f.healed - t0) })) },
+    faults: {
+      count: faults.length,
+      byKind: faultCounts,
+      timeline: faults.map((f) => ({ ...f, start: Math.round(f.start - t0), healed: Math.round(f.healed - t0) })),
+    },
     machineDown: machineDown.map((d) => ({ machine: d.machine, start: Math.round(d.start - t0), end: d.end && Math.round(d.end - t0) })),
-    processes: { incarnations: incarnations.length, unexpectedExits, unreadableHistoryLines: unreadable, maxClockOffsetMs: Math.max(...incarnations.map((i) => Math.abs(i.offset))) },
+    processes: {
+      incarnations: incarnations.length,
+      unexpectedExits,
+      unreadableHistoryLines: unreadable,
+      maxClockOffsetMs: Math.max(...incarnations.map((i) => Math.abs(i.offset))),
+    },
     ...result,
     upstream: upstream.counters,
     tiers: sumStats(stats),
@@ -267,6 +288,11 @@ if (report) {
 }
 process.exit(exitCode);
 
+const TIER_COUNTERS = [
+  "evictions", "corruptions", "rebuilds", "errors", "timeouts", "rejected", "breakerOpens", "resyncs",
+  "published", "publishErrors", "received", "subscriberLosses", "locksTaken", "lockWaits", "lockWaitTimeouts",
+];
+
 /** Sums the numeric counters of the processes that stopped cleanly (killed ones took theirs along). */
 function sumStats(all) {
   const out = { processes: all.length, cache: {}, errorsByTier: {} };
@@ -278,7 +304,7 @@ function sumStats(all) {
     for (const level of s.levels) {
       out[level.name] ??= { hits: 0 };
       out[level.name].hits += level.hits;
-      add(out[level.name], level.tier, ["evictions", "corruptions", "rebuilds", "errors", "timeouts", "rejected", "breakerOpens", "resyncs", "published", "publishErrors", "received", "subscriberLosses", "locksTaken", "lockWaits", "lockWaitTimeouts"]);
+      add(out[level.name], level.tier, TIER_COUNTERS);
     }
     add(out.errorsByTier, s.events.byTier);
   }
@@ -295,9 +321,12 @@ function printTable(r) {
     ["  stale, any class", r.reads.stale],
     ...CLASSES.map((k) => [
       `  stale: ${k}${PROMISED.includes(k) ? " (must be 0)" : " (not promised)"}`,
-      `${r.stale[k].reads}${r.stale[k].reads ? ` (worst ${r.stale[k].maxLagMs} ms past the deadline; by fault ${JSON.stringify(r.stale[k].byFault)})` : ""}`,
+      r.stale[k].reads === 0
+        ? "0"
+        : `${r.stale[k].reads} (worst ${r.stale[k].maxLagMs} ms past the deadline; by fault ${JSON.stringify(r.stale[k].byFault)})`,
     ]),
-    ["  older than a change, within its bound", CLASSES.map((k) => `${k} ${r.withinBound[k].reads}/≤${r.withinBound[k].maxAgeMs} ms`).join(", ")],
+    ["  older than a change, within its bound", CLASSES.map((k) => `${k} ${r.withinBound[k].reads} (≤${r.withinBound[k].maxAgeMs} ms)`)
+      .join(", ")],
     ["  final sweep: reads / stale / wrong", `${r.sweep.reads} / ${r.sweep.stale} / ${r.sweep.wrong}`],
     ["read latency p50 / p99 / max", `${r.latencyMs.reads.p50} / ${r.latencyMs.reads.p99} / ${r.latencyMs.reads.max} ms`],
     ["changes ok / failed", `${r.changes.acknowledged} / ${r.changes.failed}  ${JSON.stringify(r.changes.byVia)}`],
@@ -307,8 +336,10 @@ function printTable(r) {
   ];
   console.table(Object.fromEntries(rows.map(([k, v]) => [k, { value: String(v) }])));
   for (const k of CLASSES) {
-    for (const e of r.stale[k].examples) console.error(`  stale ${k}: ${JSON.stringify(e)}`);
-    if (r.stale[k].timeline) console.error(`  timeline of object ${r.stale[k].examples[0].id} around the first:\n    ${r.stale[k].timeline.join("\n    ")}`);
+    for (const { timeline, ...e } of r.stale[k].examples) {
+      console.error(`  stale ${k}: ${JSON.stringify(e)}`);
+      if (timeline && args.timelines) console.error(`    ${timeline.join("\n    ")}`);
+    }
   }
   for (const e of r.wrong.examples) console.error(`  wrong: ${JSON.stringify(e)}`);
   for (const e of r.failed.outsideExamples) console.error(`  failed outside a flaky window: ${JSON.stringify(e)}`);

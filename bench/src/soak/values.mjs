@@ -51,7 +51,9 @@ export function verify(objectId, bytes, offset, expectedLength) {
   if (at + FRAME <= bytes.byteLength) {
     // Whose bytes these are is asked first: another object's value usually has another length too.
     const owner = view.getUint32(at);
-    if (owner !== objectId) return { bad: "foreign", detail: `bytes of object ${owner} (version ${view.getUint32(at + 4)}), ${bytes.byteLength} bytes` };
+    if (owner !== objectId) {
+      return { bad: "foreign", detail: `bytes of object ${owner} (version ${view.getUint32(at + 4)}), ${bytes.byteLength} bytes` };
+    }
   }
   if (bytes.byteLength !== expectedLength) return { bad: "short", detail: `${bytes.byteLength} bytes, expected ${expectedLength}` };
   if (at + FRAME > bytes.byteLength) return { bad: "short", detail: "no whole frame in the range" };

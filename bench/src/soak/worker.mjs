@@ -48,7 +48,11 @@ function datasetStore(dataset) {
   return {
     get: (path) => upstream(resource(path)),
     getRange: (path, range) =>
-      upstream("suffixLength" in range ? `${resource(path)}?suffix=${range.suffixLength}` : `${resource(path)}?offset=${range.offset}&length=${range.length}`),
+      upstream(
+        "suffixLength" in range
+          ? `${resource(path)}?suffix=${range.suffixLength}`
+          : `${resource(path)}?offset=${range.offset}&length=${range.length}`,
+      ),
     set: async (path, value) => {
       await put(idOf.get(path), value);
     },
