@@ -189,7 +189,7 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
           id: r.id, via: r.via, reader: r.inc.name, readAt: rel(r.sC), got: r.v,
           change: { v: c.v, via: c.via, writer: c.inc.name, doneAt: rel(c.eC) },
           deadline: rel(deadline), lagMs: lag, fault, sweep: Boolean(r.sw),
-          timeline: sameFault === 0 ? timeline(r.id, c.sC - 1500, r.sC, [c.inc, r.inc]) : undefined,
+          timeline: sameFault === 0 ? timeline(r.id, c.sC - 1500, r.sC, [c.inc, r.inc], [c.sC - 200, c.eC + 200]) : undefined,
         });
       }
     }
@@ -200,14 +200,14 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
     }
   }
 
-  /** Operations on one object between two times, and Redis call failures of `involved` processes, as short lines. */
-  function timeline(id, from, to, involved) {
+  /** Operations on one object between two times, and Redis call failures of `involved` processes near the change. */
+  function timeline(id, from, to, involved, [near0, near1]) {
     const lines = [];
     for (const inc of incarnations) {
       for (const x of inc.records) {
         if (x.o === "x" && involved.includes(inc)) {
           const t = x.t + inc.offset;
-          if (t >= from && t <= to) lines.push([t, `${rel(t)} ms ${inc.name} redis ${x.op} failed`]);
+          if (t >= near0 && t <= near1) lines.push([t, `${rel(t)} ms ${inc.name} redis ${x.op} failed`]);
           continue;
         }
         if (x.id !== id || x.o === "start") continue;

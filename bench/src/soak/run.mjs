@@ -56,6 +56,12 @@ function seeded(s) {
 }
 const random = seeded(seed);
 
+/** Tier counters summed over the processes that stopped cleanly. */
+const TIER_COUNTERS = [
+  "evictions", "corruptions", "rebuilds", "errors", "timeouts", "rejected", "breakerOpens", "resyncs",
+  "published", "publishErrors", "received", "subscriberLosses", "locksTaken", "lockWaits", "lockWaitTimeouts",
+];
+
 const objectConfig = { direct: 24, zarr: 24, colliding: 4 };
 const objects = catalogue(objectConfig);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "zc-soak-"));
@@ -287,11 +293,6 @@ if (report) {
   console.error(`wrote ${path.relative(process.cwd(), out)}${args.keep ? `; histories kept in ${tmp}` : ""}`);
 }
 process.exit(exitCode);
-
-const TIER_COUNTERS = [
-  "evictions", "corruptions", "rebuilds", "errors", "timeouts", "rejected", "breakerOpens", "resyncs",
-  "published", "publishErrors", "received", "subscriberLosses", "locksTaken", "lockWaits", "lockWaitTimeouts",
-];
 
 /** Sums the numeric counters of the processes that stopped cleanly (killed ones took theirs along). */
 function sumStats(all) {
