@@ -16,7 +16,11 @@ import { startProxy, startRedisServer } from "./redis-process.mjs";
 import { startUpstream } from "./upstream.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+// `pnpm soak -- --seconds 30` passes the "--" along.
+const argv = process.argv.slice(2);
+if (argv[0] === "--") argv.shift();
 const { values: args } = parseArgs({
+  args: argv,
   options: {
     seconds: { type: "string", default: "120" },
     nodes: { type: "string", default: "2" },
