@@ -52,11 +52,3 @@ const tabClose: BrowserCommand<[name: string]> = async (ctx, name) => {
 };
 
 export const tabCommands = { tabOpen, tabRun, tabClose };
-
-declare module "vitest/browser" {
-  interface BrowserCommands {
-    tabOpen: (name: string) => Promise<void>;
-    tabRun: <T = unknown>(name: string, source: string, arg?: unknown) => Promise<T>;
-    tabClose: (name: string) => Promise<void>;
-  }
-}

@@ -17,7 +17,10 @@ import { type IndexedDbOptions, type ResolvedOptions, resolveOptions } from "./o
 import { type CacheDatabase, type CacheSchema, type IndexRecord, TOTALS_KEY, type Totals, type ValueRecord, openDatabase } from "./schema.js";
 
 type WriteTx = IDBPTransaction<CacheSchema, ("values" | "index" | "meta")[], "readwrite">;
-type EvictionListener = (key: string, reason: "evict" | "expire") => void;
+type EvictionReason = "evict" | "expire";
+type EvictionListener = (key: string, reason: EvictionReason) => void;
+/** Entries a write transaction dropped on its own, reported once it commits. */
+type Evicted = [key: string, reason: EvictionReason][];
 
 /**
  * A persistent CacheTier over IndexedDB. The byte bound holds for the whole origin: every write
@@ -46,7 +49,13 @@ export class IndexedDbTier implements CacheTier {
 
   /** Called by `createCache().build()`: fails early where this browser has no IndexedDB at all. */
   open(): void {
-    if (typeof indexedDB === "undefined") throw unavailable("this environment has no IndexedDB (globalThis.indexedDB is undefined)");
+    this.factory();
+  }
+
+  private factory(): IDBFactory {
+    const factory = this.options.factory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    if (factory === undefined) throw unavailable("this environment has no IndexedDB (globalThis.indexedDB is undefined)");
+    return factory;
   }
 
   // ─── reads ─────────────────────────────────────────────────────────────────
@@ -144,7 +153,7 @@ export class IndexedDbTier implements CacheTier {
     if (!options?.fill) this.broadcast({ kind: "keys", keys: [key] });
   }
 
-  private async put(tx: WriteTx, totals: Totals, evicted: string[], key: string, record: ValueRecord, size: number): Promise<void> {
+  private async put(tx: WriteTx, totals: Totals, evicted: Evicted, key: string, record: ValueRecord, size: number): Promise<void> {
     const index = tx.objectStore("index");
     const old = await index.get(key);
     if (old !== undefined) {
@@ -160,18 +169,18 @@ export class IndexedDbTier implements CacheTier {
   }
 
   /** Drops expired entries, then the least recently used, until `totals.bytes <= target` (never `keep`). */
-  private async evictDownTo(tx: WriteTx, totals: Totals, evicted: string[], target: number, keep: string): Promise<void> {
+  private async evictDownTo(tx: WriteTx, totals: Totals, evicted: Evicted, target: number, keep: string): Promise<void> {
     const index = tx.objectStore("index");
     const values = tx.objectStore("values");
     const expired = IDBKeyRange.upperBound(Date.now());
-    for (const [name, range] of [["expiry", expired], ["access", undefined]] as const) {
+    for (const [name, range, reason] of [["expiry", expired, "expire"], ["access", undefined, "evict"]] as const) {
       for (let cursor = await index.index(name).openCursor(range); cursor && totals.bytes > target; cursor = await cursor.continue()) {
         const { k, s } = cursor.value;
         if (k === keep) continue;
         await Promise.all([cursor.delete(), values.delete(k)]);
         totals.bytes -= s;
         totals.entries--;
-        evicted.push(k);
+        evicted.push([k, reason]);
       }
     }
   }
@@ -248,12 +257,12 @@ export class IndexedDbTier implements CacheTier {
    * One readwrite transaction over every store: applies the batched access times, runs `body`
    * with the origin-wide totals, and stores the new totals, all or nothing.
    */
-  private async write(body: (tx: WriteTx, totals: Totals, evicted: string[]) => Promise<void>): Promise<void> {
+  private async write(body: (tx: WriteTx, totals: Totals, evicted: Evicted) => Promise<void>): Promise<void> {
     const db = await this.database();
     const tx = db.transaction(["values", "index", "meta"], "readwrite");
     const touches = this.touches;
     this.touches = new Map();
-    const evicted: string[] = [];
+    const evicted: Evicted = [];
     let totals: Totals | undefined;
     const work = (async () => {
       await this.applyTouches(tx, touches);
@@ -279,9 +288,10 @@ export class IndexedDbTier implements CacheTier {
     }
     this.totals = totals!;
     this.channel.post({ type: "totals", totals: this.totals });
-    if (evicted.length > 0) {
-      this.counters.evictions += evicted.length;
-      for (const key of evicted) for (const listener of this.evictionListeners) listener(key, "evict");
+    for (const [key, reason] of evicted) {
+      if (reason === "evict") this.counters.evictions++;
+      else this.counters.expired = (this.counters.expired ?? 0) + 1;
+      for (const listener of this.evictionListeners) listener(key, reason);
     }
   }
 
@@ -377,10 +387,10 @@ export class IndexedDbTier implements CacheTier {
   }
 
   private async openDatabase(): Promise<CacheDatabase> {
-    this.open();
+    const factory = this.factory();
     let db: CacheDatabase;
     try {
-      db = await openDatabase(this.options.dbName, () => {
+      db = await openDatabase(factory, this.options.dbName, () => {
         // Another tab upgrades the schema (or the browser closed us): let go, reopen on next use.
         db?.close();
         if (this.db !== undefined) this.db = undefined;

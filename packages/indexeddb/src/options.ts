@@ -13,6 +13,11 @@ export interface IndexedDbOptions {
   entryOverhead?: number;
   /** Tell other tabs about writes and invalidations over a BroadcastChannel (default true). */
   broadcast?: boolean;
+  /**
+   * The IDBFactory to open the database with (default: the page's `indexedDB`). A Storage Bucket's
+   * `bucket.indexedDB` gives the cache its own quota and eviction policy in Chromium.
+   */
+  factory?: IDBFactory;
   /** How long hits are batched before their access times are written (ms, default 1000). */
   touchDelay?: number;
 }
@@ -25,9 +30,10 @@ export interface ResolvedOptions {
   entryOverhead: number;
   broadcast: boolean;
   touchDelay: number;
+  factory: IDBFactory | undefined;
 }
 
-const KNOWN = ["name", "maxBytes", "ttl", "maxValueBytes", "entryOverhead", "broadcast", "touchDelay"];
+const KNOWN = ["name", "maxBytes", "ttl", "maxValueBytes", "entryOverhead", "broadcast", "touchDelay", "factory"];
 const OWNER = "indexedDb()";
 
 export function resolveOptions(options: IndexedDbOptions): ResolvedOptions {
@@ -45,6 +51,9 @@ export function resolveOptions(options: IndexedDbOptions): ResolvedOptions {
   if (options.broadcast !== undefined && typeof options.broadcast !== "boolean") {
     throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: option "broadcast" must be a boolean`);
   }
+  if (options.factory !== undefined && typeof (options.factory as { open?: unknown })?.open !== "function") {
+    throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: option "factory" must be an IDBFactory (such as a storage bucket's indexedDB)`);
+  }
   try {
     assertTtl(options.ttl, `${OWNER}: option "ttl"`);
   } catch (error) {
@@ -58,5 +67,6 @@ export function resolveOptions(options: IndexedDbOptions): ResolvedOptions {
     entryOverhead: options.entryOverhead ?? 64,
     broadcast: options.broadcast ?? true,
     touchDelay: options.touchDelay ?? 1000,
+    factory: options.factory,
   };
 }

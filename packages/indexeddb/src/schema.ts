@@ -1,4 +1,4 @@
-import { type DBSchema, type IDBPDatabase, openDB } from "idb";
+import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from "idb";
 
 /**
  * The database layout. Payloads and bookkeeping live in separate stores so that eviction walks
@@ -41,19 +41,31 @@ export type CacheDatabase = IDBPDatabase<CacheSchema>;
 
 export const TOTALS_KEY = "totals";
 
-export function openDatabase(name: string, onBlocking: () => void): Promise<CacheDatabase> {
-  return openDB<CacheSchema>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
-      if (oldVersion < 1) {
-        db.createObjectStore("values");
-        const index = db.createObjectStore("index", { keyPath: "k" });
-        index.createIndex("access", "a");
-        // Records without an expiry have no "x" and stay out of this index.
-        index.createIndex("expiry", "x");
-        db.createObjectStore("meta");
-      }
-    },
-    blocking: onBlocking,
-    terminated: onBlocking,
-  });
+/**
+ * Opens (creating or upgrading) the database with `factory`: the page's `indexedDB`, or a Storage
+ * Bucket's. `onLost` runs when this connection should be dropped: another tab upgrades the schema
+ * (versionchange) or the browser closed it.
+ */
+export async function openDatabase(factory: IDBFactory, name: string, onLost: () => void): Promise<CacheDatabase> {
+  const request = factory.open(name, DB_VERSION);
+  request.onupgradeneeded = (event) => {
+    const db = wrap(request.result) as unknown as CacheDatabase;
+    upgrade(db, event.oldVersion, wrap(request.transaction!) as unknown as IDBPTransaction<CacheSchema, never, "versionchange">);
+  };
+  const db = (await wrap(request)) as unknown as CacheDatabase;
+  db.addEventListener("versionchange", onLost);
+  db.addEventListener("close", onLost);
+  return db;
+}
+
+function upgrade(db: CacheDatabase, oldVersion: number, _tx: IDBPTransaction<CacheSchema, never, "versionchange">): void {
+  if (oldVersion < 1) {
+    db.createObjectStore("values");
+    const index = db.createObjectStore("index", { keyPath: "k" });
+    index.createIndex("access", "a");
+    // Records without an expiry have no "x" and stay out of this index.
+    index.createIndex("expiry", "x");
+    db.createObjectStore("meta");
+  }
+  // Version 2 goes here as `if (oldVersion < 2) { … }`, migrating records through `_tx`.
 }
