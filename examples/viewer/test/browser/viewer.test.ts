@@ -80,7 +80,7 @@ describe("viewer in Chromium", () => {
       for (let i = 0; i < data.length; i += 4) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
       return seen.size;
     });
-    expect(colours).toBeGreaterThan(200); after the reload as before it.
+    expect(colours).toBeGreaterThan(200);
     for (const [row, col] of PANS) {
       const [before, after] = ["cold", "reloaded"].map((label) => fs.readFileSync(path.join(shots, `${label}-${row}-${col}-canvas.png`)));
       expect(after!.equals(before!), `canvas at (${row}, ${col})`).toBe(true);
