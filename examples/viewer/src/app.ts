@@ -71,10 +71,16 @@ const state = {
   grid: [0, 0] as [number, number],
   tileShape: [0, 0] as [number, number],
   lastView: { ms: 0, tiles: [] as TileRecord[] },
+  /** From opening the array to the first view drawn: what a visitor waits for. */
+  firstViewMs: 0,
+  /** The part of firstViewMs spent opening the array (reading its zarr.json). */
+  openMs: 0,
   error: undefined as string | undefined,
 };
 
+const opened = performance.now();
 const arr = await zarr.open.v3(zarr.root(tracked as zarr.Readable).resolve(arrayName), { kind: "array" });
+const openMs = performance.now() - opened;
 const rank = arr.shape.length;
 state.tileShape = [arr.chunks[rank - 2]!, arr.chunks[rank - 1]!];
 state.grid = [Math.ceil(arr.shape[rank - 2]! / state.tileShape[0]), Math.ceil(arr.shape[rank - 1]! / state.tileShape[1])];
@@ -171,7 +177,11 @@ Object.assign(window, {
     flush: () => cache.flush(),
     levels: () => cache.levelStats().map((l) => ({ name: l.name, hits: l.hits, hitRate: l.hitRate, bytes: l.tier.bytes, entries: l.tier.entries })),
     clear: () => cache.clear(),
+    /** Empties the memory tier only: the next view reads IndexedDB. */
+    dropMemory: () => l1.clear(),
   },
 });
 await panTo(0, 0);
+state.firstViewMs = performance.now() - opened;
+state.openMs = openMs;
 state.ready = true;

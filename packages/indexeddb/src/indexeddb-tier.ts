@@ -17,6 +17,9 @@ import { type IndexedDbOptions, type ResolvedOptions, resolveOptions } from "./o
 import { type CacheDatabase, type CacheSchema, type IndexRecord, TOTALS_KEY, type Totals, type ValueRecord, openDatabase } from "./schema.js";
 
 type WriteTx = IDBPTransaction<CacheSchema, ("values" | "index" | "meta")[], "readwrite">;
+const TOUCH_RESOLUTION_MS = 60_000;
+const MAX_TOUCHES_REMEMBERED = 100_000;
+
 type EvictionReason = "evict" | "expire";
 type EvictionListener = (key: string, reason: EvictionReason) => void;
 /** Entries a write transaction dropped on its own, reported once it commits. */
@@ -37,6 +40,8 @@ export class IndexedDbTier implements CacheTier {
   /** Hits not yet written as access times: key → time of the hit. */
   private touches = new Map<string, number>();
   private touchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When each recently read key last had its access time written. */
+  private readonly touchesWritten = new Map<string, number>();
   private accessSeq = 0;
   private evictionListeners: EvictionListener[] = [];
   private invalidationListeners: ((message: TierInvalidation) => void)[] = [];
@@ -50,6 +55,8 @@ export class IndexedDbTier implements CacheTier {
   /** Called by `createCache().build()`: fails early where this browser has no IndexedDB at all. */
   open(): void {
     this.factory();
+    // Start connecting now: the first read after a page load then does not wait for it.
+    this.database().catch(() => {});
   }
 
   private factory(): IDBFactory {
@@ -303,19 +310,45 @@ export class IndexedDbTier implements CacheTier {
     return Date.now() + this.accessSeq / 1000;
   }
 
-  /** Hits only note the key; access times are written later in one transaction (reads stay read-only). */
+  /**
+   * Hits only note the key; access times are written later in one transaction (reads stay
+   * read-only). A key whose access was written less than TOUCH_RESOLUTION_MS ago is not noted
+   * again: access order is kept to the minute, and a hot key costs no writes.
+   */
   private touch(key: string): void {
+    const now = Date.now();
+    const written = this.touchesWritten.get(key);
+    if (written !== undefined && now - written < TOUCH_RESOLUTION_MS) return;
     this.touches.set(key, this.now());
     if (this.touchTimer === undefined) {
       this.touchTimer = setTimeout(() => {
         this.touchTimer = undefined;
-        if (!this.closed && this.touches.size > 0) this.write(async () => {}).catch(() => {});
+        if (!this.closed) this.flushTouches().catch(() => {});
       }, this.options.touchDelay);
+    }
+  }
+
+  /**
+   * Writes batched access times in a transaction over the index store only: it never waits for,
+   * or holds up, reads of the values store.
+   */
+  private async flushTouches(): Promise<void> {
+    if (this.touches.size === 0) return;
+    const db = await this.database();
+    const touches = this.touches;
+    this.touches = new Map();
+    const tx = db.transaction("index", "readwrite") as unknown as WriteTx;
+    try {
+      await Promise.all([this.applyTouches(tx, touches), tx.done]);
+    } catch {
+      for (const [key, at] of touches) if (!this.touches.has(key)) this.touches.set(key, at);
     }
   }
 
   private async applyTouches(tx: WriteTx, touches: Map<string, number>): Promise<void> {
     if (touches.size === 0) return;
+    if (this.touchesWritten.size > MAX_TOUCHES_REMEMBERED) this.touchesWritten.clear();
+    for (const [key, at] of touches) this.touchesWritten.set(key, Math.floor(at));
     const index = tx.objectStore("index");
     await Promise.all(
       [...touches].map(async ([key, at]) => {
@@ -366,7 +399,7 @@ export class IndexedDbTier implements CacheTier {
     if (this.closed) return;
     if (this.touchTimer !== undefined) clearTimeout(this.touchTimer);
     this.touchTimer = undefined;
-    if (this.touches.size > 0 && this.db !== undefined) await this.write(async () => {}).catch(() => {});
+    if (this.db !== undefined) await this.flushTouches().catch(() => {});
     this.closed = true;
     this.channel.close();
     const db = this.db;

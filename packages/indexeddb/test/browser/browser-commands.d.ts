@@ -8,3 +8,9 @@ declare module "vitest/browser" {
     tabClose: (name: string) => Promise<void>;
   }
 }
+
+// Vite's raw imports (the README and docs tests).
+declare module "*.md?raw" {
+  const text: string;
+  export default text;
+}
