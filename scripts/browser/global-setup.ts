@@ -1,3 +1,4 @@
+/// <reference path="../../packages/zarrita/test/browser/provided.d.ts" />
 // Before the browser tests: writes a small zarr v3 dataset (one plain and one sharded float32
 // array, with the quickstart's writer) into a temp folder and serves it on 127.0.0.1 with CORS,
 // so tests in the page read real arrays over HTTP. Tests get the URL and the expected values by inject().
@@ -12,13 +13,6 @@ export const TEST_ARRAYS = {
   plain: { shape: [48, 40], chunkShape: [16, 16] },
   sharded: { shape: [32, 64], shardShape: [16, 32], chunkShape: [8, 8] },
 };
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    zarrUrl: string;
-    zarrExpected: Record<string, { shape: number[]; values: number[] }>;
-  }
-}
 
 export default async function setup(project: TestProject) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zarrs-cache-browser-"));

@@ -9,8 +9,3 @@ declare module "vitest/browser" {
   }
 }
 
-// Vite's raw imports (the README and docs tests).
-declare module "*.md?raw" {
-  const text: string;
-  export default text;
-}

@@ -3,7 +3,6 @@ import * as core from "@zarrs-cache/core";
 import * as indexeddb from "@zarrs-cache/indexeddb";
 import * as memory from "@zarrs-cache/memory";
 import * as zarrita from "@zarrs-cache/zarrita";
-import { deleteDB } from "idb";
 import { expect, it } from "vitest";
 import * as zarr from "zarrita";
 import doc from "../../../../docs/browser.md?raw";
@@ -25,5 +24,5 @@ it("the first example of docs/browser.md runs in a browser", async () => {
   const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
   const store = await new AsyncFunction("modules", `${source}\nawait cache.close();\nreturn store;`)(modules);
   expect(typeof store.get).toBe("function");
-  await deleteDB("my-viewer");
+  await new Promise((resolve) => (indexedDB.deleteDatabase("my-viewer").onsuccess = resolve));
 });
