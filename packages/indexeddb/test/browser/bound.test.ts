@@ -72,3 +72,24 @@ describe("indexedDb: bounded by bytes", () => {
     await tier.close();
   });
 });
+
+describe("indexedDb: access order", () => {
+  it("writes a key's access time after a hit, and not again within the minute", async () => {
+    const name = freshName("touch");
+    const tier = indexedDb({ name, maxBytes: 1 << 20, touchDelay: 0 });
+    await tier.set("a", filled(10, 1));
+    const db = await openDB(name);
+    const written = (await db.get("index", "a")).a;
+    await sleep(5);
+    await tier.get("a");
+    await sleep(100); // the batched touch is written
+    const touched = (await db.get("index", "a")).a;
+    expect(touched).toBeGreaterThan(written);
+    await sleep(5);
+    await tier.get("a");
+    await sleep(100);
+    expect((await db.get("index", "a")).a).toBe(touched);
+    db.close();
+    await tier.close();
+  });
+});
