@@ -2,7 +2,7 @@
 import type { TierInvalidation } from "@zarrs-cache/core";
 import { indexedDb } from "@zarrs-cache/indexeddb";
 import { afterEach, describe, expect, it } from "vitest";
-import { dropDatabases, filled, freshName, sleep } from "./helpers.js";
+import { dropDatabases, filled, freshName, waitFor } from "./helpers.js";
 
 afterEach(dropDatabases);
 
@@ -20,7 +20,7 @@ describe("indexedDb: invalidation messages", () => {
     await writer.delete("k");
     await writer.deletePrefix("p/");
     await writer.clear();
-    await sleep(100);
+    await waitFor(() => heardByReader.length >= 4);
     expect(heardByReader).toEqual([
       { kind: "keys", keys: ["k"] },
       { kind: "keys", keys: ["k"] },
@@ -31,8 +31,7 @@ describe("indexedDb: invalidation messages", () => {
     // The reader's origin-wide totals follow the writer's writes.
     expect(reader.stats().entries).toBe(0);
     await writer.set("x", filled(100, 3));
-    await sleep(100);
-    expect(reader.stats().entries).toBe(1);
+    expect(await waitFor(() => reader.stats().entries === 1)).toBe(true);
     await writer.close();
     await reader.close();
   });
@@ -40,13 +39,17 @@ describe("indexedDb: invalidation messages", () => {
   it("stays silent with broadcast: false", async () => {
     const name = freshName("silent");
     const writer = indexedDb({ name, maxBytes: 1 << 20, broadcast: false });
+    const fence = indexedDb({ name, maxBytes: 1 << 20 });
     const reader = indexedDb({ name, maxBytes: 1 << 20 });
     const heard: TierInvalidation[] = [];
     reader.onInvalidation((m) => heard.push(m));
     await writer.set("k", filled(4, 2));
-    await sleep(100);
-    expect(heard).toEqual([]);
+    // A message posted after the silent write arrives after anything that write could have posted.
+    await fence.set("fence", filled(4, 3));
+    await waitFor(() => heard.length >= 1);
+    expect(heard).toEqual([{ kind: "keys", keys: ["fence"] }]);
     await writer.close();
+    await fence.close();
     await reader.close();
   });
 });

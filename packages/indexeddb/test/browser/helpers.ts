@@ -24,3 +24,13 @@ export async function collect(iterable: AsyncIterable<string>): Promise<string[]
   for await (const key of iterable) out.push(key);
   return out.sort();
 }
+
+/** Polls `condition` until it holds or `ms` pass; returns whether it held (messages between tabs take a moment). */
+export async function waitFor(condition: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) return false;
+    await sleep(10);
+  }
+  return true;
+}
