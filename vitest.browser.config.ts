@@ -1,6 +1,7 @@
 // The browser run (`pnpm test:browser`): test/browser/ folders of the isomorphic packages run in
 // Debian's Chromium through vitest's Playwright provider (no browser download), and the viewer's
 // end-to-end test drives Chromium from Node with Playwright.
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { playwright } from "@vitest/browser-playwright";
@@ -9,8 +10,10 @@ import { tabCommands, tabPagePlugin } from "./scripts/browser/tab-commands.ts";
 import { chromiumLaunchOptions } from "./scripts/chromium.mjs";
 import base from "./vitest.config.ts";
 
-// Tests delete the databases they create, so the profile stays small between runs.
-const profileDir = path.join(os.tmpdir(), "zarrs-cache-chromium-profile");
+// A fresh profile per run: two runs at once (two checkouts on one machine) cannot share Chromium's
+// profile lock, and no run finds another run's IndexedDB data. Removed when the run ends.
+const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "zarrs-cache-chromium-profile-"));
+process.once("exit", () => fs.rmSync(profileDir, { recursive: true, force: true }));
 
 export default defineConfig({
   resolve: base.resolve,
