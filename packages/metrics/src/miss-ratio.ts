@@ -98,7 +98,16 @@ export class MissRatioEstimator {
     const hitRatioAt = (bytes: number): number => {
       if (total === 0) return 0;
       let hits = 0;
-      for (let i = 0; i < distances.length; i++) if (distanceUpper(i) <= bytes) hits += distances[i]!;
+      for (let i = 0; i < distances.length; i++) {
+        const upper = distanceUpper(i);
+        if (upper <= bytes) hits += distances[i]!;
+        else {
+          // The bucket the bound falls in counts in proportion (distances spread evenly inside it).
+          const lower = distanceLower(i);
+          if (bytes > lower) hits += (distances[i]! * (bytes - lower)) / (upper - lower);
+          break;
+        }
+      }
       return hits / total;
     };
     return Object.freeze({
@@ -122,12 +131,19 @@ export class MissRatioEstimator {
   private shrink(): void {
     const sorted = [...this.samples.entries()].sort((a, b) => b[1].hash - a[1].hash);
     const drop = Math.max(1, this.samples.size - Math.floor(this.maxSamples * 0.9));
+    const before = this.threshold;
     for (let i = 0; i < drop; i++) {
       const [key, sample] = sorted[i]!;
       this.add(sample.slot, -sample.size);
       this.samples.delete(key);
       this.threshold = sample.hash;
     }
+    // References counted at the old rate stand for fewer references than new ones: rescale them
+    // to the new rate (SHARDS_adj), or the early, mostly cold, part of the stream would dominate.
+    const scale = this.threshold / before;
+    for (let i = 0; i < this.distances.length; i++) this.distances[i]! *= scale;
+    this.cold *= scale;
+    this.total *= scale;
   }
 
   /** Renumbers access times 1..n in order, so the tree never grows. */
@@ -156,6 +172,11 @@ function distanceBucket(bytes: number): number {
   if (bytes < 1) return 0;
   const e = Math.min(DIST_POWERS - 1, Math.floor(Math.log2(bytes)));
   return e * DIST_SUB + Math.min(DIST_SUB - 1, Math.floor((bytes / 2 ** e - 1) * DIST_SUB));
+}
+
+function distanceLower(index: number): number {
+  const e = Math.floor(index / DIST_SUB);
+  return 2 ** e * (1 + (index % DIST_SUB) / DIST_SUB);
 }
 
 function distanceUpper(index: number): number {

@@ -9,7 +9,7 @@ export interface MetricsOptions {
   timelineLength?: number;
   /** Keys tracked for "most accessed" and per-chunk counts (the least read are dropped). Default 4096. */
   maxTrackedKeys?: number;
-  /** Keys sampled for the miss-ratio estimate (SHARDS). Default 2048. */
+  /** Keys sampled for the miss-ratio estimate (SHARDS). Default 8192. */
   missRatioSamples?: number;
   /** Arrays tracked at most. Default 256. */
   maxArrays?: number;
@@ -39,7 +39,7 @@ export function resolveOptions(options: MetricsOptions | undefined): ResolvedOpt
     intervalMs: options.intervalMs ?? 1000,
     timelineLength: options.timelineLength ?? 600,
     maxTrackedKeys: options.maxTrackedKeys ?? 4096,
-    missRatioSamples: options.missRatioSamples ?? 2048,
+    missRatioSamples: options.missRatioSamples ?? 8192,
     maxArrays: options.maxArrays ?? 256,
     maxArrayLabels: options.maxArrayLabels ?? 20,
   };
