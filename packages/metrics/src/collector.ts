@@ -236,7 +236,8 @@ export class Collector {
       const state = this.warm.get(key);
       if (state !== undefined) {
         this.warm.delete(key);
-        if (hit && state === WARM_READY) this.warming!.used++;
+        // A prefetched value that is gone when read was wasted; a read during the prefetch was late.
+        if (state === WARM_READY) hit ? this.warming!.used++ : this.warming!.wasted++;
         else if (!hit) this.warming!.late++;
       }
     }
