@@ -284,7 +284,7 @@ export class Collector {
     if (info !== undefined) return info;
     info = { reads: 0, hash: fnv1a(key), array: undefined, coords: undefined, cell: 0 };
     if (this.arrays.size > 0) {
-      const placement = this.locator.locate(parseCacheKey(key)?.path ?? key);
+      const placement = this.locator.locate(storePath(key));
       const array = placement && this.arrays.get(placement.array.path);
       if (array !== undefined) {
         info.array = array;
@@ -408,6 +408,21 @@ export function isNeighbour(a: readonly number[], b: readonly number[]): boolean
     if ((d !== 1 && d !== -1) || ++differing > 1) return false;
   }
   return differing === 1;
+}
+
+/**
+ * The store path of a cache key (`zc1|namespace|path[\0r…]`); a key of another shape is taken as a
+ * path. Plain keys (the usual case) are sliced; keys with escapes go through parseCacheKey.
+ */
+export function storePath(key: string): string {
+  if (!key.startsWith("zc1|")) return key;
+  const end = key.indexOf("|", 4);
+  if (end !== -1) {
+    const nul = key.indexOf("\u0000", end);
+    if (nul === -1) return key.slice(end + 1);
+    if (key.charCodeAt(nul + 1) === 114 /* r */ && key.indexOf("\u0000", nul + 1) === -1) return key.slice(end + 1, nul);
+  }
+  return parseCacheKey(key)?.path ?? key;
 }
 
 function isPrefetch(event: object): boolean {
