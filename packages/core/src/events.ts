@@ -3,7 +3,9 @@ export interface CacheEvents {
   /**
    * A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent";
    * `bytes` is the value's size; `ms` is how long that level's lookup took (fractional, from
-   * `performance.now()`), measured only while someone listens to `hit` or `levelMiss`.
+   * `performance.now()`), measured only while someone listens to `hit` or `levelMiss`: on every
+   * lookup of a lower tier, and on one in 16 of the first tier's synchronous lookups (reading the
+   * clock costs more than an in-memory lookup); undefined on the others.
    */
   hit: { key: string; tier: string; level: number; absent: boolean; bytes: number; ms?: number };
   /** A lookup reached `level` and did not find the key there (or the tier failed); `ms` as for `hit`. */

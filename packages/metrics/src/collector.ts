@@ -74,6 +74,11 @@ export class Collector {
   private readonly locator = new ArrayLocator();
   private readonly keys = new Map<string, KeyInfo>();
   readonly missRatio: MissRatioEstimator;
+  /**
+   * The miss-ratio estimate starts with the first tier's first eviction: until then every
+   * re-read hits anyway, and its cost stays off the hit path of a cache that is big enough.
+   */
+  private missRatioOn = false;
   private readonly warm = new Map<string, number>();
   private readonly recentlyEvicted = new Map<string, true>();
   private readonly absentKeys = new Map<string, true>();
@@ -125,7 +130,7 @@ export class Collector {
     if (!prefetch) this.current.hits++;
     const info = this.info(e.key);
     if (e.level === 0) this.firstTierLookup(e.key, info, prefetch, true, e.bytes);
-    else if (e.bytes > 0) this.missRatio.sized(e.key, e.bytes);
+    else if (e.bytes > 0 && this.missRatioOn) this.missRatio.sized(e.key, e.bytes);
     if (prefetch) {
       if (e.level > 0) this.prefetched(e.key);
       return;
@@ -173,7 +178,7 @@ export class Collector {
       this.upstream.absent++;
       if (this.absentKeys.has(e.key)) this.counts.absentReloads++;
       else this.remember(this.absentKeys, e.key, true, ABSENT_KEYS);
-    } else {
+    } else if (this.missRatioOn) {
       this.missRatio.sized(e.key, e.bytes);
     }
     if (isPrefetch(e)) this.prefetched(e.key);
@@ -201,7 +206,10 @@ export class Collector {
     if (e.reason === "expire") level.expire++;
     else level.evict++;
     if (e.level !== 0) return;
-    if (e.reason === "evict") this.remember(this.recentlyEvicted, e.key, true, RECENT_EVICTIONS);
+    if (e.reason === "evict") {
+      this.missRatioOn = true;
+      this.remember(this.recentlyEvicted, e.key, true, RECENT_EVICTIONS);
+    }
     if (this.warm.size > 0) {
       const state = this.warm.get(e.key);
       if (state === WARM_READY) {
@@ -231,7 +239,7 @@ export class Collector {
     this.counts.reads++;
     this.current.reads++;
     info.reads++;
-    this.missRatio.access(key, info.hash, bytes !== undefined && bytes > 0 ? bytes : undefined);
+    if (this.missRatioOn) this.missRatio.access(key, info.hash, bytes !== undefined && bytes > 0 ? bytes : undefined);
     if (this.warm.size > 0) {
       const state = this.warm.get(key);
       if (state !== undefined) {

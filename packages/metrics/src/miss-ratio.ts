@@ -168,10 +168,13 @@ export class MissRatioEstimator {
   }
 }
 
+const POW2 = Array.from({ length: DIST_POWERS }, (_, e) => 2 ** e);
+
 function distanceBucket(bytes: number): number {
   if (bytes < 1) return 0;
-  const e = Math.min(DIST_POWERS - 1, Math.floor(Math.log2(bytes)));
-  return e * DIST_SUB + Math.min(DIST_SUB - 1, Math.floor((bytes / 2 ** e - 1) * DIST_SUB));
+  // clz32 is far cheaper than log2 on the hot path; log2 only past 2 GiB.
+  const e = Math.min(DIST_POWERS - 1, bytes < 2 ** 31 ? 31 - Math.clz32(bytes) : Math.floor(Math.log2(bytes)));
+  return e * DIST_SUB + Math.min(DIST_SUB - 1, Math.floor((bytes / POW2[e]! - 1) * DIST_SUB));
 }
 
 function distanceLower(index: number): number {

@@ -64,8 +64,10 @@ it("counts exactly what stats() and levelStats() count after a mixed workload", 
   expect(snapshot.levels[1]!.errors).toBe(stats.errors);
   // The workload really exercised all of it.
   for (const n of [stats.absentHits, stats.joins, stats.loadErrors, levels[0]!.tier.evictions, stats.backfills, stats.errors]) expect(n).toBeGreaterThan(0);
-  // Every lookup that found or missed a key was timed.
-  for (const l of snapshot.levels) expect(l.hitLatency.count + l.missLatency.count).toBe(l.hits + l.misses);
+  // Lower tiers time every lookup; the first tier one synchronous lookup in 16.
+  for (const l of snapshot.levels.slice(1)) expect(l.hitLatency.count + l.missLatency.count).toBe(l.hits + l.misses);
+  const l0 = snapshot.levels[0]!;
+  expect(l0.hitLatency.count + l0.missLatency.count).toBe(Math.floor((l0.hits + l0.misses) / 16));
   await cache.close();
 });
 

@@ -76,11 +76,11 @@ describe("htmlReport()", () => {
       });
       await page.goto(pathToFileURL(file).href);
       const charts = await page.evaluate(() =>
-        [...document.querySelectorAll("section")].map((section) => ({
+        Array.from(document.querySelectorAll("section")).map((section) => ({
           id: section.id,
-          svgs: [...section.querySelectorAll("svg")].map((svg) => {
+          svgs: Array.from(section.querySelectorAll("svg")).map((svg) => {
             const box = svg.getBoundingClientRect();
-            const marks = [...svg.querySelectorAll("rect, path, circle")].filter((m) => {
+            const marks = Array.from(svg.querySelectorAll("rect, path, circle")).filter((m) => {
               const b = m.getBoundingClientRect();
               return b.width > 0 && b.height > 0;
             });
