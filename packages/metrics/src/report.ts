@@ -131,7 +131,7 @@ export function buildReport(window: MetricsSnapshot, collector: Collector): Metr
       misses: a.misses,
       hitRate: ratio(a.hits, a.hits + a.misses),
       localityScore: a.pairs > 0 ? a.neighbourPairs / a.pairs : undefined,
-      hottestChunks: state ? collector.hotKeys(5, state).map((k) => ({ coords: k.coords!, reads: k.reads })) : [],
+      hottestChunks: state ? hottest(collector.hotKeys(50, state)) : [],
     };
   });
   const pairs = window.arrays.reduce((s, a) => s + a.pairs, 0);
@@ -185,6 +185,18 @@ export function buildReport(window: MetricsSnapshot, collector: Collector): Metr
     warming,
   };
   return deepFreeze({ ...report, recommendations: recommend(report, window, curve) });
+}
+
+/** The most read chunks; the range reads of one shard (several keys) count together. */
+function hottest(keys: { reads: number; coords?: readonly number[] }[]): { coords: readonly number[]; reads: number }[] {
+  const byCell = new Map<string, { coords: readonly number[]; reads: number }>();
+  for (const k of keys) {
+    const id = k.coords!.join(",");
+    const cell = byCell.get(id);
+    if (cell) cell.reads += k.reads;
+    else byCell.set(id, { coords: k.coords!, reads: k.reads });
+  }
+  return [...byCell.values()].sort((a, b) => b.reads - a.reads).slice(0, 5);
 }
 
 function peak(points: TimelinePoint[]): number {
