@@ -117,7 +117,7 @@ function latencyChart(label: string, hits: HistogramData, misses: HistogramData)
     })
     .join("");
   const total = hits.count + misses.count;
-  return `<div class="chart"><svg class="plot" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency ${esc(label)}"><text x="40" y="14">${esc(label)}: ${total.toLocaleString("en-US")} lookups</text>${bars}<text x="40" y="${H - 12}">${esc(formatMicros(bucketBounds(lo)[0]))}</text><text x="${W - 90}" y="${H - 12}">${esc(formatMicros(bucketBounds(hi)[1]))}</text></svg></div>`;
+  return `<div class="chart"><svg class="plot" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency ${esc(label)}"><text x="40" y="14">${esc(label)}: ${total.toLocaleString("en-US")} timed lookups</text>${bars}<text x="40" y="${H - 12}">${esc(formatMicros(bucketBounds(lo)[0]))}</text><text x="${W - 90}" y="${H - 12}">${esc(formatMicros(bucketBounds(hi)[1]))}</text></svg></div>`;
 }
 
 function warmingChart(r: MetricsReport): string {
