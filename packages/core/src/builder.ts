@@ -1,7 +1,7 @@
 import { ZarrsCacheError, isZarrsCacheError } from "./errors.js";
 import type { CacheEventListener, CacheEventType } from "./events.js";
-import { TieredCache, type TieredCacheOptions } from "./tiered-cache.js";
-import type { CacheTier } from "./types.js";
+import { TieredCache, type LevelStats, type TieredCacheOptions } from "./tiered-cache.js";
+import type { CacheTier, TierStats } from "./types.js";
 import { validateCacheOptions } from "./tiered-cache-options.js";
 import { describe } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
@@ -15,6 +15,10 @@ export interface PluginContext {
    * load failed (only for bad arguments).
    */
   prefetch(keys: readonly string[], options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<void>;
+  /** The cache's aggregate counters (`TieredCache.stats()`), read-only. */
+  stats(): TierStats;
+  /** Per-level counters with each tier's own stats (`TieredCache.levelStats()`), read-only. */
+  levelStats(): LevelStats[];
 }
 
 export interface CachePlugin {
@@ -73,6 +77,8 @@ export class CacheBuilder {
       const context: PluginContext = {
         on: (type, listener) => cache.events.on(type, listener),
         prefetch: (keys, options) => cache.prefetch(keys, options),
+        stats: () => cache.stats(),
+        levelStats: () => cache.levelStats(),
       };
       const teardown = plugin.setup(context);
       if (typeof teardown === "function") cache.addTeardown(teardown);

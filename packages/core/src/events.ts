@@ -1,10 +1,18 @@
 /** Events a TieredCache emits. Listeners must not throw; an exception is swallowed. */
 export interface CacheEvents {
-  /** A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent". */
-  hit: { key: string; tier: string; level: number; absent: boolean };
+  /**
+   * A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent";
+   * `bytes` is the value's size; `ms` is how long that level's lookup took (fractional, from
+   * `performance.now()`), measured only while someone listens to `hit` or `levelMiss`: on every
+   * lookup of a lower tier, and on one in 16 of the first tier's synchronous lookups (reading the
+   * clock costs more than an in-memory lookup); undefined on the others.
+   */
+  hit: { key: string; tier: string; level: number; absent: boolean; bytes: number; ms?: number };
+  /** A lookup reached `level` and did not find the key there (or the tier failed); `ms` as for `hit`. */
+  levelMiss: { key: string; tier: string; level: number; ms?: number };
   /** No tier had the key. */
   miss: { key: string };
-  /** The loader (upstream) answered for a key; `bytes` is 0 when absent. */
+  /** The loader (upstream) answered for a key; `bytes` is 0 when absent; `ms` is fractional. */
   load: { key: string; bytes: number; absent: boolean; ms: number };
   /** A value was written to the tiers (write-through, read-through fill, or `set`). */
   set: { key: string; bytes: number };

@@ -31,6 +31,8 @@ const FILL: SetOptions = Object.freeze({ fill: true });
 const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
 const DEFAULT_ABSENT_TTL = 10 * 60_000;
 const DEFAULT_METADATA_TTL = 10 * 60_000;
+/** One first-tier lookup in this many is timed (a power of two). */
+const L1_TIMING_EVERY = 16;
 
 /**
  * Read-through over ordered tiers: an L1 hit is answered synchronously; otherwise one load per
@@ -65,6 +67,8 @@ export class TieredCache implements CacheTier {
     ...{ tooLarge: 0, loadTimeouts: 0, loadAborts: 0 },
   };
   private closed = false;
+  /** First-tier lookups while timed (see timedL1). */
+  private l1Lookups = 0;
 
   constructor(tiers: CacheTier[], options: TieredCacheOptions = {}) {
     if (tiers.length === 0) throw new ZarrsCacheError("INVALID_CONFIG", "a TieredCache needs at least one tier");
@@ -122,12 +126,34 @@ export class TieredCache implements CacheTier {
     if (this.closed) throw closedError();
     const l1 = this.l1;
     if (l1 === undefined) return undefined;
+    const started = this.timedL1() ? performance.now() : -1;
     const entry = this.l1Lookup(l1, key);
     if (entry === undefined) {
-      this.levelMisses[0]!++;
+      this.countLevelMiss(key, 0, started);
       return undefined;
     }
-    return this.countHit(key, 0, entry.value);
+    return this.countHit(key, 0, entry.value, started);
+  }
+
+  /** True while someone listens to lookups: only then is a lookup timed (the L1 hit path stays lean). */
+  private timed(): boolean {
+    return this.events.has("hit") || this.events.has("levelMiss");
+  }
+
+  /**
+   * Whether to time this first-tier lookup: one in L1_TIMING_EVERY while someone listens. Reading
+   * the clock twice costs more than an in-memory lookup itself, so the latency of the first tier is
+   * sampled; lower tiers (asynchronous, slower) are timed on every lookup.
+   */
+  private timedL1(): boolean {
+    return this.timed() && (++this.l1Lookups & (L1_TIMING_EVERY - 1)) === 0;
+  }
+
+  private countLevelMiss(key: string, level: number, started: number): void {
+    this.levelMisses[level]!++;
+    if (this.events.has("levelMiss")) {
+      this.events.emit("levelMiss", { key, tier: this.tiers[level]!.name, level, ms: started < 0 ? undefined : performance.now() - started });
+    }
   }
 
   private l1Lookup(l1: CacheTier, key: string): CacheEntry | undefined {
@@ -141,11 +167,14 @@ export class TieredCache implements CacheTier {
     }
   }
 
-  private countHit(key: string, level: number, value: Uint8Array): Uint8Array | null {
+  private countHit(key: string, level: number, value: Uint8Array, started: number): Uint8Array | null {
     this.levelHits[level]!++;
     const absent = value.byteLength === 0;
     if (absent) this.counters.absentHits++;
-    if (this.events.has("hit")) this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent });
+    if (this.events.has("hit")) {
+      const ms = started < 0 ? undefined : performance.now() - started;
+      this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent, bytes: value.byteLength, ms });
+    }
     return absent ? null : value;
   }
 
@@ -218,7 +247,7 @@ export class TieredCache implements CacheTier {
 
     this.counters.misses++;
     if (this.events.has("miss")) this.events.emit("miss", { key });
-    const started = Date.now();
+    const started = performance.now();
     let value: Uint8Array | undefined;
     try {
       this.counters.loads++;
@@ -233,7 +262,7 @@ export class TieredCache implements CacheTier {
       throw new ZarrsCacheError("UPSTREAM_ERROR", `the loader for ${key} returned ${describe(value)}, not a Uint8Array or undefined`);
     }
     if (this.events.has("load")) {
-      this.events.emit("load", { key, bytes: value?.byteLength ?? 0, absent: value === undefined, ms: Date.now() - started });
+      this.events.emit("load", { key, bytes: value?.byteLength ?? 0, absent: value === undefined, ms: performance.now() - started });
     }
     if (!flight.stale && !this.closed) {
       if (value === undefined) {
@@ -257,6 +286,7 @@ export class TieredCache implements CacheTier {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
       let failed = false;
+      const started = this.timed() ? performance.now() : -1;
       try {
         entry = await tier.get(key, options);
       } catch (error) {
@@ -270,7 +300,7 @@ export class TieredCache implements CacheTier {
         if (flight.done) return undefined;
       }
       if (missed) {
-        this.levelMisses[level]!++;
+        this.countLevelMiss(key, level, started);
         continue;
       }
       if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
@@ -279,7 +309,7 @@ export class TieredCache implements CacheTier {
         const dropped = this.fill(key, entry!.value, ttl, level);
         if (flight !== undefined) this.markFilled(flight, dropped);
       }
-      this.countHit(key, level, entry!.value);
+      this.countHit(key, level, entry!.value, started);
       return entry;
     }
     return undefined;
@@ -616,12 +646,13 @@ export class TieredCache implements CacheTier {
     assertKey(key);
     // The same walk as a read-through, minus the loader.
     if (this.l1) {
+      const started = this.timedL1() ? performance.now() : -1;
       const entry = this.l1Lookup(this.l1, key);
       if (entry) {
-        this.countHit(key, 0, entry.value);
+        this.countHit(key, 0, entry.value, started);
         return entry;
       }
-      this.levelMisses[0]!++;
+      this.countLevelMiss(key, 0, started);
     }
     const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch);
     if (entry) return entry;

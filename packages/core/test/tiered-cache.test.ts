@@ -389,7 +389,7 @@ describe("events, plugins and prefetch", () => {
       .use({
         name: "test-plugin",
         setup(ctx) {
-          expect(Object.keys(ctx).sort()).toEqual(["on", "prefetch"]);
+          expect(Object.keys(ctx).sort()).toEqual(["levelStats", "on", "prefetch", "stats"]);
           ctx.on("hit", (e) => hits.push(e.key));
           prefetch = ctx.prefetch;
           return () => {
