@@ -88,4 +88,60 @@ export async function benchIdbHits({ valueBytes = 8192, count = 200, rounds = 9,
   return { valueBytes, count, rounds, tier: median(tierRates), raw: median(rawRates), ratio: median(ratios), tierRates, rawRates, ratios };
 }
 
-Object.assign(window, { benchIdbHits });
+/**
+ * Why the tier stores 60–240 KiB payloads in pieces: raw IndexedDB reads of `count` values of
+ * `valueBytes` in one readonly transaction, each stored as one record (over 64 KiB, Chromium makes
+ * it a blob file) against the same bytes as records of at most 60 KiB. Alternating rounds.
+ */
+export async function benchPieces({ valueBytes = 65536, count = 9, rounds = 9, pieceBytes = 60 * 1024 } = {}) {
+  const suffix = Math.random().toString(36).slice(2);
+  const name = `bench-pieces-${suffix}`;
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(name, 1);
+    request.onupgradeneeded = () => {
+      request.result.createObjectStore("whole");
+      request.result.createObjectStore("pieces");
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const written = db.transaction(["whole", "pieces"], "readwrite");
+  for (let i = 0; i < count; i++) {
+    const value = bytes(valueBytes, i + 1);
+    written.objectStore("whole").put({ v: value }, `k${i}`);
+    for (let at = 0, part = 0; at < valueBytes; at += pieceBytes, part++) written.objectStore("pieces").put({ v: value.slice(at, at + pieceBytes) }, [`k${i}`, part]);
+  }
+  await new Promise((resolve, reject) => {
+    written.oncomplete = resolve;
+    written.onerror = () => reject(written.error);
+  });
+  const readAll = async (store: "whole" | "pieces") => {
+    const started = performance.now();
+    const tx = db.transaction(store, "readonly");
+    const reads = Array.from({ length: count }, (_, i) => {
+      const request = store === "whole" ? tx.objectStore(store).get(`k${i}`) : tx.objectStore(store).getAll(IDBKeyRange.bound([`k${i}`, 0], [`k${i}`, Infinity]));
+      return new Promise((resolve, reject) => {
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    });
+    await Promise.all(reads);
+    return performance.now() - started;
+  };
+  await readAll("whole");
+  await readAll("pieces");
+  const whole: number[] = [];
+  const pieces: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const wholeFirst = round % 2 === 0;
+    const a = await readAll(wholeFirst ? "whole" : "pieces");
+    const b = await readAll(wholeFirst ? "pieces" : "whole");
+    whole.push(wholeFirst ? a : b);
+    pieces.push(wholeFirst ? b : a);
+  }
+  db.close();
+  indexedDB.deleteDatabase(name);
+  return { valueBytes, count, whole: median(whole), pieces: median(pieces), wholeMs: whole, piecesMs: pieces };
+}
+
+Object.assign(window, { benchIdbHits, benchPieces });

@@ -10,7 +10,7 @@ export interface ViewerHarness {
   };
   page: Page;
   errors: Error[];
-  open(array?: string, options?: { reload?: boolean }): Promise<unknown>;
+  open(array?: string, options?: { reload?: boolean; query?: string }): Promise<unknown>;
   panTo(row: number, col: number): Promise<unknown>;
   flush(): Promise<void>;
   pageUpstream(): Promise<number>;

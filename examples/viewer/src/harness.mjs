@@ -28,10 +28,10 @@ export async function startViewerHarness({ latencyMs = 20, arrays = ["wind"] } =
     server,
     page,
     errors,
-    /** Opens (or reloads) the viewer on `array` and waits for its first view. */
-    async open(array = arrays[0], { reload = false } = {}) {
+    /** Opens (or reloads) the viewer on `array` and waits for its first view; `query` adds page parameters. */
+    async open(array = arrays[0], { reload = false, query = "" } = {}) {
       if (reload) await page.reload();
-      else await page.goto(`${server.url}/?array=${array}`);
+      else await page.goto(`${server.url}/?array=${array}${query}`);
       await page.waitForFunction(() => window.viewer?.state.ready === true || window.viewer?.state.error, undefined, { timeout: 30_000 });
       if (errors.length > 0) throw errors[0];
       return page.evaluate(() => window.viewer.state.lastView);

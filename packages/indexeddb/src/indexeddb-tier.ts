@@ -14,9 +14,20 @@ import {
 import { type IDBPTransaction, unwrap } from "idb";
 import { TabChannel, type TabMessage } from "./channel.js";
 import { type IndexedDbOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { type CacheDatabase, type CacheSchema, type IndexRecord, TOTALS_KEY, type Totals, type ValueRecord, openDatabase } from "./schema.js";
+import {
+  type CacheDatabase,
+  type CacheSchema,
+  type IndexRecord,
+  MAX_SPLIT_BYTES,
+  PIECE_BYTES,
+  TOTALS_KEY,
+  type Totals,
+  type ValueRecord,
+  laterPieces,
+  openDatabase,
+} from "./schema.js";
 
-type WriteTx = IDBPTransaction<CacheSchema, ("values" | "index" | "meta")[], "readwrite">;
+type WriteTx = IDBPTransaction<CacheSchema, ("values" | "pieces" | "index" | "meta")[], "readwrite">;
 const TOUCH_RESOLUTION_MS = 60_000;
 const MAX_TOUCHES_REMEMBERED = 100_000;
 
@@ -71,16 +82,17 @@ export class IndexedDbTier implements CacheTier {
     this.assertOpen();
     assertKey(key);
     const db = unwrap(await this.database()) as IDBDatabase;
-    const record = await request<ValueRecord | undefined>(db.transaction("values", "readonly").objectStore("values").get(key), "get");
-    return this.found(key, record);
+    const tx = db.transaction(["values", "pieces"], "readonly");
+    return this.found(key, await readRecord(tx, key));
   }
 
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
     this.assertOpen();
     for (const key of keys) assertKey(key);
     const db = unwrap(await this.database()) as IDBDatabase;
-    const store = db.transaction("values", "readonly").objectStore("values");
-    const records = await Promise.all(keys.map((key) => request<ValueRecord | undefined>(store.get(key), "getMany")));
+    // One transaction for the whole batch: its reads are pipelined.
+    const tx = db.transaction(["values", "pieces"], "readonly");
+    const records = await Promise.all(keys.map((key) => readRecord(tx, key)));
     return records.map((record, i) => this.found(keys[i]!, record));
   }
 
@@ -136,19 +148,21 @@ export class IndexedDbTier implements CacheTier {
       );
     }
     const ttl = options?.ttl ?? this.options.ttl;
-    // Structured clone copies the whole ArrayBuffer behind a view: store a view as its own buffer.
-    const stored = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.constructor === Uint8Array ? value : value.slice();
-    const record: ValueRecord = ttl === undefined ? { v: stored } : { v: stored, x: Date.now() + ttl };
+    const pieces = splitIntoPieces(value);
+    const record: ValueRecord = { v: pieces[0]! };
+    if (ttl !== undefined) record.x = Date.now() + ttl;
+    if (pieces.length > 1) record.n = pieces.length;
+    const later = pieces.slice(1);
     try {
-      await this.write((tx, totals, evicted) => this.put(tx, totals, evicted, key, record, size));
+      await this.write((tx, totals, evicted) => this.put(tx, totals, evicted, key, record, later, size));
     } catch (error) {
       if (!isQuotaError(error)) throw error;
       // The browser's quota for the origin is smaller than maxBytes (or other data fills it):
       // make room by dropping the older half of this cache, then try once more.
       this.counters.quotaExceeded = (this.counters.quotaExceeded ?? 0) + 1;
-      await this.write((tx, totals, evicted) => this.evictDownTo(tx, totals, evicted, Math.floor(totals.bytes / 2), key));
       try {
-        await this.write((tx, totals, evicted) => this.put(tx, totals, evicted, key, record, size));
+        await this.write((tx, totals, evicted) => this.evictDownTo(tx, totals, evicted, Math.floor(totals.bytes / 2), key));
+        await this.write((tx, totals, evicted) => this.put(tx, totals, evicted, key, record, later, size));
       } catch (retryError) {
         if (!isQuotaError(retryError)) throw retryError;
         throw new ZarrsCacheError("IO_ERROR", `indexedDb tier "${this.options.dbName}": the browser's storage quota is full even after evicting`, {
@@ -160,17 +174,19 @@ export class IndexedDbTier implements CacheTier {
     if (!options?.fill) this.broadcast({ kind: "keys", keys: [key] });
   }
 
-  private async put(tx: WriteTx, totals: Totals, evicted: Evicted, key: string, record: ValueRecord, size: number): Promise<void> {
+  private async put(tx: WriteTx, totals: Totals, evicted: Evicted, key: string, record: ValueRecord, later: Uint8Array[], size: number): Promise<void> {
     const index = tx.objectStore("index");
     const old = await index.get(key);
     if (old !== undefined) {
       totals.bytes -= old.s;
       totals.entries--;
+      await tx.objectStore("pieces").delete(laterPieces(key));
     }
     if (totals.bytes + size > this.options.maxBytes) await this.evictDownTo(tx, totals, evicted, this.options.maxBytes - size, key);
     const entry: IndexRecord = { k: key, s: size, a: this.now() };
     if (record.x !== undefined) entry.x = record.x;
-    await Promise.all([tx.objectStore("values").put(record, key), index.put(entry)]);
+    const pieces = tx.objectStore("pieces");
+    await Promise.all([tx.objectStore("values").put(record, key), index.put(entry), ...later.map((piece, i) => pieces.put(piece, [key, i + 1]))]);
     totals.bytes += size;
     totals.entries++;
   }
@@ -178,13 +194,12 @@ export class IndexedDbTier implements CacheTier {
   /** Drops expired entries, then the least recently used, until `totals.bytes <= target` (never `keep`). */
   private async evictDownTo(tx: WriteTx, totals: Totals, evicted: Evicted, target: number, keep: string): Promise<void> {
     const index = tx.objectStore("index");
-    const values = tx.objectStore("values");
     const expired = IDBKeyRange.upperBound(Date.now());
     for (const [name, range, reason] of [["expiry", expired, "expire"], ["access", undefined, "evict"]] as const) {
       for (let cursor = await index.index(name).openCursor(range); cursor && totals.bytes > target; cursor = await cursor.continue()) {
         const { k, s } = cursor.value;
         if (k === keep) continue;
-        await Promise.all([cursor.delete(), values.delete(k)]);
+        await Promise.all([cursor.delete(), deletePayload(tx, k)]);
         totals.bytes -= s;
         totals.entries--;
         evicted.push([k, reason]);
@@ -208,11 +223,10 @@ export class IndexedDbTier implements CacheTier {
     this.assertOpen();
     let removed = 0;
     await this.write(async (tx, totals) => {
-      const values = tx.objectStore("values");
       for (let cursor = await tx.objectStore("index").openCursor(IDBKeyRange.lowerBound(prefix)); cursor; cursor = await cursor.continue()) {
         if (!cursor.key.startsWith(prefix)) break;
         const live = cursor.value.x === undefined || cursor.value.x > Date.now();
-        await Promise.all([cursor.delete(), values.delete(cursor.key)]);
+        await Promise.all([cursor.delete(), deletePayload(tx, cursor.key)]);
         totals.bytes -= cursor.value.s;
         totals.entries--;
         if (live) removed++;
@@ -227,7 +241,7 @@ export class IndexedDbTier implements CacheTier {
     this.assertOpen();
     this.touches.clear();
     await this.write(async (tx, totals) => {
-      await Promise.all([tx.objectStore("values").clear(), tx.objectStore("index").clear()]);
+      await Promise.all([tx.objectStore("values").clear(), tx.objectStore("pieces").clear(), tx.objectStore("index").clear()]);
       totals.bytes = 0;
       totals.entries = 0;
     });
@@ -239,7 +253,7 @@ export class IndexedDbTier implements CacheTier {
     const old = await index.get(key);
     if (old === undefined) return false;
     if (onlyIfExpired && (old.x === undefined || old.x > Date.now())) return false;
-    await Promise.all([index.delete(key), tx.objectStore("values").delete(key)]);
+    await Promise.all([index.delete(key), deletePayload(tx, key)]);
     totals.bytes -= old.s;
     totals.entries--;
     return old.x === undefined || old.x > Date.now();
@@ -266,7 +280,7 @@ export class IndexedDbTier implements CacheTier {
    */
   private async write(body: (tx: WriteTx, totals: Totals, evicted: Evicted) => Promise<void>): Promise<void> {
     const db = await this.database();
-    const tx = db.transaction(["values", "index", "meta"], "readwrite");
+    const tx = db.transaction(["values", "pieces", "index", "meta"], "readwrite");
     const touches = this.touches;
     this.touches = new Map();
     const evicted: Evicted = [];
@@ -453,10 +467,49 @@ function isQuotaError(error: unknown): boolean {
   return (error as Error | undefined)?.name === "QuotaExceededError";
 }
 
-function request<T>(req: IDBRequest, what: string): Promise<T> {
+/**
+ * Splits a payload of up to MAX_SPLIT_BYTES into pieces of at most PIECE_BYTES, each on its own ArrayBuffer (structured
+ * clone stores the whole buffer behind a view).
+ */
+function splitIntoPieces(value: Uint8Array): Uint8Array[] {
+  const own = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.constructor === Uint8Array;
+  if (value.byteLength <= PIECE_BYTES || value.byteLength > MAX_SPLIT_BYTES) return [own ? value : value.slice()];
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < value.byteLength; at += PIECE_BYTES) pieces.push(value.slice(at, at + PIECE_BYTES));
+  return pieces;
+}
+
+function deletePayload(tx: WriteTx, key: string): Promise<unknown> {
+  return Promise.all([tx.objectStore("values").delete(key), tx.objectStore("pieces").delete(laterPieces(key))]);
+}
+
+/**
+ * Reads one payload in `tx`: its first record, then (in the same transaction) the later pieces
+ * when it was split. Pieces that do not add up (never written so) read as a miss.
+ */
+function readRecord(tx: IDBTransaction, key: string): Promise<ValueRecord | undefined> {
   return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result as T);
-    req.onerror = () => reject(new ZarrsCacheError("IO_ERROR", `indexedDb tier: ${what} failed: ${req.error?.message}`, { cause: req.error }));
+    const failed = (req: IDBRequest) => () =>
+      reject(new ZarrsCacheError("IO_ERROR", `indexedDb tier: reading "${key}" failed: ${req.error?.message}`, { cause: req.error }));
+    const first = tx.objectStore("values").get(key);
+    first.onerror = failed(first);
+    first.onsuccess = () => {
+      const record = first.result as ValueRecord | undefined;
+      if (record?.n === undefined) return resolve(record);
+      const rest = tx.objectStore("pieces").getAll(laterPieces(key));
+      rest.onerror = failed(rest);
+      rest.onsuccess = () => {
+        const pieces = [record.v, ...(rest.result as Uint8Array[])];
+        if (pieces.length !== record.n) return resolve(undefined);
+        const joined = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+        let at = 0;
+        for (const piece of pieces) {
+          joined.set(piece, at);
+          at += piece.byteLength;
+        }
+        resolve(record.x === undefined ? { v: joined } : { v: joined, x: record.x });
+      };
+    };
   });
 }
 

@@ -9,12 +9,33 @@ import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from "id
  * (`blocking`), so the upgrade does not wait on it; a database newer than this code fails to open
  * with a VersionError, which the tier reports as TIER_UNAVAILABLE (reads then go upstream).
  */
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
-/** A payload and its absolute expiry (ms since the epoch), kept together so a hit is one read. */
+/**
+ * A payload and its absolute expiry (ms since the epoch), kept together so a hit is one read.
+ * A payload longer than PIECE_BYTES (and at most MAX_SPLIT_BYTES) is split: `v` is its first piece, `n` the number of pieces, and
+ * pieces 1…n-1 are in the "pieces" store under [key, i]. Chromium stores a value whose serialized
+ * form exceeds 64 KiB as a separate blob file, which reads about twice as slowly as inline values.
+ */
 export interface ValueRecord {
   v: Uint8Array;
   x?: number;
+  n?: number;
+}
+
+/** Largest piece of a payload stored in one record: its serialized form stays under Chromium's 64 KiB blob threshold. */
+export const PIECE_BYTES = 60 * 1024;
+
+/**
+ * Payloads up to this size are split; larger ones stay one record (a blob file in Chromium, whose
+ * read cost is spread over its size). Inline records also free their quota only when the database
+ * compacts, while a blob file is deleted with its entry: a small quota is better served by blobs.
+ */
+export const MAX_SPLIT_BYTES = 4 * PIECE_BYTES;
+
+/** Every piece after the first of `key`'s payload. */
+export function laterPieces(key: string): IDBKeyRange {
+  return IDBKeyRange.bound([key, 1], [key, Number.POSITIVE_INFINITY]);
 }
 
 /** Bookkeeping for one key: its accounted size, last access time and expiry. */
@@ -35,6 +56,7 @@ export interface CacheSchema extends DBSchema {
   values: { key: string; value: ValueRecord };
   index: { key: string; value: IndexRecord; indexes: { access: number; expiry: number } };
   meta: { key: string; value: Totals };
+  pieces: { key: [string, number]; value: Uint8Array };
 }
 
 export type CacheDatabase = IDBPDatabase<CacheSchema>;
@@ -67,5 +89,9 @@ function upgrade(db: CacheDatabase, oldVersion: number, _tx: IDBPTransaction<Cac
     index.createIndex("expiry", "x");
     db.createObjectStore("meta");
   }
-  // Version 2 goes here as `if (oldVersion < 2) { … }`, migrating records through `_tx`.
+  if (oldVersion < 2) {
+    // Pieces of payloads over PIECE_BYTES. Version 1 records (one piece, no `n`) read unchanged.
+    db.createObjectStore("pieces");
+  }
+  // Version 3 goes here as `if (oldVersion < 3) { … }`, migrating records through `_tx`.
 }

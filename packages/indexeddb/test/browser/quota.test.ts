@@ -50,6 +50,19 @@ describe("indexedDb: QuotaExceededError", () => {
     await cache.close();
   });
 
+  it("when evicting cannot free quota either, a write fails with IO_ERROR (never a raw DOMException) and reads still work", async () => {
+    // Inline records (under 64 KiB, or split in pieces) free their quota only when Chromium compacts
+    // the database: in a small bucket, the eviction's own transaction can hit the quota too.
+    const bucket = await smallBucket(1024 * 1024);
+    const tier = indexedDb({ name: "quota-inline", maxBytes: 256 * 1024 * 1024, factory: bucket.indexedDB });
+    const failures: unknown[] = [];
+    for (let i = 0; i < 48; i++) await tier.set(`inline/${i}`, testBytes(50 * 1024, i + 1)).catch((error) => failures.push(error));
+    expect(tier.stats().quotaExceeded).toBeGreaterThan(0);
+    for (const failure of failures) expect(failure).toMatchObject({ code: "IO_ERROR" });
+    await tier.get("inline/0"); // a hit or a miss, never a rejection
+    await tier.close();
+  });
+
   it("fails a write it cannot fit even after evicting with IO_ERROR, and the tier keeps working", async () => {
     const bucket = await smallBucket(256 * 1024);
     const tier = indexedDb({ name: "quota-small", maxBytes: 64 * 1024 * 1024, factory: bucket.indexedDB });

@@ -39,7 +39,7 @@ describe("indexedDb: schema versions", () => {
     await tier.close();
     const db = await openDB(name);
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(["index", "meta", "values"]);
+    expect([...db.objectStoreNames].sort()).toEqual(["index", "meta", "pieces", "values"]);
     expect([...db.transaction("index").store.indexNames].sort()).toEqual(["access", "expiry"]);
     db.close();
   });
