@@ -35,7 +35,10 @@ const MAX_KEYS_PER_MESSAGE = 500;
  * event-loop turn), and hands invalidations from other nodes to listeners (fills only wake
  * single-flight waiters). Its own SUBSCRIBE connection is
  * watched: after any loss (or a connection that never came up) the next successful subscription
- * tells listeners `{ kind: "all" }`, because messages may have been missed meanwhile.
+ * tells listeners `{ kind: "all" }`, because messages may have been missed meanwhile. The first
+ * subscription does too, and so does adding a listener: whatever the tiers above hold from before
+ * this process joined the bus (a persistent disk level after a restart) may have missed writes of
+ * other nodes while it was down.
  */
 export class InvalidationBus {
   readonly nodeId = randomUUID();
@@ -46,7 +49,8 @@ export class InvalidationBus {
   private pendingFlush: Promise<void> | undefined;
   private subscriber: Redis | undefined;
   private subscribed = false;
-  private missedMessages = false;
+  /** True until the first subscription: everything before it was missed. */
+  private missedMessages = true;
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private started = false;
@@ -76,6 +80,18 @@ export class InvalidationBus {
 
   addListener(listener: (message: TierInvalidation) => void): () => void {
     this.listeners.add(listener);
+    // Its tiers may hold entries from before this process listened (a restart): drop them first.
+    queueMicrotask(() => {
+      if (this.closed || !this.listeners.has(listener)) return;
+      this.counters.resyncs++;
+      const message = this.onRemote({ kind: "all" }, "resync");
+      if (message === undefined) return;
+      try {
+        listener(message);
+      } catch {
+        // A faulty listener must not break the bus.
+      }
+    });
     this.start();
     return () => {
       this.listeners.delete(listener);

@@ -5,6 +5,7 @@ import type { RepairOptions } from "./options.js";
 import type { CommandRunner, RedisClient } from "./runner.js";
 import { scanBatches, unlinkBatch } from "./scan.js";
 import { StaleRecord } from "./stale-record.js";
+import { DELETE_TO_TOMBSTONE, RECORD_PREFIX_TOMBSTONE, prefixTombstoneHash } from "./tombstones.js";
 
 export interface RepairCounters {
   /** Recorded keys and prefixes repaired (deleted in Redis and announced on the bus). */
@@ -49,6 +50,8 @@ export class PartitionRepair {
     private readonly bus: InvalidationBus | undefined,
     private readonly counters: RepairCounters,
     private readonly onEvent: (event: RepairEvent) => void,
+    /** Repairs leave tombstones like deletes do (see tombstones.ts): ms they live. */
+    private readonly tombstoneTtl: number,
   ) {
     this.record = new StaleRecord(settings.maxKeys);
   }
@@ -147,20 +150,19 @@ export class PartitionRepair {
     this.schedule(this.runAgain ? 0 : this.settings.retryInterval);
   }
 
+  /** Replaces each key by a tombstone (a fill of the old value still in flight cannot land after the repair). */
   private async unlinkKeys(keys: string[]): Promise<void> {
     const client = this.client;
-    if (isCluster(client)) {
-      // Keys of one batch live in many slots: one UNLINK each, auto-pipelined per node.
-      await Promise.all(keys.map((key) => this.runner.run("repair", () => client.unlink(this.prefix + key))));
-      return;
-    }
     for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
-      const batch = keys.slice(i, i + UNLINK_BATCH).map((key) => this.prefix + key);
-      await this.runner.run("repair", () => client.unlink(...batch));
+      // One script each (keys live in many slots on a Cluster), auto-pipelined.
+      const batch = keys.slice(i, i + UNLINK_BATCH);
+      await Promise.all(batch.map((key) => this.runner.run("repair", () => DELETE_TO_TOMBSTONE.run(client, [this.prefix + key], [this.tombstoneTtl]))));
     }
   }
 
   private async unlinkPrefix(prefix: string): Promise<void> {
+    const hash = prefixTombstoneHash(this.prefix);
+    await this.runner.run("repair", () => RECORD_PREFIX_TOMBSTONE.run(this.client, [hash], [prefix, this.tombstoneTtl]));
     for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
       await unlinkBatch(this.runner, this.client, node, keys);
     }
