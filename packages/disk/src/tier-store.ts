@@ -356,7 +356,7 @@ export class TierStore extends StoreConnection {
       const due = now - this.lastSweep >= MAINTENANCE_MS;
       const sweep = due && this.sql!.anyExpired.get(now) !== undefined;
       const oldTombstones = now - this.config.tombstoneTtl;
-      const prune = due && this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined;
+      const prune = this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined;
       if (!verify && !heartbeat && !sweep && !prune && this.touches.size === 0) return;
       const db = this.connection.db;
       db.pragma(`busy_timeout = ${busyMs}`);

@@ -27,6 +27,7 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
     exactSize: false,
     largeValueBytes: 1 << 20,
     oversizedValueBytes: 2 * 1024 * 1024 + 1,
+    conditionalFills: true,
   });
 
   describe("cluster specifics", () => {
