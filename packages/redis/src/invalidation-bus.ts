@@ -67,7 +67,7 @@ export class InvalidationBus {
      * Sees every message before listeners (wakes single-flight waiters) and returns what the
      * listeners should get (undefined: nothing).
      */
-    private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync") => TierInvalidation | undefined,
+    private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync" | "repair") => TierInvalidation | undefined,
     /** Keys another node filled, or whose lock it released: wakes single-flight waiters, never reaches listeners. */
     private readonly onFilled: (keys: string[]) => void,
     /** An invalidation of this node's that could not be published (other nodes may keep old copies). */
@@ -144,6 +144,17 @@ export class InvalidationBus {
 
   async publishPrefix(prefix: string): Promise<void> {
     if (!(await this.publish({ n: this.nodeId, s: this.namespace, p: prefix }))) this.onLost({ kind: "prefix", prefix });
+  }
+
+  /**
+   * Tells this node's own listeners that `keys` and `prefixes` were repaired: while Redis held
+   * their older copy, another process sharing a tier above Redis (a disk directory) may have
+   * copied it there, and this node ignores its own announcement on the bus.
+   */
+  deliverRepaired(keys: readonly string[], prefixes: readonly string[]): void {
+    if (this.closed) return;
+    if (keys.length > 0) this.deliver({ kind: "keys", keys: [...keys] }, "repair");
+    for (const prefix of prefixes) this.deliver({ kind: "prefix", prefix }, "repair");
   }
 
   /** Tells listeners to drop everything (messages may have been missed). */
@@ -269,7 +280,7 @@ export class InvalidationBus {
     this.deliver(invalidation, "remote");
   }
 
-  private deliver(received: TierInvalidation, source: "remote" | "resync"): void {
+  private deliver(received: TierInvalidation, source: "remote" | "resync" | "repair"): void {
     const message = this.onRemote(received, source);
     if (message === undefined) return;
     for (const listener of this.listeners) {

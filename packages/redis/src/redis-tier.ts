@@ -36,8 +36,11 @@ export interface RedisTierEvents {
   error: { operation: string; error: unknown };
   /** The circuit breaker changed state. */
   breaker: { state: BreakerState; previous: BreakerState };
-  /** An invalidation from another node, or a resync (`{ kind: "all" }`) after messages may have been missed. */
-  invalidation: { message: TierInvalidation; source: "remote" | "resync" };
+  /**
+   * An invalidation from another node, a resync (`{ kind: "all" }`) after messages may have been
+   * missed, or this node's own repaired keys ("repair": see the README, "Partitions").
+   */
+  invalidation: { message: TierInvalidation; source: "remote" | "resync" | "repair" };
   /**
    * A write's Redis update or invalidation failed, so Redis may hold an older value ("pending":
    * this node reads those keys as misses), or such keys were deleted from Redis and their

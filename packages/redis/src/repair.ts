@@ -136,6 +136,8 @@ export class PartitionRepair {
       // Deleted before announced: a node that drops its copy on the message then misses in Redis too.
       await this.unlinkKeys(keys);
       for (const prefix of prefixes) await this.unlinkPrefix(prefix);
+      // This node's tiers above Redis too: a sibling process may have copied the old value into a shared one.
+      this.bus?.deliverRepaired(keys, prefixes);
       await this.bus?.announce(keys, prefixes);
       repaired = true;
     } catch {
