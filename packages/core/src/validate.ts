@@ -43,7 +43,8 @@ export function assertSetOptions(options: unknown): asserts options is SetOption
   }
   const started = (options as SetOptions).loadStartedAt;
   if (started !== undefined && (typeof started !== "number" || !Number.isFinite(started) || started < 0)) {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "loadStartedAt" must be a time in ms since the epoch, got ${describe(started)}`);
+    const got = describe(started);
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "loadStartedAt" must be a time in ms since the epoch, got ${got}`);
   }
 }
 

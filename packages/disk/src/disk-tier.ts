@@ -200,7 +200,8 @@ export class DiskTier implements CacheTier {
     const started = options?.loadStartedAt ?? now;
     // Too old to be checked against tombstones (they are pruned after tombstoneTtl); a large value is
     // checked before its file is written too (reads need no lock).
-    if (fill && (now - started > this.config.tombstoneTtl || (inFile && this.fillRefused(this.store.statements(), encoded, started, now)))) {
+    const tooOld = fill && now - started > this.config.tombstoneTtl;
+    if (tooOld || (fill && inFile && this.fillRefused(this.store.statements(), encoded, started, now))) {
       this.store.counters.fillsRefused++;
       return;
     }

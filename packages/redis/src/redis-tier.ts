@@ -179,7 +179,8 @@ export class RedisTier implements CacheTier {
       if (this.events.has("repair")) this.events.emit("repair", event);
     };
     const { repair, keyPrefix } = this.options;
-    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair, this.options.tombstoneTtl);
+    const tombstoneTtl = this.options.tombstoneTtl;
+    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair, tombstoneTtl);
     // With the breaker on, its closing (probed at once on "ready") triggers the repair instead.
     this.onClientReady = () => {
       if (this.breaker === undefined || this.breaker.closed) this.repair.repairSoon();

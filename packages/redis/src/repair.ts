@@ -1,5 +1,4 @@
 import type { CircuitBreaker } from "./breaker.js";
-import { isCluster } from "./connect.js";
 import type { InvalidationBus } from "./invalidation-bus.js";
 import type { RepairOptions } from "./options.js";
 import type { CommandRunner, RedisClient } from "./runner.js";
@@ -23,8 +22,8 @@ export interface RepairEvent {
   prefixes: string[];
 }
 
-/** Keys per UNLINK on a standalone server. */
-const UNLINK_BATCH = 500;
+/** Keys replaced by tombstones per batch of pipelined scripts. */
+const REPAIR_BATCH = 500;
 
 /**
  * Makes a write that failed to reach Redis (a partition, a timeout, a hung server) safe once
@@ -134,7 +133,7 @@ export class PartitionRepair {
     let repaired = false;
     try {
       // Deleted before announced: a node that drops its copy on the message then misses in Redis too.
-      await this.unlinkKeys(keys);
+      await this.tombstoneKeys(keys);
       for (const prefix of prefixes) await this.unlinkPrefix(prefix);
       // This node's tiers above Redis too: a sibling process may have copied the old value into a shared one.
       this.bus?.deliverRepaired(keys, prefixes);
@@ -153,11 +152,11 @@ export class PartitionRepair {
   }
 
   /** Replaces each key by a tombstone (a fill of the old value still in flight cannot land after the repair). */
-  private async unlinkKeys(keys: string[]): Promise<void> {
+  private async tombstoneKeys(keys: string[]): Promise<void> {
     const client = this.client;
-    for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
+    for (let i = 0; i < keys.length; i += REPAIR_BATCH) {
       // One script each (keys live in many slots on a Cluster), auto-pipelined.
-      const batch = keys.slice(i, i + UNLINK_BATCH);
+      const batch = keys.slice(i, i + REPAIR_BATCH);
       await Promise.all(batch.map((key) => this.runner.run("repair", () => DELETE_TO_TOMBSTONE.run(client, [this.prefix + key], [this.tombstoneTtl]))));
     }
   }

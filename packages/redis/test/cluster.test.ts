@@ -114,7 +114,7 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
       }
     });
 
-    it("repairs writes whose invalidation failed: one UNLINK per key, on whichever master owns it", async () => {
+    it("repairs writes whose invalidation failed: one tombstone per key, on whichever master owns it", async () => {
       const admins = cluster.nodes.map((node) => new Redis(node.url));
       const setUser = (...rules: string[]) => Promise.all(admins.map((admin) => admin.call("ACL", "SETUSER", "writer", ...rules)));
       await setUser("on", ">secret", "~*", "&*", "+@all", "-publish");
