@@ -27,7 +27,6 @@ type LoadOutcome = "failed" | "aborted" | "uncached";
 
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
-const FILL: SetOptions = Object.freeze({ fill: true });
 const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
 const DEFAULT_ABSENT_TTL = 10 * 60_000;
 const DEFAULT_METADATA_TTL = 10 * 60_000;
@@ -266,10 +265,10 @@ export class TieredCache implements CacheTier {
     }
     if (!flight.stale && !this.closed) {
       if (value === undefined) {
-        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.ttl.absent, this.tiers.length));
+        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.ttl.absent, this.tiers.length, flight.started));
       } else if (value.byteLength > 0) {
         // A real empty value is never cached: an empty entry means "absent".
-        this.markFilled(flight, this.fill(key, value, this.ttl[kind], this.tiers.length));
+        this.markFilled(flight, this.fill(key, value, this.ttl[kind], this.tiers.length, flight.started));
       }
     }
     return value;
@@ -282,6 +281,8 @@ export class TieredCache implements CacheTier {
   private async lookup(key: string, from: number, flight?: Flight, epoch?: number): Promise<CacheEntry | undefined> {
     // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
     const options = flight === undefined ? NO_LOAD : undefined;
+    // A backfill copies what the lookup found: it is as old as the lookup (see SetOptions.loadStartedAt).
+    const started = flight?.started ?? Date.now();
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
@@ -306,7 +307,7 @@ export class TieredCache implements CacheTier {
       if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
         this.counters.backfills++;
         if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
-        const dropped = this.fill(key, entry!.value, ttl, level);
+        const dropped = this.fill(key, entry!.value, ttl, level, started);
         if (flight !== undefined) this.markFilled(flight, dropped);
       }
       this.countHit(key, level, entry!.value, started);
@@ -351,10 +352,11 @@ export class TieredCache implements CacheTier {
    * next read finds it; lower tiers are deferred to the next macrotask when L1 holds the value
    * meanwhile (a synchronous SQLite write then overlaps the reader's next wait instead of
    * delaying it), and started at once otherwise. None is awaited. Returns the levels whose fill
-   * was skipped (too many pending), if any.
+   * was skipped (too many pending), if any. `loadStartedAt`: when the load or lookup that produced
+   * `value` began, so shared tiers can refuse a fill older than another process's change.
    */
-  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): number[] | undefined {
-    const options = ttl === undefined ? FILL : { ttl, fill: true };
+  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number, loadStartedAt: number): number[] | undefined {
+    const options: SetOptions = ttl === undefined ? { fill: true, loadStartedAt } : { ttl, fill: true, loadStartedAt };
     let dropped: number[] | undefined;
     for (let level = 0; level < upTo; level++) {
       const accepted =
@@ -602,6 +604,7 @@ export class TieredCache implements CacheTier {
       const tier = this.tiers[level]!;
       if (!tier.getMany) continue;
       const epoch = this.changes.epoch;
+      const started = Date.now();
       let entries: (CacheEntry | undefined)[];
       try {
         entries = await tier.getMany(wanted);
@@ -617,7 +620,7 @@ export class TieredCache implements CacheTier {
         const entry = entries[i];
         const ttl = remainingTtl(entry?.expiresAt);
         if (entry === undefined || ttl === 0 || changed || this.flights.has(key) || this.changes.affectsLocally(key)) missing.push(key);
-        else if (level > 0) this.fill(key, entry.value, ttl, level);
+        else if (level > 0) this.fill(key, entry.value, ttl, level, started);
       });
       wanted = missing;
     }
