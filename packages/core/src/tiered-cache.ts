@@ -282,7 +282,7 @@ export class TieredCache implements CacheTier {
     // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
     const options = flight === undefined ? NO_LOAD : undefined;
     // A backfill copies what the lookup found: it is as old as the lookup (see SetOptions.loadStartedAt).
-    const started = flight?.started ?? Date.now();
+    const lookupStartedAt = flight?.started ?? Date.now();
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
@@ -307,7 +307,7 @@ export class TieredCache implements CacheTier {
       if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
         this.counters.backfills++;
         if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
-        const dropped = this.fill(key, entry!.value, ttl, level, started);
+        const dropped = this.fill(key, entry!.value, ttl, level, lookupStartedAt);
         if (flight !== undefined) this.markFilled(flight, dropped);
       }
       this.countHit(key, level, entry!.value, started);
@@ -480,17 +480,19 @@ export class TieredCache implements CacheTier {
   private async deleteEverywhere(key: string): Promise<{ removed: boolean; tiers: TierWriteOutcome[] }> {
     await this.writes.settled(sameKey(key));
     let removed = false;
-    const tiers = await Promise.all(
-      this.tiers.map(async (tier, level): Promise<TierWriteOutcome> => {
-        try {
-          if (await tier.delete(key)) removed = true;
-          return { name: tier.name, level, ok: true, mayBeStale: false };
-        } catch (error) {
-          this.reportError("delete", tier, key, error);
-          return { name: tier.name, level, ok: false, mayBeStale: true, error };
-        }
-      }),
-    );
+    const tiers: TierWriteOutcome[] = [];
+    // Lowest tier first: while a slow shared tier (Redis) still held the old value, another
+    // process could copy it back into an upper shared tier (a disk directory) already cleared.
+    for (let level = this.tiers.length - 1; level >= 0; level--) {
+      const tier = this.tiers[level]!;
+      try {
+        if (await tier.delete(key)) removed = true;
+        tiers[level] = { name: tier.name, level, ok: true, mayBeStale: false };
+      } catch (error) {
+        this.reportError("delete", tier, key, error);
+        tiers[level] = { name: tier.name, level, ok: false, mayBeStale: true, error };
+      }
+    }
     this.counters.deletes++;
     if (this.events.has("delete")) this.events.emit("delete", { key });
     return { removed, tiers };
@@ -511,7 +513,8 @@ export class TieredCache implements CacheTier {
       await this.changes.overtake(matches);
       await this.writes.settled(matches);
       let removed = 0;
-      for (const tier of this.tiers) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
+      // Lowest tier first, for the reason given in deleteEverywhere.
+      for (const tier of [...this.tiers].reverse()) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
       if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: false });
       return removed;
     });
