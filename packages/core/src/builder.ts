@@ -20,6 +20,8 @@ export interface PluginContext {
   prefetch(keys: readonly string[], options?: PrefetchOptions): Promise<PrefetchOutcome[]>;
   /** Reads a key through the cache as a prefetch (metadata, shard indexes); see `TieredCache.readAhead`. */
   read(key: string, options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<Uint8Array | undefined>;
+  /** True when the first tier holds `key` now; counts nothing (see `TieredCache.holds`). */
+  holds(key: string): boolean;
   /** The dataset and array behind cache keys, from metadata read through the cache. */
   readonly arrays: DatasetArrays;
   /** Reports a plugin's failure as an `error` event (`operation` names what failed). */
@@ -87,6 +89,7 @@ export class CacheBuilder {
         on: (type, listener) => cache.events.on(type, listener),
         prefetch: (keys, options) => cache.prefetch(keys, options),
         read,
+        holds: (key) => cache.holds(key),
         arrays: new DatasetArrays((key, signal) => read(key, { kind: "metadata", signal }), (key, error) => reportError("metadata", key, error)),
         reportError,
       };

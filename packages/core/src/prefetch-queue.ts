@@ -18,6 +18,11 @@ export interface PrefetchOptions {
    * and a reader's hit there copies them up. With a single tier, "lower" means that tier.
    */
   target?: PrefetchTarget;
+  /**
+   * Loads the keys of this call instead of the loaders registered with `registerLoader` (used by
+   * `warmRegion` to slice one coalesced range read into the exact range keys zarrita reads).
+   */
+  load?: (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>;
   /** Called once per key as soon as its prefetch ends (progress reporting). */
   onOutcome?: (outcome: PrefetchOutcome) => void;
 }
@@ -48,7 +53,7 @@ export interface Speculation {
 }
 
 const DEFAULT_CONCURRENCY = 4;
-const OPTION_NAMES = ["kind", "signal", "priority", "concurrency", "target", "onOutcome"];
+const OPTION_NAMES = ["kind", "signal", "priority", "concurrency", "target", "load", "onOutcome"];
 
 /** Checks prefetch options beyond `kind` and `signal` (checked with the load options). */
 export function assertPrefetchOptions(options: PrefetchOptions | undefined): void {
@@ -71,6 +76,7 @@ export function assertPrefetchOptions(options: PrefetchOptions | undefined): voi
   }
   if (target !== undefined && target !== "all" && target !== "lower") throw bad("target", 'must be "all" or "lower"', target);
   if (onOutcome !== undefined && typeof onOutcome !== "function") throw bad("onOutcome", "must be a function", onOutcome);
+  if (options.load !== undefined && typeof options.load !== "function") throw bad("load", "must be a function", options.load);
 }
 
 export function concurrencyOf(options: PrefetchOptions | undefined): number {

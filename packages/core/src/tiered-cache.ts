@@ -684,7 +684,7 @@ export class TieredCache implements CacheTier {
         return report(key, "cancelled");
       }
       if (this.closed) return report(key, "cancelled");
-      const source = this.loaders.find((l) => key.startsWith(l.prefix));
+      const source = options?.load === undefined ? this.loaders.find((l) => key.startsWith(l.prefix)) : { load: options.load };
       try {
         if (source === undefined) {
           const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch, from);
@@ -723,6 +723,12 @@ export class TieredCache implements CacheTier {
     }
     const read = await this.speculate(key, (signal) => source.load(key, signal), options?.kind ?? "other", options?.signal, "all");
     return read.value;
+  }
+
+  /** True when the first tier holds `key` now (a value or "absent"); counts nothing. False without a synchronous L1. */
+  holds(key: string): boolean {
+    this.assertOpen();
+    return this.l1 !== undefined && this.l1Lookup(this.l1, key) !== undefined;
   }
 
   /** One speculative read: joins a load already in flight, or starts a flight marked as a prefetch. */

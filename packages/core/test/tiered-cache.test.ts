@@ -389,7 +389,7 @@ describe("events, plugins and prefetch", () => {
       .use({
         name: "test-plugin",
         setup(ctx) {
-          expect(Object.keys(ctx).sort()).toEqual(["arrays", "on", "prefetch", "read", "reportError"]);
+          expect(Object.keys(ctx).sort()).toEqual(["arrays", "holds", "on", "prefetch", "read", "reportError"]);
           ctx.on("hit", (e) => hits.push(e.key));
           prefetch = ctx.prefetch;
           return () => {

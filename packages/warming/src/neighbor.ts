@@ -1,0 +1,41 @@
+import { assertKnownOptions } from "@zarrs-cache/core";
+import { assertOptionsObject, badOption, nonNegativeNumber } from "./errors.js";
+import type { ChunkRead, WarmingStrategy } from "./types.js";
+
+export interface NeighborOptions {
+  /** How many chunks out along each chosen dimension (default 1: the 8 tiles around a 2-d tile). */
+  distance?: number;
+  /** The dimensions a viewer moves along; negative counts from the end (default the last two). */
+  dims?: readonly number[];
+  /** Priority among waiting prefetches (default 1). */
+  priority?: number;
+}
+
+/**
+ * On a demand read of a chunk, the chunks within `distance` of it along `dims`, nearest first,
+ * clipped to the array's grid (never a key outside it). For a sharded array these are inner
+ * chunks, prefetched as the exact byte ranges zarrita reads.
+ */
+export function neighbor(options: NeighborOptions = {}): WarmingStrategy {
+  assertOptionsObject("neighbor()", options);
+  assertKnownOptions("neighbor()", options, ["distance", "dims", "priority"]);
+  const distance = nonNegativeNumber("neighbor()", "distance", options.distance, 1);
+  if (!Number.isInteger(distance)) throw badOption("neighbor()", "distance", "must be a non-negative integer", distance);
+  const dims = options.dims;
+  if (dims !== undefined && (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => Number.isInteger(d)))) {
+    throw badOption("neighbor()", "dims", "must be a non-empty array of dimension numbers", dims);
+  }
+  const priority = options.priority ?? 1;
+  if (!Number.isFinite(priority)) throw badOption("neighbor()", "priority", "must be a finite number", priority);
+  const neighbourOptions = dims === undefined ? { distance } : { distance, dims };
+  return {
+    name: "neighbor",
+    priority,
+    onChunkRead(read: ChunkRead) {
+      const grid = read.array.chunkGrid;
+      // An array with fewer dimensions than `dims` names cannot be moved over that way.
+      if (dims !== undefined && dims.some((d) => (d < 0 ? d + grid.rank : d) >= grid.rank || d < -grid.rank)) return undefined;
+      return grid.neighbours(read.chunk, neighbourOptions);
+    },
+  };
+}
