@@ -114,7 +114,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
         if (wanted === undefined || wanted.length === 0) return;
         const by = requesters.get(strategy)!;
         if (!array.sharded) scheduler!.offer(wanted.map((c: readonly number[]) => place.keys.whole(array.key(c))), by, array);
-        else void chunkKeys!.resolve(place.keys, array, wanted).then((keys) => scheduler!.offer(keys, by, array), () => undefined);
+        else scheduler!.track(chunkKeys!.resolve(place.keys, array, wanted).then((keys) => scheduler!.offer(keys, by, array), () => undefined));
       });
     }
   };
@@ -132,9 +132,11 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
     const array = place.array!;
     if (!array.sharded) return offerChunks(key, place, array, place.coords);
     if (place.range === undefined) return;
-    void chunkKeys!.chunkOfRange(place.keys, array, place.coords, place.range as never).then(
-      (chunk) => chunk && offerChunks(key, place, array, chunk),
-      () => undefined,
+    scheduler!.track(
+      chunkKeys!.chunkOfRange(place.keys, array, place.coords, place.range as never).then(
+        (chunk) => chunk && offerChunks(key, place, array, chunk),
+        () => undefined,
+      ),
     );
   };
 
@@ -152,7 +154,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
     setup(ctx) {
       if (scheduler !== undefined) throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: this plugin is already installed in a cache; create one per cache`);
       context = ctx;
-      scheduler = new Scheduler(ctx, budget, target);
+      scheduler = new Scheduler(ctx, budget, target, strategies.map((s) => s.name));
       chunkKeys = new ChunkKeys((key, signal) => ctx.read(key, { kind: "chunk", signal }));
       const topLevel = target === "lower" ? 1 : 0;
       const off = [

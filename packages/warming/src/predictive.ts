@@ -77,7 +77,9 @@ export function predictive(options: PredictiveOptions = {}): WarmingStrategy {
     for (const previous of state.recent.slice(0, WINDOW)) {
       const stride = cell - previous;
       if (stride === 0 || streams.some((s) => s.stride === stride && s.last === cell)) continue;
-      streams.unshift({ stride, last: cell, hits: 0, ahead: cell });
+      // A stride already seen elsewhere (the same scan after a wrap, or a parallel one) starts at half its confidence.
+      const known = streams.find((s) => s.stride === stride);
+      streams.unshift({ stride, last: cell, hits: known === undefined ? 0 : Math.floor(known.hits / 2), ahead: cell });
     }
     streams.length = Math.min(streams.length, maxStreams);
     return undefined;

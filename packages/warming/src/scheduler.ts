@@ -41,13 +41,17 @@ export class Scheduler {
   private inFlight = 0;
   private unreadBytes = 0;
   private paused = false;
+  private working = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly context: PluginContext,
     private readonly budget: Budget,
     private readonly target: PrefetchTarget,
-  ) {}
+    names: readonly string[] = [],
+  ) {
+    for (const name of names) this.stats(name);
+  }
 
   stats(name: string): StrategyStats {
     let stats = this.counters.get(name);
@@ -146,8 +150,17 @@ export class Scheduler {
 
   /** Resolves once nothing is queued or loading. */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    if (this.queue.length === 0 && this.inFlight === 0 && this.working === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Work that may still offer keys (a shard index being read); `idle` callers wait for it too. */
+  track(work: Promise<unknown>): void {
+    this.working++;
+    void work.finally(() => {
+      this.working--;
+      this.settleIdle();
+    });
   }
 
   close(): void {
@@ -242,7 +255,7 @@ export class Scheduler {
   }
 
   private settleIdle(): void {
-    if (this.idleWaiters.length === 0 || this.queue.length > 0 || this.inFlight > 0) return;
+    if (this.idleWaiters.length === 0 || this.queue.length > 0 || this.inFlight > 0 || this.working > 0) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
