@@ -210,7 +210,10 @@ export class Scheduler {
       this.tracked.delete(entry.key);
     } else {
       const late = outcome.late || (entry.demanded && outcome.status === "loaded");
-      this.count(stats, { ...outcome, late });
+      if (outcome.status === "cancelled" && entry.demanded) {
+        // A reader joined the load, then the prefetch was called off: the reader carried it on.
+        this.count(stats, { ...outcome, status: "loaded", late: true });
+      } else this.count(stats, { ...outcome, late });
       if (outcome.status === "loaded" && !late) {
         entry.state = "unread";
         entry.bytes = outcome.bytes;
