@@ -28,8 +28,6 @@ export class Flight {
   readonly started = Date.now();
   /** Set when a prefetch started the flight (see prefetch-queue.ts). */
   speculation: Speculation | undefined;
-  /** The loader is running (the load is waiting upstream). */
-  upstream = false;
   /** Waiters still waiting. A waiter without a signal never leaves. */
   private waiters = 0;
   private resolveResult!: (value: Uint8Array | undefined) => void;

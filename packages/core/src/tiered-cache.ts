@@ -190,16 +190,18 @@ export class TieredCache implements CacheTier {
     if (flight !== undefined) {
       this.counters.joins++;
       const speculation = flight.speculation;
-      if (speculation !== undefined && !speculation.promoted) this.promote(flight, speculation);
+      if (speculation !== undefined && !speculation.promoted) this.promote(speculation);
       if (this.events.has("join")) this.events.emit("join", { key, flight: speculation === undefined ? "demand" : "prefetch" });
     } else flight = this.startFlight(key, loader, options?.kind ?? "other");
     return flight.join(signal);
   }
 
-  /** A reader joined a prefetch: the load is demand now (and holds prefetches back while upstream). */
-  private promote(flight: Flight, speculation: Speculation): void {
+  /**
+   * A reader joined a prefetch: the load counts as demand from now on. It does not hold other
+   * prefetches back: its request is already out, and waiting would not bring it in sooner.
+   */
+  private promote(speculation: Speculation): void {
     speculation.promoted = true;
-    if (flight.upstream) this.demandUpstream++;
   }
 
   private startFlight(key: string, loader: Loader, kind: KeyKind, speculation?: Speculation): Flight {
@@ -286,16 +288,13 @@ export class TieredCache implements CacheTier {
 
   /** Counts a demand load waiting upstream (prefetches wait meanwhile). */
   private enterUpstream(flight: Flight): void {
-    flight.upstream = true;
     const speculation = flight.speculation;
-    if (speculation === undefined || speculation.promoted) this.demandUpstream++;
-    if (speculation !== undefined) speculation.loaded = true;
+    if (speculation === undefined) this.demandUpstream++;
+    else speculation.loaded = true;
   }
 
   private leaveUpstream(flight: Flight): void {
-    flight.upstream = false;
-    const speculation = flight.speculation;
-    if ((speculation === undefined || speculation.promoted) && --this.demandUpstream === 0) this.gate.release();
+    if (flight.speculation === undefined && --this.demandUpstream === 0) this.gate.release();
   }
 
   /** The first level a flight fills: 1 for a prefetch that keeps its bytes out of L1 (`target: "lower"`). */

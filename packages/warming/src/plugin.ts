@@ -52,6 +52,7 @@ export interface WarmingPlugin extends CachePlugin {
 }
 
 const OWNER = "warming()";
+const MAX_PLACED = 16_384;
 const KEYS: Requester = { name: "keys", priority: 0 };
 const REGION: Requester = { name: "region", priority: -1 };
 
@@ -109,28 +110,45 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   const offerChunks = (key: string, place: KeyPlace, array: ZarrArray, chunk: readonly number[]) => {
     const read = { key, namespace: place.namespace, keys: place.keys, array, chunk };
     for (const strategy of chunkStrategies) {
-      guard(strategy, read.key, () => {
+      try {
         const wanted = strategy.onChunkRead!(read);
-        if (wanted === undefined || wanted.length === 0) return;
+        if (wanted === undefined || wanted.length === 0) continue;
         const by = requesters.get(strategy)!;
         if (!array.sharded) scheduler!.offer(wanted.map((c: readonly number[]) => place.keys.whole(array.key(c))), by, array);
         else scheduler!.track(chunkKeys!.resolve(place.keys, array, wanted).then((keys) => scheduler!.offer(keys, by, array), () => undefined));
-      });
+      } catch (error) {
+        context!.reportError(`warming.${strategy.name}`, key, error);
+      }
     }
+  };
+
+  /** Unsharded chunk keys already placed (null: not a chunk key): a memory hit then costs one Map lookup. */
+  const placed = new Map<string, { place: KeyPlace; array: ZarrArray; chunk: readonly number[] } | null>();
+  const learn = (key: string) => {
+    void context!.arrays.learn(key).then((array) => array !== undefined && placed.clear());
   };
 
   const onDemand = (key: string) => {
     scheduler!.demandRead(key);
     for (const strategy of keyStrategies) guard(strategy, key, () => strategy.onKeyRead!(key));
     if (scheduler!.isPaused || chunkStrategies.length === 0) return;
+    const known = placed.get(key);
+    if (known !== undefined) {
+      if (known !== null) offerChunks(key, known.place, known.array, known.chunk);
+      return;
+    }
     const place = context!.arrays.place(key);
     if (place === undefined) return;
     if (place.coords === undefined) {
-      if (place.range === undefined && DatasetArrays.isMetadataPath(place.path)) void context!.arrays.learn(key);
+      if (place.range === undefined && DatasetArrays.isMetadataPath(place.path)) learn(key);
+      else if (place.array !== undefined) remember(key, null);
       return;
     }
     const array = place.array!;
-    if (!array.sharded) return offerChunks(key, place, array, place.coords);
+    if (!array.sharded) {
+      remember(key, { place, array, chunk: place.coords });
+      return offerChunks(key, place, array, place.coords);
+    }
     if (place.range === undefined) return;
     scheduler!.track(
       chunkKeys!.chunkOfRange(place.keys, array, place.coords, place.range as never).then(
@@ -138,6 +156,11 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
         () => undefined,
       ),
     );
+  };
+
+  const remember = (key: string, value: { place: KeyPlace; array: ZarrArray; chunk: readonly number[] } | null) => {
+    if (placed.size >= MAX_PLACED) placed.clear();
+    placed.set(key, value);
   };
 
   const runTicks = () => {

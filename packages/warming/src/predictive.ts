@@ -96,8 +96,10 @@ export function predictive(options: PredictiveOptions = {}): WarmingStrategy {
       state.recent.unshift(cell);
       state.recent.length = Math.min(state.recent.length, WINDOW);
       if (stream === undefined || stream.hits < minHits) return undefined;
-      const out: number[][] = [];
       const { stride } = stream;
+      // Refill the window when half of it was read: most reads of a scan then cost nothing here.
+      if ((stream.ahead - cell) / stride >= Math.max(1, Math.floor(state.lookahead / 2))) return undefined;
+      const out: number[][] = [];
       for (let k = 1; k <= state.lookahead; k++) {
         const next = cell + k * stride;
         if (next < 0 || next >= grid.size) break;
