@@ -53,6 +53,7 @@ export interface WarmingPlugin extends CachePlugin {
 
 const OWNER = "warming()";
 const MAX_PLACED = 16_384;
+const OFFER_MEMO_MS = 5_000;
 const KEYS: Requester = { name: "keys", priority: 0 };
 const REGION: Requester = { name: "region", priority: -1 };
 
@@ -107,14 +108,20 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
     }
   };
 
+  // One object reused for every read (strategies must not keep it): no allocation per memory hit.
+  const read = { key: "", namespace: "", keys: undefined as unknown as KeyPlace["keys"], array: undefined as unknown as ZarrArray, chunk: [] as readonly number[] };
   const offerChunks = (key: string, place: KeyPlace, array: ZarrArray, chunk: readonly number[]) => {
-    const read = { key, namespace: place.namespace, keys: place.keys, array, chunk };
+    read.key = key;
+    read.namespace = place.namespace;
+    read.keys = place.keys;
+    read.array = array;
+    read.chunk = chunk;
     for (const strategy of chunkStrategies) {
       try {
         const wanted = strategy.onChunkRead!(read);
         if (wanted === undefined || wanted.length === 0) continue;
         const by = requesters.get(strategy)!;
-        if (!array.sharded) scheduler!.offer(wanted.map((c: readonly number[]) => place.keys.whole(array.key(c))), by, array);
+        if (!array.sharded) scheduler!.offer(freshKeys(place, array, wanted), by, array);
         else scheduler!.track(chunkKeys!.resolve(place.keys, array, wanted).then((keys) => scheduler!.offer(keys, by, array), () => undefined));
       } catch (error) {
         context!.reportError(`warming.${strategy.name}`, key, error);
@@ -156,6 +163,27 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
         () => undefined,
       ),
     );
+  };
+
+  /**
+   * The keys of chunks not offered in the last OFFER_MEMO_MS: a chunk offered then is loading,
+   * loaded or was found cached, so a scan over warm chunks builds no key strings.
+   */
+  const offered = new WeakMap<ZarrArray, Map<number, number>>();
+  const freshKeys = (place: KeyPlace, array: ZarrArray, chunks: readonly (readonly number[])[]) => {
+    let memo = offered.get(array);
+    if (memo === undefined) offered.set(array, (memo = new Map()));
+    if (memo.size >= MAX_PLACED) memo.clear();
+    const now = Date.now();
+    const keys: string[] = [];
+    for (const chunk of chunks) {
+      const cell = array.chunkGrid.linearIndex(chunk);
+      const last = memo.get(cell);
+      if (last !== undefined && now - last < OFFER_MEMO_MS) continue;
+      memo.set(cell, now);
+      keys.push(place.keys.whole(array.key(chunk)));
+    }
+    return keys;
   };
 
   const remember = (key: string, value: { place: KeyPlace; array: ZarrArray; chunk: readonly number[] } | null) => {

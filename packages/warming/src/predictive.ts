@@ -65,16 +65,17 @@ export function predictive(options: PredictiveOptions = {}): WarmingStrategy {
 
   const follow = (state: ArrayState, cell: number): Stream | undefined => {
     const streams = state.streams;
-    const i = streams.findIndex((s) => s.last + s.stride === cell);
-    if (i !== -1) {
+    for (let i = 0; i < streams.length; i++) {
       const stream = streams[i]!;
+      if (stream.last + stream.stride !== cell) continue;
       stream.hits++;
       stream.last = cell;
-      streams.splice(i, 1);
-      streams.unshift(stream);
+      // Move to the front without allocating (this runs on every read, memory hits included).
+      for (let j = i; j > 0; j--) streams[j] = streams[j - 1]!;
+      streams[0] = stream;
       return stream;
     }
-    for (const previous of state.recent.slice(0, WINDOW)) {
+    for (const previous of state.recent) {
       const stride = cell - previous;
       if (stride === 0 || streams.some((s) => s.stride === stride && s.last === cell)) continue;
       // A stride already seen elsewhere (the same scan after a wrap, or a parallel one) starts at half its confidence.

@@ -1,6 +1,6 @@
 import type { CacheKeys, ZarrArray } from "@zarrs-cache/core";
 
-/** A demand read of one chunk, as strategies see it. */
+/** A demand read of one chunk, as strategies see it. Valid during the call only: the object is reused. */
 export interface ChunkRead {
   /** The cache key that was read. */
   readonly key: string;
