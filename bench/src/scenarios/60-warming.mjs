@@ -100,8 +100,12 @@ export default async function ({ tmp, log }) {
     await plugin?.idle();
     const requests = server.stats.requests;
     const p = plugin?.stats().strategies.predictive;
+    // The same scan again, every chunk in memory: the reader's own cost, a floor for any prefetching.
+    const w = performance.now();
+    for (const chunk of scanOrder) await zarr.get(arr, chunkBox(arr, chunk));
+    const warmMs = performance.now() - w;
     await cache.close();
-    return { ms, requests, wasted: p ? (p.bytesLoaded - p.bytesUsed) / Math.max(1, p.bytesLoaded) : 0 };
+    return { ms, warmMs, requests, wasted: p ? (p.bytesLoaded - p.bytesUsed) / Math.max(1, p.bytesLoaded) : 0 };
   };
   const plainScan = [];
   const predictedScan = [];
@@ -110,9 +114,10 @@ export default async function ({ tmp, log }) {
     predictedScan.push(await scan(true));
   }
   const m = (xs, f) => median(xs.map(f));
-  log(`scan: without ${m(plainScan, (x) => x.ms).toFixed(0)} ms, with predictive ${m(predictedScan, (x) => x.ms).toFixed(0)} ms`);
+  const floor = m([...plainScan, ...predictedScan], (x) => x.warmMs);
+  log(`scan: without ${m(plainScan, (x) => x.ms).toFixed(0)} ms, with predictive ${m(predictedScan, (x) => x.ms).toFixed(0)} ms, all in memory ${floor.toFixed(0)} ms`);
   rows.push(
-    row({ group, scenario: "sequential scan, cold: time with predictive", unit: "ms", value: m(predictedScan, (x) => x.ms), baseline: "no warming", baselineValue: m(plainScan, (x) => x.ms), target: "<= 0.333" }),
+    row({ group, scenario: "sequential scan, cold: time with predictive", unit: "ms", value: m(predictedScan, (x) => x.ms), baseline: "no warming", baselineValue: m(plainScan, (x) => x.ms), target: "<= 0.333", notes: `the same scan with every chunk in memory: ${floor.toFixed(0)} ms` }),
     row({ group, scenario: "sequential scan: upstream requests with predictive", unit: "requests", value: m(predictedScan, (x) => x.requests), baseline: "no warming", baselineValue: m(plainScan, (x) => x.requests), target: "<= 1.05" }),
     row({ group, scenario: "sequential scan: prefetched bytes never read", unit: "%", value: 100 * m(predictedScan, (x) => x.wasted), baseline: "prefetched bytes", baselineValue: 100, target: "<= 0.05" }),
   );
