@@ -79,7 +79,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   assertOptionsObject(`${OWNER} budget`, budgetOptions);
   assertKnownOptions(`${OWNER} option "budget"`, budgetOptions, ["maxInFlight", "maxQueued", "maxUnreadBytes"]);
   const budget: Budget = {
-    maxInFlight: positiveInteger(OWNER, "budget.maxInFlight", budgetOptions.maxInFlight, 4),
+    maxInFlight: positiveInteger(OWNER, "budget.maxInFlight", budgetOptions.maxInFlight, 8),
     maxQueued: positiveInteger(OWNER, "budget.maxQueued", budgetOptions.maxQueued, 256),
     maxUnreadBytes: nonNegativeNumber(OWNER, "budget.maxUnreadBytes", budgetOptions.maxUnreadBytes, 64 * 1024 * 1024),
   };

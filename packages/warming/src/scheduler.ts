@@ -3,7 +3,7 @@ import { emptyStrategyStats, type StrategyStats, type WarmingStrategy } from "./
 
 /** The bounds of speculative work. */
 export interface Budget {
-  /** Prefetch loads at once (default 4: keep it below what the upstream serves at once). */
+  /** Prefetch loads at once (default 8; keep it below what the upstream serves at once). */
   maxInFlight: number;
   /** Candidates waiting for a free slot; more are dropped (default 256). */
   maxQueued: number;
