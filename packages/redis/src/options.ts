@@ -1,4 +1,4 @@
-import { ZarrsCacheError, assertTtl, configNumber } from "@zarrs-cache/core";
+import { ZarrsCacheError, assertKnownOptions, assertTtl, configNumber } from "@zarrs-cache/core";
 import { MAX_PX } from "./entry-format.js";
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis";
 
@@ -115,9 +115,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function checkKeys(option: string, value: Record<string, unknown>, allowed: string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw invalid(`${option}.${key}`, `is not known (use ${allowed.join(", ")})`);
-  }
+  assertKnownOptions(OWNER, value, allowed, `${option}.`);
 }
 
 function resolveSource(options: RedisTierOptions): ConnectionSource {
@@ -186,7 +184,7 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
   if (!isObject(options) || Array.isArray(options)) {
     throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: options must be an object like { url: "redis://127.0.0.1:6379", keyPrefix: "zc:" }`);
   }
-  for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw invalid(key, "is not a known option");
+  assertKnownOptions(OWNER, options, [...KNOWN]);
 
   const keyPrefix = options.keyPrefix ?? "zc:";
   if (typeof keyPrefix !== "string" || keyPrefix.length === 0) {
