@@ -5,10 +5,13 @@ import type { CacheTier, TierStats } from "./types.js";
 import { validateCacheOptions } from "./tiered-cache-options.js";
 import { describe } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
-import { DatasetArrays } from "./plugin-arrays.js";
 import type { PrefetchOptions, PrefetchOutcome } from "./prefetch-queue.js";
 
-/** What a plugin sees of the cache: events, prefetch, reads ahead and the arrays behind keys; never the tiers. */
+/**
+ * What a plugin sees of the cache: events, prefetch, reads ahead and counters; never the tiers.
+ * A plugin that needs the arrays behind keys builds a `DatasetArrays` over `read` (so caches
+ * without such a plugin do not ship the array model in a browser bundle).
+ */
 export interface PluginContext {
   on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void;
   /**
@@ -22,8 +25,6 @@ export interface PluginContext {
   read(key: string, options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<Uint8Array | undefined>;
   /** True when the first tier holds `key` now; counts nothing (see `TieredCache.holds`). */
   holds(key: string): boolean;
-  /** The dataset and array behind cache keys, from metadata read through the cache. */
-  readonly arrays: DatasetArrays;
   /** Reports a plugin's failure as an `error` event (`operation` names what failed). */
   reportError(operation: string, key: string | undefined, error: unknown): void;
   /** The cache's aggregate counters (`TieredCache.stats()`), read-only. */
@@ -96,7 +97,6 @@ export class CacheBuilder {
         levelStats: () => cache.levelStats(),
         read,
         holds: (key) => cache.holds(key),
-        arrays: new DatasetArrays((key, signal) => read(key, { kind: "metadata", signal }), (key, error) => reportError("metadata", key, error)),
         reportError,
       };
       const teardown = plugin.setup(context);

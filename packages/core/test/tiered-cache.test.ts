@@ -389,7 +389,7 @@ describe("events, plugins and prefetch", () => {
       .use({
         name: "test-plugin",
         setup(ctx) {
-          expect(Object.keys(ctx).sort()).toEqual(["arrays", "holds", "levelStats", "on", "prefetch", "read", "reportError", "stats"]);
+          expect(Object.keys(ctx).sort()).toEqual(["holds", "levelStats", "on", "prefetch", "read", "reportError", "stats"]);
           ctx.on("hit", (e) => hits.push(e.key));
           prefetch = ctx.prefetch;
           return () => {

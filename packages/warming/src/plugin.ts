@@ -92,6 +92,8 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   const keyStrategies = strategies.filter((s) => typeof s.onKeyRead === "function");
   const tickStrategies = strategies.filter((s) => typeof s.tick === "function");
   let context: PluginContext | undefined;
+  /** The dataset and array behind each key, learnt from metadata read through the cache. */
+  let arrays: DatasetArrays | undefined;
   let scheduler: Scheduler | undefined;
   let chunkKeys: ChunkKeys | undefined;
 
@@ -132,7 +134,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   /** Unsharded chunk keys already placed (null: not a chunk key): a memory hit then costs one Map lookup. */
   const placed = new Map<string, { place: KeyPlace; array: ZarrArray; chunk: readonly number[] } | null>();
   const learn = (key: string) => {
-    void context!.arrays.learn(key).then((array) => array !== undefined && placed.clear());
+    void arrays!.learn(key).then((array) => array !== undefined && placed.clear());
   };
 
   const onDemand = (key: string) => {
@@ -144,7 +146,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
       if (known !== null) offerChunks(key, known.place, known.array, known.chunk);
       return;
     }
-    const place = context!.arrays.place(key);
+    const place = arrays!.place(key);
     if (place === undefined) return;
     if (place.coords === undefined) {
       if (place.range === undefined && DatasetArrays.isMetadataPath(place.path)) learn(key);
@@ -205,6 +207,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
     setup(ctx) {
       if (scheduler !== undefined) throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: this plugin is already installed in a cache; create one per cache`);
       context = ctx;
+      arrays = new DatasetArrays((key, signal) => ctx.read(key, { kind: "metadata", signal }), (key, error) => ctx.reportError("metadata", key, error));
       scheduler = new Scheduler(ctx, budget, target, strategies.map((s) => s.name));
       chunkKeys = new ChunkKeys((key, signal) => ctx.read(key, { kind: "chunk", signal }));
       const topLevel = target === "lower" ? 1 : 0;
