@@ -36,8 +36,11 @@ for (const name of ISOMORPHIC) {
   const dist = path.join(root, "packages", name, "dist");
   for (const file of fs.readdirSync(dist).filter((f) => f.endsWith(".js") || f.endsWith(".cjs"))) {
     const text = fs.readFileSync(path.join(dist, file), "utf8");
-    const builtin = String.raw`["'](node:)?(fs|path|os|zlib|crypto|url|child_process|http|net|stream|buffer|util|worker_threads)(\/[a-z]+)?["']`;
-    const topLevel = file.endsWith(".cjs") ? String.raw`^(var|const|let)\s[^;]*?=\s*(__toESM\()?require\(` : String.raw`^\s*import\s[^;]*?from\s*`;
+    const builtins = "fs|path|os|zlib|crypto|url|child_process|http|net|stream|buffer|util|worker_threads";
+    const builtin = String.raw`["'](node:)?(${builtins})(\/[a-z]+)?["']`;
+    const topLevel = file.endsWith(".cjs")
+      ? String.raw`^(var|const|let)\s[^;]*?=\s*(__toESM\()?require\(` // a top-level require in the CommonJS build
+      : String.raw`^\s*import\s[^;]*?from\s*`;
     const staticNode = new RegExp(topLevel + builtin, "m").exec(text);
     if (staticNode) {
       failed++;
