@@ -9,7 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: "@zarrs-cache/core/testing", replacement: pkg("core/src/testing.ts") },
-      ...["core", "memory", "disk", "redis", "keyv", "hybrid", "compression", "zarrita"].map((name) => ({
+      ...["core", "memory", "disk", "redis", "keyv", "hybrid", "compression", "zarrita", "indexeddb", "metrics", "warming"].map((name) => ({
         find: new RegExp(`^@zarrs-cache/${name}$`),
         replacement: pkg(`${name}/src/index.ts`),
       })),
@@ -17,6 +17,8 @@ export default defineConfig({
   },
   test: {
     include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    // test/browser/ needs Chromium: `pnpm test:browser` (vitest.browser.config.ts) runs it.
+    exclude: ["**/node_modules/**", "**/test/browser/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

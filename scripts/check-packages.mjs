@@ -31,7 +31,7 @@ for (const dir of dirs) {
 }
 // Isomorphic packages must load in browsers: no static import of a Node built-in in what they ship
 // (a lazy `import("node:zlib")` behind a fallback is fine; the CommonJS build keeps it a lazy `import()`).
-const ISOMORPHIC = ["core", "memory", "compression", "zarrita"];
+const ISOMORPHIC = ["core", "memory", "compression", "zarrita", "indexeddb", "metrics", "warming"];
 for (const name of ISOMORPHIC) {
   const dist = path.join(root, "packages", name, "dist");
   for (const file of fs.readdirSync(dist).filter((f) => f.endsWith(".js") || f.endsWith(".cjs"))) {

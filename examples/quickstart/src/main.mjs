@@ -4,17 +4,20 @@
 //   first read      through memory + disk (cold on the first run; from disk on later runs)
 //   warm            the same again, now from memory
 // Run it twice: the second process finds the chunks on disk and makes no upstream requests.
+// At the end it prints the metrics report and writes it as HTML next to the cache folder.
 //
 //   node src/main.mjs [--fresh] [--latency 20] [--data-dir DIR] [--cache-dir DIR] [--json]
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FetchStore } from "@zarrita/storage";
-import { createCache } from "@zarrs-cache/core";
+import { createCache, zarrArray } from "@zarrs-cache/core";
 import { disk } from "@zarrs-cache/disk";
 import { memory } from "@zarrs-cache/memory";
+import { metrics } from "@zarrs-cache/metrics";
 import { withCache } from "@zarrs-cache/zarrita";
 import { writeDataset } from "./dataset.mjs";
+import { ARRAYS } from "./dataset.mjs";
 import { readAll, sameData } from "./read.mjs";
 import { startServer } from "./server.mjs";
 
@@ -50,9 +53,13 @@ async function phase(label, store) {
 
 const uncached = await phase("uncached", new FetchStore(server.url));
 
+// The metrics know each array's chunk grid from its metadata (for locality and heatmaps).
+const arrays = Object.keys(ARRAYS).map((name) => zarrArray(fs.readFileSync(path.join(dataDir, name, "zarr.json")), { path: `/${name}` }));
+const stats = metrics({ arrays });
 const cache = createCache()
   .tier(memory({ maxBytes: 256 * MiB }))
   .tier(disk({ dir: cacheDir, maxBytes: 1024 * MiB }))
+  .use(stats)
   .build();
 // The server's port changes every run, so name the dataset rather than rely on its URL:
 // that is what lets a second run find its chunks on disk.
@@ -85,11 +92,18 @@ const s = cache.stats();
 const levels = cache.levelStats().map((l) => ({ name: l.name, hits: l.hits, hitRate: l.hitRate }));
 console.log(`cache: ${s.hits} hits, ${s.misses} misses (${s.loads} upstream loads, ${s.absentHits} cached-absent answers), ${s.joins} merged concurrent misses`);
 
+const report = stats.report();
+console.log(`\n${stats.formatReport(report)}`);
+const htmlReport = path.join(path.dirname(cacheDir), "zarrs-cache-report.html");
+fs.writeFileSync(htmlReport, stats.htmlReport({ title: "zarrs-cache quickstart" }));
+console.log(`HTML report: ${path.relative(process.cwd(), htmlReport)}`);
+
 await cache.close();
 await server.close();
 const ok = rows.every((r) => r["same bytes"] === "yes");
 if (json) {
-  process.stdout.write(`${JSON.stringify({ phases: rows, levels, stats: s })}\n`);
+  const summary = { hitRate: report.performanceSummary.averageHitRate, recommendations: report.recommendations.map((r) => r.id), htmlReport };
+  process.stdout.write(`${JSON.stringify({ phases: rows, levels, stats: s, metrics: summary })}\n`);
 }
 console.log(`\n${ok ? "all reads identical to uncached" : "MISMATCH"}; total ${((performance.now() - started) / 1000).toFixed(1)} s. Run again: the next process reads from ${path.relative(process.cwd(), cacheDir)}.`);
 if (!ok) process.exitCode = 1;

@@ -40,4 +40,6 @@ describeTierConformance("compressed(disk)", {
   },
   largeValueBytes: 1024 * 1024,
   oversizedValueBytes: 9 * 1024 * 1024,
+  // The wrapper passes fill and loadStartedAt on: the disk level's conditional fills hold through it.
+  conditionalFills: true,
 });

@@ -119,6 +119,37 @@ describe("the wrapper forwards to the inner tier", () => {
     expect(compressed(memory({ maxBytes: 1024 }), { name: "l2" }).name).toBe("l2");
   });
 
+  it("set options it does not use (fill, loadStartedAt, any other field) reach the inner tier", async () => {
+    const seen: unknown[] = [];
+    const inner = memory({ maxBytes: 1 << 20 });
+    const setOf = inner.set.bind(inner);
+    inner.set = (key, value, options) => {
+      seen.push(options);
+      return setOf(key, value, options);
+    };
+    const tier = compressed(inner);
+    await tier.set("k", new Uint8Array(64), { fill: true, loadStartedAt: 1234, ttl: 5000, future: "x" } as never);
+    expect(seen[0]).toMatchObject({ fill: true, loadStartedAt: 1234, ttl: 5000, future: "x" });
+  });
+
+  it("caps decompressed sizes at the inner tier's stated maxValueBytes (disk, redis and memory state one)", async () => {
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const { disk } = await import("@zarrs-cache/disk");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zc-compressed-limit-"));
+    try {
+      const inner = disk({ dir, maxBytes: 8 << 20, maxValueBytes: 3 << 20 });
+      const tier = compressed(inner);
+      expect(inner.maxValueBytes).toBe(3 << 20);
+      expect(tier.maxValueBytes).toBe(3 << 20);
+      await tier.close();
+      expect(compressed(memory({ maxBytes: 1 << 20 })).maxValueBytes).toBe(1 << 20);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("open(), onInvalidation(), deletePrefix() and getMany() when the inner tier has them", async () => {
     const inner = new HookedTier({ maxBytes: 1 << 20 });
     const tier = compressed(inner);

@@ -1,20 +1,35 @@
 import { ZarrsCacheError, isZarrsCacheError } from "./errors.js";
 import type { CacheEventListener, CacheEventType } from "./events.js";
-import { TieredCache, type TieredCacheOptions } from "./tiered-cache.js";
-import type { CacheTier } from "./types.js";
+import { TieredCache, type LevelStats, type TieredCacheOptions } from "./tiered-cache.js";
+import type { CacheTier, TierStats } from "./types.js";
 import { validateCacheOptions } from "./tiered-cache-options.js";
 import { describe } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
+import { DatasetArrays } from "./plugin-arrays.js";
+import type { PrefetchOptions, PrefetchOutcome } from "./prefetch-queue.js";
 
-/** What a plugin sees of the cache: events and prefetch, never the tiers. */
+/** What a plugin sees of the cache: events, prefetch, reads ahead and the arrays behind keys; never the tiers. */
 export interface PluginContext {
   on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void;
   /**
-   * Asks the cache to bring keys in ahead of use. A prefetch waits for its loads like a reader:
-   * when its `signal` aborts, loads nobody else waits for are cancelled. Never rejects because a
-   * load failed (only for bad arguments).
+   * Asks the cache to bring keys in ahead of use (see `TieredCache.prefetch`): not counted as
+   * demand, demand first, `priority`, `concurrency`, `target`, and a per-key outcome. A prefetch
+   * waits for its loads like a reader: when its `signal` aborts, loads nobody else waits for are
+   * cancelled. Never rejects because a load failed (only for bad arguments).
    */
-  prefetch(keys: readonly string[], options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<void>;
+  prefetch(keys: readonly string[], options?: PrefetchOptions): Promise<PrefetchOutcome[]>;
+  /** Reads a key through the cache as a prefetch (metadata, shard indexes); see `TieredCache.readAhead`. */
+  read(key: string, options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<Uint8Array | undefined>;
+  /** True when the first tier holds `key` now; counts nothing (see `TieredCache.holds`). */
+  holds(key: string): boolean;
+  /** The dataset and array behind cache keys, from metadata read through the cache. */
+  readonly arrays: DatasetArrays;
+  /** Reports a plugin's failure as an `error` event (`operation` names what failed). */
+  reportError(operation: string, key: string | undefined, error: unknown): void;
+  /** The cache's aggregate counters (`TieredCache.stats()`), read-only. */
+  stats(): TierStats;
+  /** Per-level counters with each tier's own stats (`TieredCache.levelStats()`), read-only. */
+  levelStats(): LevelStats[];
 }
 
 export interface CachePlugin {
@@ -70,9 +85,19 @@ export class CacheBuilder {
       if (typeof plugin?.setup !== "function") {
         throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): plugin ${i} (${describe(plugin)}) has no setup(context) function`);
       }
+      const reportError = (operation: string, key: string | undefined, error: unknown) => {
+        if (cache.events.has("error")) cache.events.emit("error", { operation, key, error });
+      };
+      const read = (key: string, options?: { kind?: KeyKind; signal?: AbortSignal }) => cache.readAhead(key, options);
       const context: PluginContext = {
         on: (type, listener) => cache.events.on(type, listener),
         prefetch: (keys, options) => cache.prefetch(keys, options),
+        stats: () => cache.stats(),
+        levelStats: () => cache.levelStats(),
+        read,
+        holds: (key) => cache.holds(key),
+        arrays: new DatasetArrays((key, signal) => read(key, { kind: "metadata", signal }), (key, error) => reportError("metadata", key, error)),
+        reportError,
       };
       const teardown = plugin.setup(context);
       if (typeof teardown === "function") cache.addTeardown(teardown);

@@ -1,11 +1,30 @@
+/**
+ * Who asked for a read: a caller ("demand", the default when `origin` is missing) or a prefetch
+ * ("prefetch": a plugin or `warmRegion` bringing keys in ahead of use; never counted as a hit or miss).
+ */
+export type EventOrigin = "demand" | "prefetch";
+
 /** Events a TieredCache emits. Listeners must not throw; an exception is swallowed. */
 export interface CacheEvents {
-  /** A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent". */
-  hit: { key: string; tier: string; level: number; absent: boolean };
+  /**
+   * A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent";
+   * `bytes` is the value's size; `ms` is how long that level's lookup took (fractional, from
+   * `performance.now()`), measured only while someone listens to `hit` or `levelMiss`: on every
+   * lookup of a lower tier, and on one in 16 of the first tier's synchronous lookups (reading the
+   * clock costs more than an in-memory lookup); undefined on the others.
+   */
+  hit: { key: string; tier: string; level: number; absent: boolean; bytes: number; ms?: number; origin?: EventOrigin };
+  /** A lookup reached `level` and did not find the key there (or the tier failed); `ms` as for `hit`. */
+  levelMiss: { key: string; tier: string; level: number; ms?: number; origin?: EventOrigin };
   /** No tier had the key. */
-  miss: { key: string };
-  /** The loader (upstream) answered for a key; `bytes` is 0 when absent. */
-  load: { key: string; bytes: number; absent: boolean; ms: number };
+  miss: { key: string; origin?: EventOrigin };
+  /**
+   * A reader joined a load of the key already in flight (no lookup of its own). `flight` says who
+   * started that load: a join of a "prefetch" flight is a prefetch that came late.
+   */
+  join: { key: string; flight: EventOrigin };
+  /** The loader (upstream) answered for a key; `bytes` is 0 when absent; `ms` is fractional. */
+  load: { key: string; bytes: number; absent: boolean; ms: number; origin?: EventOrigin };
   /** A value was written to the tiers (write-through, read-through fill, or `set`). */
   set: { key: string; bytes: number };
   /** A key was removed from every tier. */
@@ -15,12 +34,12 @@ export interface CacheEvents {
   /** A tier dropped an entry on its own: its size bound ("evict") or its TTL ("expire"). */
   evict: { key: string; tier: string; level: number; reason: "evict" | "expire" };
   /** A lower-tier hit was copied into the tiers above it. */
-  backfill: { key: string; level: number };
+  backfill: { key: string; level: number; origin?: EventOrigin };
   /**
    * A load was given up before it answered: it outlived `loadTimeout` ("timeout"), every caller
    * waiting for it aborted ("aborted"), or the cache closed ("closed"). Nothing was cached.
    */
-  abandon: { key: string; reason: "timeout" | "aborted" | "closed"; ms: number };
+  abandon: { key: string; reason: "timeout" | "aborted" | "closed"; ms: number; origin?: EventOrigin };
   /** A tier failed; the read was served from elsewhere. */
   error: { operation: string; tier?: string; key?: string; error: unknown };
 }

@@ -1,4 +1,5 @@
 import { ZarrsCacheError } from "./errors.js";
+import type { Speculation } from "./prefetch-queue.js";
 
 /** Why a flight was given up before its load answered. */
 export type AbandonReason = "timeout" | "aborted" | "closed";
@@ -25,6 +26,8 @@ export class Flight {
   /** Lower levels that missed on a loading get and have not been told how the load ended. */
   asked: number[] | undefined;
   readonly started = Date.now();
+  /** Set when a prefetch started the flight (see prefetch-queue.ts). */
+  speculation: Speculation | undefined;
   /** Waiters still waiting. A waiter without a signal never leaves. */
   private waiters = 0;
   private resolveResult!: (value: Uint8Array | undefined) => void;

@@ -1,6 +1,6 @@
 export { ZarrsCacheError, isZarrsCacheError, type ZarrsCacheErrorCode } from "./errors.js";
 export { emptyStats, type CacheEntry, type CacheTier, type SetOptions, type TierGetOptions, type TierInvalidation, type TierStats } from "./types.js";
-export { Emitter, type CacheEvents, type CacheEventListener, type CacheEventType } from "./events.js";
+export { Emitter, type CacheEvents, type CacheEventListener, type CacheEventType, type EventOrigin } from "./events.js";
 export {
   TieredCache,
   type LevelStats,
@@ -14,6 +14,9 @@ export {
 } from "./tiered-cache.js";
 export { DEFAULT_LOAD_TIMEOUT } from "./tiered-cache-options.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
+export { DatasetArrays, type KeyPlace } from "./plugin-arrays.js";
+export { type PrefetchOptions, type PrefetchOutcome, type PrefetchTarget } from "./prefetch-queue.js";
+export { bindStore, storeBinding, type StoreBinding } from "./store-binding.js";
 export { assertKey, assertKnownOptions, assertSetOptions, assertTtl, assertValue, closestName, configNumber, remainingTtl } from "./validate.js";
 export { basename, chunkKey, classifyKey, isMetadataKey, parseChunkKey, type ChunkKey, type KeyKind } from "./zarr-keys.js";
 export {

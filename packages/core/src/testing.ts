@@ -23,6 +23,13 @@ export interface ConformanceOptions {
   oversizedValueBytes?: number;
   /** The tier reports `entries` and `bytes` exactly (default true; a shared Redis cannot). */
   exactSize?: boolean;
+  /**
+   * Opt-in: the tier does conditional fills (see SetOptions.loadStartedAt): a fill never replaces a
+   * live entry and is refused after a delete, prefix delete or clear that came after its load began.
+   * `tombstoneTtl`: the window of the tiers `create()` returns (keep it short, e.g. 400 ms) to
+   * test that fills older than it are refused too.
+   */
+  conditionalFills?: boolean | { tombstoneTtl?: number };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -300,6 +307,21 @@ export function describeTierConformance(name: string, options: ConformanceOption
       }
     });
 
+    it("stores a fill of a key it does not hold, and checks the fill options", async () => {
+      const tier = await make();
+      await tier.set("filled", bytes(8, 4), { fill: true, loadStartedAt: Date.now() });
+      expectBytes((await tier.get("filled"))!.value, bytes(8, 4));
+      await tier.set("filled-untimed", bytes(8, 5), { fill: true });
+      expectBytes((await tier.get("filled-untimed"))!.value, bytes(8, 5));
+      await expectCode(tier.set("k", bytes(1), { fill: true, loadStartedAt: Number.NaN }), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", bytes(1), { fill: true, loadStartedAt: "now" as unknown as number }), "INVALID_ARGUMENT");
+      expect(await tier.has("k")).toBe(false);
+      const limit = tier.maxValueBytes;
+      if (limit !== undefined) expect(Number.isInteger(limit) && limit >= 0, `maxValueBytes ${limit}`).toBe(true);
+    });
+
+    if (options.conditionalFills) describeConditionalFills(make, options.conditionalFills === true ? {} : options.conditionalFills);
+
     it("refuses use after close, and closes twice without error", async () => {
       const tier = await make();
       await tier.set("k", bytes(8));
@@ -308,5 +330,118 @@ export function describeTierConformance(name: string, options: ConformanceOption
       await expectCode(tier.get("k"), "CLOSED");
       await expectCode(tier.set("k", bytes(8)), "CLOSED");
     });
+  });
+}
+
+/** A time strictly after `Date.now()` now (tombstone times are whole ms). */
+async function nextMs(): Promise<number> {
+  const now = Date.now();
+  while (Date.now() <= now + 1) await sleep(1);
+  return Date.now();
+}
+
+/** The opt-in group of conformance tests for tiers that do conditional fills. */
+function describeConditionalFills(make: () => Promise<CacheTier>, settings: { tombstoneTtl?: number }): void {
+  describe("conditional fills", () => {
+    it("never lets a fill replace a live entry (a write, or an earlier fill)", async () => {
+      const tier = await make();
+      const started = Date.now();
+      await tier.set("written", bytes(8, 2));
+      await tier.set("written", bytes(8, 1), { fill: true, loadStartedAt: started });
+      expectBytes((await tier.get("written"))!.value, bytes(8, 2));
+      await tier.set("filled", bytes(8, 3), { fill: true, loadStartedAt: Date.now() });
+      await tier.set("filled", bytes(8, 4), { fill: true, loadStartedAt: Date.now() });
+      expectBytes((await tier.get("filled"))!.value, bytes(8, 3));
+      // An application write still replaces anything.
+      await tier.set("filled", bytes(8, 5));
+      expectBytes((await tier.get("filled"))!.value, bytes(8, 5));
+    });
+
+    it("refuses a fill whose load began before a delete; takes one that began after it", async () => {
+      const tier = await make();
+      await tier.set("k", bytes(8, 1));
+      const before = Date.now();
+      await nextMs();
+      expect(await tier.delete("k")).toBe(true);
+      await tier.set("k", bytes(8, 1), { fill: true, loadStartedAt: before });
+      expect(await tier.get("k")).toBeUndefined();
+      // A delete of a key that was not there leaves a tombstone too.
+      const early = Date.now();
+      await nextMs();
+      expect(await tier.delete("never-there")).toBe(false);
+      await tier.set("never-there", bytes(8, 2), { fill: true, loadStartedAt: early });
+      expect(await tier.get("never-there")).toBeUndefined();
+      const after = await nextMs();
+      await tier.set("k", bytes(8, 3), { fill: true, loadStartedAt: after });
+      expectBytes((await tier.get("k"))!.value, bytes(8, 3));
+    });
+
+    it("reads a tombstone as a miss everywhere, never as a value", async () => {
+      const tier = await make();
+      await tier.set("t/gone", bytes(8, 1));
+      await tier.set("t/kept", bytes(8, 2));
+      await tier.delete("t/gone");
+      expect(await tier.get("t/gone")).toBeUndefined();
+      expect(await tier.has("t/gone")).toBe(false);
+      expect(tier.getSync?.("t/gone")).toBeUndefined();
+      if (tier.getMany) expect((await tier.getMany(["t/gone", "t/kept"]))[0]).toBeUndefined();
+      expect(await collect(tier.keys("t/"))).toEqual(["t/kept"]);
+      expect(await tier.delete("t/gone")).toBe(false);
+      // A write after a delete is a value again.
+      await tier.set("t/gone", bytes(8, 3));
+      expectBytes((await tier.get("t/gone"))!.value, bytes(8, 3));
+    });
+
+    it("refuses fills under a deleted prefix and after clear() whose loads began before them", async () => {
+      const tier = await make();
+      if (tier.deletePrefix) {
+        await tier.set("p/1", bytes(8, 1));
+        const before = Date.now();
+        await nextMs();
+        await tier.deletePrefix("p/");
+        await tier.set("p/1", bytes(8, 1), { fill: true, loadStartedAt: before });
+        await tier.set("p/2", bytes(8, 2), { fill: true, loadStartedAt: before });
+        // Outside the prefix: not concerned.
+        await tier.set("q/1", bytes(8, 3), { fill: true, loadStartedAt: before });
+        expect(await tier.get("p/1")).toBeUndefined();
+        expect(await tier.get("p/2")).toBeUndefined();
+        expectBytes((await tier.get("q/1"))!.value, bytes(8, 3));
+        const after = await nextMs();
+        await tier.set("p/1", bytes(8, 4), { fill: true, loadStartedAt: after });
+        expectBytes((await tier.get("p/1"))!.value, bytes(8, 4));
+      }
+      const beforeClear = Date.now();
+      await nextMs();
+      await tier.clear();
+      await tier.set("any", bytes(8, 5), { fill: true, loadStartedAt: beforeClear });
+      expect(await tier.get("any")).toBeUndefined();
+      await tier.set("any", bytes(8, 6), { fill: true, loadStartedAt: await nextMs() });
+      expectBytes((await tier.get("any"))!.value, bytes(8, 6));
+    });
+
+    it("refuses a fill whose load began longer ago than any tombstone lasts", async () => {
+      const tier = await make();
+      await tier.set("old", bytes(8, 1), { fill: true, loadStartedAt: Date.now() - 24 * 3600_000 });
+      expect(await tier.get("old")).toBeUndefined();
+    });
+
+    const window = settings.tombstoneTtl;
+    if (window !== undefined) {
+      it(`keeps tombstones for the window (${window} ms), and refuses fills older than it`, async () => {
+        const tier = await make();
+        const before = Date.now();
+        await nextMs();
+        await tier.delete("w");
+        await sleep(window / 2);
+        await tier.set("w", bytes(8, 1), { fill: true, loadStartedAt: before });
+        expect(await tier.get("w")).toBeUndefined();
+        await sleep(window / 2 + 150);
+        // The tombstone may be gone now, but a load that began before it is older than the window.
+        await tier.set("w", bytes(8, 1), { fill: true, loadStartedAt: before });
+        expect(await tier.get("w")).toBeUndefined();
+        await tier.set("w", bytes(8, 2), { fill: true, loadStartedAt: Date.now() });
+        expectBytes((await tier.get("w"))!.value, bytes(8, 2));
+      });
+    }
   });
 }

@@ -4,6 +4,16 @@ import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { Emitter, type CacheEvents } from "./events.js";
 import { Flight, type AbandonListener } from "./flight.js";
 import { PendingWrites } from "./pending-writes.js";
+import {
+  assertPrefetchOptions,
+  concurrencyOf,
+  eachLimited,
+  PrefetchGate,
+  type PrefetchOptions,
+  type PrefetchOutcome,
+  type PrefetchTarget,
+  type Speculation,
+} from "./prefetch-queue.js";
 import type { CacheEntry, CacheTier, SetOptions, TierGetOptions, TierInvalidation, TierStats } from "./types.js";
 import { assertKey, assertSetOptions, assertValue, describe, remainingTtl } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
@@ -27,10 +37,11 @@ type LoadOutcome = "failed" | "aborted" | "uncached";
 
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
-const FILL: SetOptions = Object.freeze({ fill: true });
 const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
 const DEFAULT_ABSENT_TTL = 10 * 60_000;
 const DEFAULT_METADATA_TTL = 10 * 60_000;
+/** One first-tier lookup in this many is timed (a power of two). */
+const L1_TIMING_EVERY = 16;
 
 /**
  * Read-through over ordered tiers: an L1 hit is answered synchronously; otherwise one load per
@@ -65,6 +76,11 @@ export class TieredCache implements CacheTier {
     ...{ tooLarge: 0, loadTimeouts: 0, loadAborts: 0 },
   };
   private closed = false;
+  /** First-tier lookups while timed (see timedL1). */
+  private l1Lookups = 0;
+  /** Demand loads waiting for the loader now; prefetches wait at `gate` while there are any. */
+  private demandUpstream = 0;
+  private readonly gate = new PrefetchGate(() => this.demandUpstream);
 
   constructor(tiers: CacheTier[], options: TieredCacheOptions = {}) {
     if (tiers.length === 0) throw new ZarrsCacheError("INVALID_CONFIG", "a TieredCache needs at least one tier");
@@ -122,12 +138,37 @@ export class TieredCache implements CacheTier {
     if (this.closed) throw closedError();
     const l1 = this.l1;
     if (l1 === undefined) return undefined;
+    const started = this.timedL1() ? performance.now() : -1;
     const entry = this.l1Lookup(l1, key);
     if (entry === undefined) {
-      this.levelMisses[0]!++;
+      this.countLevelMiss(key, 0, started);
       return undefined;
     }
-    return this.countHit(key, 0, entry.value);
+    return this.countHit(key, 0, entry.value, started);
+  }
+
+  /** True while someone listens to lookups: only then is a lookup timed (the L1 hit path stays lean). */
+  private timed(): boolean {
+    return this.events.has("hit") || this.events.has("levelMiss");
+  }
+
+  /**
+   * Whether to time this first-tier lookup: one in L1_TIMING_EVERY while someone listens. Reading
+   * the clock twice costs more than an in-memory lookup itself, so the latency of the first tier is
+   * sampled; lower tiers (asynchronous, slower) are timed on every lookup.
+   */
+  private timedL1(): boolean {
+    return this.timed() && (++this.l1Lookups & (L1_TIMING_EVERY - 1)) === 0;
+  }
+
+  private countLevelMiss(key: string, level: number, started: number, speculative?: boolean): void {
+    // A prefetch is not demand: no miss counted, the event says where it came from.
+    if (!speculative) this.levelMisses[level]!++;
+    if (this.events.has("levelMiss")) {
+      const ms = started < 0 ? undefined : performance.now() - started;
+      const tier = this.tiers[level]!.name;
+      this.events.emit("levelMiss", speculative ? { key, tier, level, ms, origin: "prefetch" } : { key, tier, level, ms });
+    }
   }
 
   private l1Lookup(l1: CacheTier, key: string): CacheEntry | undefined {
@@ -141,11 +182,21 @@ export class TieredCache implements CacheTier {
     }
   }
 
-  private countHit(key: string, level: number, value: Uint8Array): Uint8Array | null {
-    this.levelHits[level]!++;
+  private countHit(key: string, level: number, value: Uint8Array, started: number, speculative?: boolean): Uint8Array | null {
     const absent = value.byteLength === 0;
+    if (speculative) {
+      // A prefetch is not demand: no hit counted, the event says where it came from.
+      if (this.events.has("hit")) {
+        this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent, bytes: value.byteLength, origin: "prefetch" });
+      }
+      return absent ? null : value;
+    }
+    this.levelHits[level]!++;
     if (absent) this.counters.absentHits++;
-    if (this.events.has("hit")) this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent });
+    if (this.events.has("hit")) {
+      const ms = started < 0 ? undefined : performance.now() - started;
+      this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent, bytes: value.byteLength, ms });
+    }
     return absent ? null : value;
   }
 
@@ -169,14 +220,27 @@ export class TieredCache implements CacheTier {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let flight = this.flights.get(key);
-    if (flight !== undefined) this.counters.joins++;
-    else flight = this.startFlight(key, loader, options?.kind ?? "other");
+    if (flight !== undefined) {
+      this.counters.joins++;
+      const speculation = flight.speculation;
+      if (speculation !== undefined && !speculation.promoted) this.promote(speculation);
+      if (this.events.has("join")) this.events.emit("join", { key, flight: speculation === undefined ? "demand" : "prefetch" });
+    } else flight = this.startFlight(key, loader, options?.kind ?? "other");
     return flight.join(signal);
   }
 
-  private startFlight(key: string, loader: Loader, kind: KeyKind): Flight {
+  /**
+   * A reader joined a prefetch: the load counts as demand from now on. It does not hold other
+   * prefetches back: its request is already out, and waiting would not bring it in sooner.
+   */
+  private promote(speculation: Speculation): void {
+    speculation.promoted = true;
+  }
+
+  private startFlight(key: string, loader: Loader, kind: KeyKind, speculation?: Speculation): Flight {
     // A load that starts while a change of its key is in progress may read the old value.
     const flight = new Flight(key, this.changes.affects(key), this.onAbandon);
+    flight.speculation = speculation;
     this.flights.set(key, flight);
     this.deadlines?.add(flight);
     this.fly(flight, loader, kind).then(
@@ -207,7 +271,10 @@ export class TieredCache implements CacheTier {
     if (reason === "timeout") this.counters.loadTimeouts++;
     else if (reason === "aborted") this.counters.loadAborts++;
     this.settleLoads(flight, "aborted");
-    if (this.events.has("abandon")) this.events.emit("abandon", { key: flight.key, reason, ms: Date.now() - flight.started });
+    if (this.events.has("abandon")) {
+      const origin = isSpeculative(flight) ? "prefetch" : undefined;
+      this.events.emit("abandon", { key: flight.key, reason, ms: Date.now() - flight.started, ...(origin && { origin }) });
+    }
   };
 
   private async fly(flight: Flight, loader: Loader, kind: KeyKind): Promise<Uint8Array | undefined> {
@@ -216,10 +283,12 @@ export class TieredCache implements CacheTier {
     if (flight.done) return undefined; // abandoned meanwhile: nobody listens
     if (found !== undefined) return found.value.byteLength === 0 ? undefined : found.value;
 
-    this.counters.misses++;
-    if (this.events.has("miss")) this.events.emit("miss", { key });
-    const started = Date.now();
+    const speculative = isSpeculative(flight);
+    if (!speculative) this.counters.misses++;
+    if (this.events.has("miss")) this.events.emit("miss", speculative ? { key, origin: "prefetch" } : { key });
+    const started = performance.now();
     let value: Uint8Array | undefined;
+    this.enterUpstream(flight);
     try {
       this.counters.loads++;
       // A loader declared without a parameter never sees the signal: spare it the AbortController.
@@ -227,36 +296,60 @@ export class TieredCache implements CacheTier {
     } catch (error) {
       if (!flight.done) this.counters.loadErrors++;
       throw error;
+    } finally {
+      this.leaveUpstream(flight);
     }
     if (flight.done) return undefined;
     if (value !== undefined && !(value instanceof Uint8Array)) {
       throw new ZarrsCacheError("UPSTREAM_ERROR", `the loader for ${key} returned ${describe(value)}, not a Uint8Array or undefined`);
     }
     if (this.events.has("load")) {
-      this.events.emit("load", { key, bytes: value?.byteLength ?? 0, absent: value === undefined, ms: Date.now() - started });
+      const event = { key, bytes: value?.byteLength ?? 0, absent: value === undefined, ms: performance.now() - started };
+      this.events.emit("load", isSpeculative(flight) ? { ...event, origin: "prefetch" } : event);
     }
+    const from = this.fillStart(flight);
     if (!flight.stale && !this.closed) {
       if (value === undefined) {
-        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.ttl.absent, this.tiers.length));
+        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.ttl.absent, this.tiers.length, flight.started, from));
       } else if (value.byteLength > 0) {
         // A real empty value is never cached: an empty entry means "absent".
-        this.markFilled(flight, this.fill(key, value, this.ttl[kind], this.tiers.length));
+        this.markFilled(flight, this.fill(key, value, this.ttl[kind], this.tiers.length, flight.started, from));
       }
     }
     return value;
+  }
+
+  /** Counts a demand load waiting upstream (prefetches wait meanwhile). */
+  private enterUpstream(flight: Flight): void {
+    const speculation = flight.speculation;
+    if (speculation === undefined) this.demandUpstream++;
+    else speculation.loaded = true;
+  }
+
+  private leaveUpstream(flight: Flight): void {
+    if (flight.speculation === undefined && --this.demandUpstream === 0) this.gate.release();
+  }
+
+  /** The first level a flight fills: 1 for a prefetch that keeps its bytes out of L1 (`target: "lower"`). */
+  private fillStart(flight: Flight | undefined): number {
+    const speculation = flight?.speculation;
+    return speculation?.target === "lower" && !speculation.promoted && this.tiers.length > 1 ? 1 : 0;
   }
 
   /**
    * Looks in tiers[from..]; on a hit fills the tiers above it. A flight's lookup fills only while
    * the flight is not stale; a plain lookup only if no change started or ended during it (`epoch`).
    */
-  private async lookup(key: string, from: number, flight?: Flight, epoch?: number): Promise<CacheEntry | undefined> {
+  private async lookup(key: string, from: number, flight?: Flight, epoch?: number, speculativeFill?: number): Promise<CacheEntry | undefined> {
     // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
     const options = flight === undefined ? NO_LOAD : undefined;
+    // A backfill copies what the lookup found: it is as old as the lookup (see SetOptions.loadStartedAt).
+    const lookupStartedAt = flight?.started ?? Date.now();
     for (let level = from; level < this.tiers.length; level++) {
       const tier = this.tiers[level]!;
       let entry: CacheEntry | undefined;
       let failed = false;
+      const started = this.timed() ? performance.now() : -1;
       try {
         entry = await tier.get(key, options);
       } catch (error) {
@@ -269,17 +362,20 @@ export class TieredCache implements CacheTier {
         if (missed) this.noteAsked(flight, level);
         if (flight.done) return undefined;
       }
+      // A plain lookup for a prefetch (`speculativeFill` set) counts nothing and fills from that level.
+      const speculative = flight === undefined ? speculativeFill !== undefined : isSpeculative(flight);
       if (missed) {
-        this.levelMisses[level]!++;
+        this.countLevelMiss(key, level, started, speculative);
         continue;
       }
-      if (level > 0 && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
-        this.counters.backfills++;
-        if (this.events.has("backfill")) this.events.emit("backfill", { key, level });
-        const dropped = this.fill(key, entry!.value, ttl, level);
+      const from = flight === undefined ? (speculativeFill ?? 0) : this.fillStart(flight);
+      if (level > from && (flight === undefined ? epoch === this.changes.epoch && !this.changes.affectsLocally(key) : !flight.stale)) {
+        if (!speculative) this.counters.backfills++;
+        if (this.events.has("backfill")) this.events.emit("backfill", speculative ? { key, level, origin: "prefetch" } : { key, level });
+        const dropped = this.fill(key, entry!.value, ttl, level, lookupStartedAt, from);
         if (flight !== undefined) this.markFilled(flight, dropped);
       }
-      this.countHit(key, level, entry!.value);
+      this.countHit(key, level, entry!.value, started, speculative);
       return entry;
     }
     return undefined;
@@ -321,14 +417,16 @@ export class TieredCache implements CacheTier {
    * next read finds it; lower tiers are deferred to the next macrotask when L1 holds the value
    * meanwhile (a synchronous SQLite write then overlaps the reader's next wait instead of
    * delaying it), and started at once otherwise. None is awaited. Returns the levels whose fill
-   * was skipped (too many pending), if any.
+   * was skipped (too many pending), if any. `loadStartedAt`: when the load or lookup that produced
+   * `value` began, so shared tiers can refuse a fill older than another process's change.
    */
-  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number): number[] | undefined {
-    const options = ttl === undefined ? FILL : { ttl, fill: true };
+  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number, loadStartedAt: number, from = 0): number[] | undefined {
+    const options: SetOptions = ttl === undefined ? { fill: true, loadStartedAt } : { ttl, fill: true, loadStartedAt };
     let dropped: number[] | undefined;
-    for (let level = 0; level < upTo; level++) {
+    for (let level = from; level < upTo; level++) {
+      // Lower tiers wait a macrotask only when L1 holds the value meanwhile (it does not when from > 0).
       const accepted =
-        level === 0 || this.l1 === undefined
+        level === from || from > 0 || this.l1 === undefined
           ? this.writes.start(this.tiers[level]!, key, value, options)
           : this.writes.defer(this.tiers[level]!, key, value, options);
       if (!accepted) (dropped ??= []).push(level);
@@ -448,17 +546,19 @@ export class TieredCache implements CacheTier {
   private async deleteEverywhere(key: string): Promise<{ removed: boolean; tiers: TierWriteOutcome[] }> {
     await this.writes.settled(sameKey(key));
     let removed = false;
-    const tiers = await Promise.all(
-      this.tiers.map(async (tier, level): Promise<TierWriteOutcome> => {
-        try {
-          if (await tier.delete(key)) removed = true;
-          return { name: tier.name, level, ok: true, mayBeStale: false };
-        } catch (error) {
-          this.reportError("delete", tier, key, error);
-          return { name: tier.name, level, ok: false, mayBeStale: true, error };
-        }
-      }),
-    );
+    const tiers: TierWriteOutcome[] = [];
+    // Lowest tier first: while a slow shared tier (Redis) still held the old value, another
+    // process could copy it back into an upper shared tier (a disk directory) already cleared.
+    for (let level = this.tiers.length - 1; level >= 0; level--) {
+      const tier = this.tiers[level]!;
+      try {
+        if (await tier.delete(key)) removed = true;
+        tiers[level] = { name: tier.name, level, ok: true, mayBeStale: false };
+      } catch (error) {
+        this.reportError("delete", tier, key, error);
+        tiers[level] = { name: tier.name, level, ok: false, mayBeStale: true, error };
+      }
+    }
     this.counters.deletes++;
     if (this.events.has("delete")) this.events.emit("delete", { key });
     return { removed, tiers };
@@ -479,7 +579,8 @@ export class TieredCache implements CacheTier {
       await this.changes.overtake(matches);
       await this.writes.settled(matches);
       let removed = 0;
-      for (const tier of this.tiers) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
+      // Lowest tier first, for the reason given in deleteEverywhere.
+      for (const tier of [...this.tiers].reverse()) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
       if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: false });
       return removed;
     });
@@ -553,25 +654,47 @@ export class TieredCache implements CacheTier {
   }
 
   /**
-   * Brings keys into the cache ahead of use. Keys no registered loader knows are only looked up.
-   * The prefetch waits for its loads like a reader does: when `signal` aborts, a load nobody else
+   * Brings keys into the cache ahead of use, and says how each key's prefetch ended. Keys no
+   * registered loader knows are only looked up. A prefetch is not demand: its lookups and loads
+   * count no hit or miss, its events carry `origin: "prefetch"`, and its loads wait while demand
+   * loads are waiting upstream, then start by `priority`, at most `concurrency` of this call at
+   * once. It waits for its loads like a reader does: when `signal` aborts, a load nobody else
    * waits for is cancelled, and a reader that joined it keeps it alive. Rejects only for bad
    * arguments, never because a load failed.
    */
-  async prefetch(keys: readonly string[], options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<void> {
-    if (this.closed) return;
+  async prefetch(keys: readonly string[], options?: PrefetchOptions): Promise<PrefetchOutcome[]> {
+    if (this.closed) return [];
     if (!Array.isArray(keys)) {
       throw new ZarrsCacheError("INVALID_ARGUMENT", `prefetch(keys): keys must be an array of strings, got ${describe(keys)}`);
     }
-    assertLoadOptions("prefetch", options);
+    assertPrefetchOptions(options);
+    assertLoadOptions("prefetch", options && { kind: options.kind, signal: options.signal });
     const signal = options?.signal;
-    if (signal?.aborted) return;
-    let wanted = [...new Set(keys)].filter((key) => typeof key === "string" && key !== "" && this.peek(key) === undefined);
+    const outcomes = new Map<string, PrefetchOutcome>();
+    const report = (key: string, status: PrefetchOutcome["status"], bytes = 0, late = false) => {
+      const outcome = { key, status, bytes, late };
+      outcomes.set(key, outcome);
+      try {
+        options?.onOutcome?.(outcome);
+      } catch {
+        // A faulty progress callback must not stop the prefetch.
+      }
+    };
+    const unique = [...new Set(keys)].filter((key) => typeof key === "string" && key !== "");
+    let wanted: string[] = [];
+    for (const key of unique) {
+      if (signal?.aborted) report(key, "cancelled");
+      else if (this.l1 !== undefined && this.l1Lookup(this.l1, key) !== undefined) report(key, "cached");
+      else wanted.push(key);
+    }
+    const target = options?.target ?? "all";
+    const from = target === "lower" && this.tiers.length > 1 ? 1 : 0;
     // Tiers that can answer many keys in one round trip (Redis MGET) are asked in batches first.
     for (let level = this.l1 ? 1 : 0; level < this.tiers.length && wanted.length > 0; level++) {
       const tier = this.tiers[level]!;
       if (!tier.getMany) continue;
       const epoch = this.changes.epoch;
+      const started = Date.now();
       let entries: (CacheEntry | undefined)[];
       try {
         entries = await tier.getMany(wanted);
@@ -579,7 +702,7 @@ export class TieredCache implements CacheTier {
         this.reportError("prefetch", tier, undefined, error);
         continue;
       }
-      if (signal?.aborted || this.closed) return;
+      if (signal?.aborted || this.closed) break;
       // Entries read across a change may be old: those keys take the regular (guarded) path.
       const changed = epoch !== this.changes.epoch;
       const missing: string[] = [];
@@ -587,22 +710,82 @@ export class TieredCache implements CacheTier {
         const entry = entries[i];
         const ttl = remainingTtl(entry?.expiresAt);
         if (entry === undefined || ttl === 0 || changed || this.flights.has(key) || this.changes.affectsLocally(key)) missing.push(key);
-        else if (level > 0) this.fill(key, entry.value, ttl, level);
+        else {
+          if (level > from) this.fill(key, entry.value, ttl, level, started, from);
+          report(key, "cached");
+        }
       });
       wanted = missing;
     }
-    await Promise.all(
-      wanted.map(async (key) => {
-        const source = this.loaders.find((l) => key.startsWith(l.prefix));
-        try {
-          if (source) await this.getOrLoad(key, (loadSignal) => source.load(key, loadSignal), options);
-          else await this.get(key);
-        } catch (error) {
-          // The prefetch's own abort is not a failure.
-          if (!signal?.aborted) this.reportError("prefetch", undefined, key, error);
+    await eachLimited(wanted, concurrencyOf(options), () => signal?.aborted === true || this.closed, async (key) => {
+      try {
+        await this.gate.admit(options?.priority ?? 0, signal);
+      } catch {
+        return report(key, "cancelled");
+      }
+      if (this.closed) return report(key, "cancelled");
+      const source = options?.load === undefined ? this.loaders.find((l) => key.startsWith(l.prefix)) : { load: options.load };
+      try {
+        if (source === undefined) {
+          const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch, from);
+          return report(key, entry === undefined ? "unknown" : "cached");
         }
-      }),
-    );
+        const read = await this.speculate(key, (loadSignal) => source.load(key, loadSignal), options?.kind ?? "other", signal, target);
+        report(key, read.status, read.value?.byteLength ?? 0, read.late);
+      } catch (error) {
+        // The prefetch's own abort is not a failure.
+        if (signal?.aborted || this.closed) return report(key, "cancelled");
+        this.reportError("prefetch", undefined, key, error);
+        report(key, "failed");
+      }
+    });
+    for (const key of unique) if (!outcomes.has(key)) report(key, "cancelled");
+    return unique.map((key) => outcomes.get(key)!);
+  }
+
+  /**
+   * Reads a key through the cache as a prefetch does (no hit or miss counted, events marked
+   * `origin: "prefetch"`), without waiting for demand loads: for the metadata and shard indexes
+   * a plugin needs before it can decide what to prefetch. Resolves undefined when absent.
+   */
+  async readAhead(key: string, options?: { kind?: KeyKind; signal?: AbortSignal }): Promise<Uint8Array | undefined> {
+    this.assertOpen();
+    assertKey(key);
+    assertLoadOptions("readAhead", options);
+    if (this.l1 !== undefined) {
+      const entry = this.l1Lookup(this.l1, key);
+      if (entry !== undefined) return entry.value.byteLength === 0 ? undefined : entry.value;
+    }
+    const source = this.loaders.find((l) => key.startsWith(l.prefix));
+    if (source === undefined) {
+      const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch, 0);
+      return entry === undefined || entry.value.byteLength === 0 ? undefined : entry.value;
+    }
+    const read = await this.speculate(key, (signal) => source.load(key, signal), options?.kind ?? "other", options?.signal, "all");
+    return read.value;
+  }
+
+  /** True when the first tier holds `key` now (a value or "absent"); counts nothing. False without a synchronous L1. */
+  holds(key: string): boolean {
+    this.assertOpen();
+    return this.l1 !== undefined && this.l1Lookup(this.l1, key) !== undefined;
+  }
+
+  /** One speculative read: joins a load already in flight, or starts a flight marked as a prefetch. */
+  private async speculate(
+    key: string,
+    loader: Loader,
+    kind: KeyKind,
+    signal: AbortSignal | undefined,
+    target: PrefetchTarget,
+  ): Promise<{ value: Uint8Array | undefined; status: "loaded" | "absent" | "cached"; late: boolean }> {
+    if (signal?.aborted) throw signal.reason;
+    const running = this.flights.get(key);
+    if (running !== undefined) return { value: await running.join(signal), status: "cached", late: false };
+    const speculation: Speculation = { target, promoted: false, loaded: false };
+    const value = await this.startFlight(key, loader, kind, speculation).join(signal);
+    const status = !speculation.loaded ? "cached" : value === undefined ? "absent" : "loaded";
+    return { value, status, late: speculation.promoted };
   }
 
   addTeardown(teardown: () => void | Promise<void>): void {
@@ -616,12 +799,13 @@ export class TieredCache implements CacheTier {
     assertKey(key);
     // The same walk as a read-through, minus the loader.
     if (this.l1) {
+      const started = this.timedL1() ? performance.now() : -1;
       const entry = this.l1Lookup(this.l1, key);
       if (entry) {
-        this.countHit(key, 0, entry.value);
+        this.countHit(key, 0, entry.value, started);
         return entry;
       }
-      this.levelMisses[0]!++;
+      this.countLevelMiss(key, 0, started);
     }
     const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch);
     if (entry) return entry;
@@ -725,6 +909,7 @@ export class TieredCache implements CacheTier {
     if (this.closed) return;
     this.closed = true;
     for (const flight of [...this.flights.values(), ...this.detached]) flight.abandon("closed", closedError());
+    this.gate.drain();
     this.deadlines?.clear();
     await this.writes.flush();
     for (const unsubscribe of this.unsubscribes) unsubscribe();
@@ -754,6 +939,11 @@ export class TieredCache implements CacheTier {
 export type PrefetchLoader = (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>;
 
 function noop(): void {}
+
+/** A flight a prefetch started and no reader has joined. */
+function isSpeculative(flight: Flight): boolean {
+  return flight.speculation !== undefined && !flight.speculation.promoted;
+}
 
 function sameKey(key: string): KeyMatcher {
   return (k) => k === key;

@@ -20,6 +20,21 @@ export interface SetOptions {
    * application write: a shared tier need not tell other nodes to drop their copies of it.
    */
   fill?: boolean;
+  /**
+   * With `fill`: when the load (or the lookup that found the value in a lower tier) began, in ms
+   * since the epoch (`Date.now()`). The TieredCache sets it on every fill. A shared tier (one that
+   * other processes or nodes write too: disk, Redis) uses it for a conditional fill: the fill
+   * never replaces a live entry (another process's newer write or fill), and is refused when an
+   * application delete, prefix delete or clear of that key ran at or after this time — such
+   * removals leave a tombstone for a bounded window (each tier's `tombstoneTtl`, longer than
+   * the default `loadTimeout`), and a fill whose load began longer ago than that window is
+   * refused too. Refused fills resolve normally (nothing stored). Tombstones are never values:
+   * reads treat them as misses. Omitted with `fill`: the load is taken to have started now (the
+   * fill still never replaces a live entry). In-process tiers (memory) may ignore it: the
+   * TieredCache's own flights already order fills and changes within one process. Wrappers
+   * (`compressed()`, `hybrid()`) pass it on unchanged.
+   */
+  loadStartedAt?: number;
 }
 
 export interface TierGetOptions {
@@ -67,6 +82,13 @@ export type TierInvalidation =
 export interface CacheTier {
   /** A short name for stats and events, e.g. "memory" or "disk". */
   readonly name: string;
+
+  /**
+   * Optional: the largest value (in bytes) `set` accepts; larger values throw VALUE_TOO_LARGE.
+   * Wrappers use it for their own defaults (`compressed()` caps decompressed sizes at it).
+   * Undefined when the tier states no limit.
+   */
+  readonly maxValueBytes?: number;
 
   /** The entry, or undefined when absent or expired. */
   get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined>;

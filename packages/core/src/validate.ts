@@ -41,6 +41,11 @@ export function assertSetOptions(options: unknown): asserts options is SetOption
       throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "${flag}" must be a boolean, got ${describe(value)}`);
     }
   }
+  const started = (options as SetOptions).loadStartedAt;
+  if (started !== undefined && (typeof started !== "number" || !Number.isFinite(started) || started < 0)) {
+    const got = describe(started);
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `set option "loadStartedAt" must be a time in ms since the epoch, got ${got}`);
+  }
 }
 
 /** Checks a numeric config option; throws INVALID_CONFIG naming it. */

@@ -383,13 +383,13 @@ describe("events, plugins and prefetch", () => {
   it("gives plugins events and prefetch, and tears them down on close", async () => {
     let torn = false;
     const hits: string[] = [];
-    let prefetch!: (keys: readonly string[]) => Promise<void>;
+    let prefetch!: (keys: readonly string[]) => Promise<unknown>;
     const cache = createCache()
       .tier(memory({ maxBytes: MiB }))
       .use({
         name: "test-plugin",
         setup(ctx) {
-          expect(Object.keys(ctx).sort()).toEqual(["on", "prefetch"]);
+          expect(Object.keys(ctx).sort()).toEqual(["arrays", "holds", "levelStats", "on", "prefetch", "read", "reportError", "stats"]);
           ctx.on("hit", (e) => hits.push(e.key));
           prefetch = ctx.prefetch;
           return () => {

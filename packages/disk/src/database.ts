@@ -10,8 +10,11 @@ export type Db = Database.Database;
 export const DB_FILE = "zarrs-cache.sqlite";
 /** A small SQLite file used only as a cross-process mutex while the database is rebuilt or started over. */
 const LOCK_FILE = "zarrs-cache.lock";
-/** 2: totals carry the shared bound and the full-disk limit; openers; the access index covers sizes. */
-const SCHEMA_VERSION = 2;
+/**
+ * 2: totals carry the shared bound and the full-disk limit; openers; the access index covers sizes.
+ * 3: tombstones of deleted keys and prefixes (conditional fills; created by SCHEMA from 2).
+ */
+const SCHEMA_VERSION = 3;
 /** Small pages waste little space on large values (≤ 4 KiB each); reads measured as fast as 64 KiB pages. */
 const PAGE_SIZE = 4096;
 
@@ -76,6 +79,10 @@ CREATE TABLE IF NOT EXISTS openers (
   max_bytes INTEGER NOT NULL,
   seen_at INTEGER NOT NULL
 );
+-- What deletes, prefix deletes and clears leave for a while (see tombstones in disk-tier.ts): at = Date.now().
+CREATE TABLE IF NOT EXISTS tombstones (key BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_by_age ON tombstones(at);
+CREATE TABLE IF NOT EXISTS prefix_tombstones (prefix BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 ${TRIGGERS.map((t) => t.sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS")).join(";\n")};
 `;
 
@@ -185,7 +192,10 @@ function rebuild(dir: string, file: string, settings: ConnectSettings, recovery:
       for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true });
       // The files of large values belonged to the old database's rows.
       removeBlobs(dir);
-      return { ...open(file, settings), rebuilt: true };
+      const fresh = open(file, settings);
+      // The old file's tombstones went with it: any fill whose load began before now may be older than a delete.
+      fresh.db.prepare("INSERT OR REPLACE INTO prefix_tombstones (prefix, at) VALUES (?, ?)").run(Buffer.alloc(0), Date.now());
+      return { ...fresh, rebuilt: true };
     } finally {
       lock.exec("COMMIT");
     }
@@ -259,7 +269,10 @@ function configure(db: Db, settings: ConnectSettings): void {
   db.prepare("SELECT entries, bytes, bound, full_limit FROM totals WHERE id = 0").get();
 }
 
-const SCHEMA_OBJECTS = ["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"];
+const SCHEMA_OBJECTS = [
+  ...["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"],
+  ...["tombstones", "tombstones_by_age", "prefix_tombstones"],
+];
 
 function schemaComplete(db: Db): boolean {
   const placeholders = SCHEMA_OBJECTS.map(() => "?").join(", ");

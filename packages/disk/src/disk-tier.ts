@@ -35,6 +35,8 @@ export interface DiskStats extends TierStats {
   totalsRepaired: number;
   /** Times the file system refused a write for lack of space (each lowered the bound in force). */
   diskFull: number;
+  /** Read-through fills not stored: a live entry was there, or a tombstone (or the window) said the load was too old. */
+  fillsRefused: number;
   /** This tier's own `maxBytes` option. */
   maxBytes: number;
   /** The directory's shared bound: the smallest `maxBytes` among the processes using it. */
@@ -59,6 +61,11 @@ export class DiskTier implements CacheTier {
     this.config = resolveOptions(options);
     this.name = this.config.name;
     this.store = new TierStore(this.config);
+  }
+
+  /** The largest value `set` accepts, in bytes (the `maxValueBytes` option, at most `maxBytes`). */
+  get maxValueBytes(): number {
+    return this.config.maxValueBytes;
   }
 
   /** Opens the database now (build() calls this): a bad or unwritable `dir` throws INVALID_CONFIG naming it. */
@@ -189,21 +196,36 @@ export class DiskTier implements CacheTier {
     }
     const ttl = options?.ttl ?? this.config.ttl;
     const now = Date.now();
+    const fill = options?.fill === true;
+    const started = options?.loadStartedAt ?? now;
+    // Too old to be checked against tombstones (they are pruned after tombstoneTtl); a large value is
+    // checked before its file is written too (reads need no lock).
+    const tooOld = fill && now - started > this.config.tombstoneTtl;
+    if (tooOld || (fill && inFile && this.fillRefused(this.store.statements(), encoded, started, now))) {
+      this.store.counters.fillsRefused++;
+      return;
+    }
     const expiresAt = ttl === undefined ? null : Math.ceil(now + ttl);
     const sum = entryChecksum(encoded, value, expiresAt);
     const store = this.store;
     // A large value's file is complete before any row points at it.
     let blob = inFile ? store.writeBlob(value) : null;
     let epoch = store.epoch;
+    let stored = true;
     try {
       store.write("set", (sql, removed) => {
+        if (fill && this.fillRefused(sql, encoded, started, now)) {
+          stored = false;
+          return;
+        }
         if (blob !== null && store.epoch !== epoch) {
           // The directory was created anew since the file was written, and the file went with it.
           blob = store.blobs.write(value);
           epoch = store.epoch;
         }
         store.writeQueuedTouches(sql);
-        collectBlob(removed, sql.blobOf.get(encoded));
+        // A fill already read the row (fillRefused): the file it names, if any, goes.
+        collectBlob(removed, fill ? this.replacedBlob : sql.blobOf.get(encoded));
         sql.upsert.run(encoded, inFile ? EMPTY : value, size, sum, expiresAt, now, blob);
         makeRoom(sql, store.room(encoded, now, store.sweepDue(now) ? SWEEP_BATCH : 0, size), removed);
       });
@@ -211,7 +233,28 @@ export class DiskTier implements CacheTier {
       if (blob !== null) this.store.blobs.remove([blob]);
       throw error;
     }
-    this.store.counters.sets++;
+    if (stored) {
+      this.store.counters.sets++;
+    } else {
+      if (blob !== null) this.store.blobs.remove([blob]);
+      this.store.counters.fillsRefused++;
+    }
+  }
+
+  /** Set by fillRefused: the value file of the (expired) row a fill replaces. */
+  private replacedBlob: string | null = null;
+
+  /**
+   * A conditional fill (SetOptions.loadStartedAt) must not land: a live entry is there (another
+   * process's newer write or fill), or a tombstone of the key or of a prefix of it is not older
+   * than the load. One lookup of the row (which a set does anyway) and one of the tombstones.
+   */
+  private fillRefused(sql: Statements, encoded: Buffer, started: number, now: number): boolean {
+    const row = sql.entryState.get(encoded) as [number | null, string | null] | undefined;
+    this.replacedBlob = row?.[1] ?? null;
+    if (row !== undefined && (row[0] === null || row[0] > now)) return true;
+    const at = sql.tombstoneAt.get(encoded, encoded) as number | null;
+    return at !== null && at >= started;
   }
 
   async delete(key: string): Promise<boolean> {
@@ -225,6 +268,8 @@ export class DiskTier implements CacheTier {
     const removed = this.store.write(
       "delete",
       (sql, dropped) => {
+        // Even when nothing was there: a fill of an older value may be on its way.
+        sql.recordTombstone.run(encoded, Date.now());
         const row = sql.deleteKey.get(encoded) as [number | null, string | null] | undefined;
         if (row === undefined) return false;
         collectBlob(dropped, row[1]);
@@ -248,6 +293,7 @@ export class DiskTier implements CacheTier {
       "deletePrefix",
       (sql, dropped) => {
         const live = countLive(sql);
+        recordPrefixTombstone(sql, from, to, this.config.tombstoneTtl);
         for (const blob of (to ? sql.blobsInRange.all(from, to) : sql.blobsFrom.all(from)) as string[]) collectBlob(dropped, blob);
         if (to) sql.deleteRange.run(from, to);
         else sql.deleteFrom.run(from);
@@ -267,6 +313,7 @@ export class DiskTier implements CacheTier {
       (sql, dropped) => {
         for (const blob of sql.allBlobs.all() as string[]) collectBlob(dropped, blob);
         sql.deleteAll.run();
+        recordPrefixTombstone(sql, EMPTY_KEY, undefined, this.config.tombstoneTtl);
       },
       { whenStillFull: () => undefined },
     );
@@ -277,6 +324,20 @@ export class DiskTier implements CacheTier {
   async close(): Promise<void> {
     this.store.close();
   }
+}
+
+const EMPTY_KEY = Buffer.alloc(0);
+
+/**
+ * Records that every key in [from, to) changed now. Key tombstones in the range are superseded,
+ * and prefix tombstones past the window are pruned here (the table stays small: a fill scans it).
+ */
+function recordPrefixTombstone(sql: Statements, from: Buffer, to: Buffer | undefined, window: number): void {
+  const now = Date.now();
+  sql.prunePrefixTombstones.run(now - window);
+  sql.recordPrefixTombstone.run(from, now);
+  if (to) sql.deleteTombstonesRange.run(from, to);
+  else sql.deleteTombstonesFrom.run(from);
 }
 
 /** A persistent, crash-safe, size-bounded tier: `disk({ dir: ".zarr-cache", maxBytes: 10 * 1024 ** 3 })`. */

@@ -23,6 +23,13 @@ export interface DiskOptions {
   fileThreshold?: number;
   /** How long a write waits for another process holding the write lock, in ms (default 5000). */
   busyTimeout?: number;
+  /**
+   * How long a delete, prefix delete or clear leaves a tombstone, in ms (default 60000): a
+   * read-through fill whose load began before the tombstone, or longer ago than this, is refused
+   * (see the README, "Conditional fills"). Use one value for every process sharing `dir`, above
+   * the TieredCache's `loadTimeout`.
+   */
+  tombstoneTtl?: number;
   /** Name in stats and events (default "disk"). */
   name?: string;
 }
@@ -35,6 +42,7 @@ const KNOWN_OPTIONS: readonly (keyof DiskOptions)[] = [
   "maxKeyLength",
   "fileThreshold",
   "busyTimeout",
+  "tombstoneTtl",
   "name",
 ];
 
@@ -46,6 +54,7 @@ export interface ResolvedDiskOptions {
   maxKeyLength: number;
   fileThreshold: number;
   busyTimeout: number;
+  tombstoneTtl: number;
   name: string;
 }
 
@@ -57,6 +66,8 @@ export const DEFAULT_MAX_KEY_LENGTH = 8192;
 export const ENTRY_OVERHEAD = 64;
 
 export const DEFAULT_FILE_THRESHOLD = 128 * 1024;
+/** Default tombstone lifetime: the TieredCache's default loadTimeout (30 s) with a wide margin. */
+export const DEFAULT_TOMBSTONE_TTL = 60_000;
 
 /**
  * Bytes an entry counts against maxBytes: the value (a value in its own file counts whole 4 KiB
@@ -79,6 +90,7 @@ export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
   configNumber("disk()", "maxKeyLength", options.maxKeyLength, { min: 1, integer: true, optional: true });
   configNumber("disk()", "fileThreshold", options.fileThreshold, { min: 1, integer: true, optional: true });
   configNumber("disk()", "busyTimeout", options.busyTimeout, { min: 0, integer: true, optional: true });
+  configNumber("disk()", "tombstoneTtl", options.tombstoneTtl, { min: 1, integer: true, optional: true });
   try {
     assertTtl(options.ttl, 'disk(): option "ttl"');
   } catch (error) {
@@ -98,6 +110,7 @@ export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
     maxKeyLength: options.maxKeyLength ?? DEFAULT_MAX_KEY_LENGTH,
     fileThreshold: options.fileThreshold ?? DEFAULT_FILE_THRESHOLD,
     busyTimeout: options.busyTimeout ?? 5000,
+    tombstoneTtl: options.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL,
     name: options.name ?? "disk",
   };
 }

@@ -53,6 +53,20 @@ export interface Statements {
   lruAll: Statement<[]>;
   /** Deletes a row by id; returns [blob]. */
   deleteId: Statement<[number]>;
+  /** [expires_at, blob] of a key: a fill checks for a live entry and learns the file it replaces. */
+  entryState: Statement<[Buffer]>;
+  /** The newest tombstone covering a key (its own, or one of a prefix of it), or null. */
+  tombstoneAt: Statement<[Buffer, Buffer]>;
+  recordTombstone: Statement<[Buffer, number]>;
+  recordPrefixTombstone: Statement<[Buffer, number]>;
+  /** Key tombstones in a key range (superseded by a prefix tombstone). */
+  deleteTombstonesRange: Statement<[Buffer, Buffer]>;
+  deleteTombstonesFrom: Statement<[Buffer]>;
+  /** Tombstones older than a time. */
+  pruneTombstones: Statement<[number]>;
+  prunePrefixTombstones: Statement<[number]>;
+  /** 1 when some tombstone is older than a time. */
+  anyOldTombstone: Statement<[number, number]>;
   /** 1 when some row has expired. */
   anyExpired: Statement<[number]>;
   /** Deletes up to n expired rows; returns [blob, key] of each. */
@@ -105,6 +119,24 @@ export function prepareStatements(db: Db): Statements {
     lru: db.prepare("SELECT id, size, blob, key FROM entries WHERE key <> ? ORDER BY last_access LIMIT ?").raw(),
     lruAll: db.prepare("SELECT id, size, blob, key FROM entries ORDER BY last_access").raw(),
     deleteId: db.prepare("DELETE FROM entries WHERE id = ? RETURNING blob").pluck(),
+    entryState: db.prepare("SELECT expires_at, blob FROM entries WHERE key = ?").raw(),
+    tombstoneAt: db
+      .prepare(
+        "SELECT max(at) FROM (SELECT at FROM tombstones WHERE key = ? " +
+          "UNION ALL SELECT at FROM prefix_tombstones WHERE substr(?, 1, length(prefix)) = prefix)",
+      )
+      .pluck(),
+    recordTombstone: db.prepare("INSERT INTO tombstones (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = max(at, excluded.at)"),
+    recordPrefixTombstone: db.prepare(
+      "INSERT INTO prefix_tombstones (prefix, at) VALUES (?, ?) ON CONFLICT (prefix) DO UPDATE SET at = max(at, excluded.at)",
+    ),
+    deleteTombstonesRange: db.prepare("DELETE FROM tombstones WHERE key >= ? AND key < ?"),
+    deleteTombstonesFrom: db.prepare("DELETE FROM tombstones WHERE key >= ?"),
+    pruneTombstones: db.prepare("DELETE FROM tombstones WHERE at < ?"),
+    prunePrefixTombstones: db.prepare("DELETE FROM prefix_tombstones WHERE at < ?"),
+    anyOldTombstone: db
+      .prepare("SELECT 1 WHERE EXISTS (SELECT 1 FROM tombstones WHERE at < ?) OR EXISTS (SELECT 1 FROM prefix_tombstones WHERE at < ?)")
+      .pluck(),
     anyExpired: db.prepare("SELECT 1 FROM entries WHERE expires_at <= ? LIMIT 1").pluck(),
     deleteExpired: db.prepare("DELETE FROM entries WHERE expires_at <= ? RETURNING blob, key LIMIT ?").raw(),
   };

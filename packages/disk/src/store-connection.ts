@@ -49,7 +49,10 @@ export type EvictionListener = (key: string, reason: DropReason) => void;
  * directory over when a full file system leaves no other way.
  */
 export abstract class StoreConnection {
-  readonly counters = { ...emptyStats(), expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0, totalsRepaired: 0, diskFull: 0 };
+  readonly counters = {
+    ...emptyStats(),
+    ...{ expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0, totalsRepaired: 0, diskFull: 0, fillsRefused: 0 },
+  };
   readonly blobs: BlobStore;
   /** Grows each time the database was created anew: value files written before went with the old one. */
   epoch = 0;

@@ -353,8 +353,11 @@ export class TierStore extends StoreConnection {
       if (verify) this.sweepOrphans();
       const heartbeat = now - this.lastHeartbeat >= LEASE_MS / 4;
       // An idle tier takes the write lock only when access times are queued, rows have expired, or its lease is due.
-      const sweep = now - this.lastSweep >= MAINTENANCE_MS && this.sql!.anyExpired.get(now) !== undefined;
-      if (!verify && !heartbeat && !sweep && this.touches.size === 0) return;
+      const due = now - this.lastSweep >= MAINTENANCE_MS;
+      const sweep = due && this.sql!.anyExpired.get(now) !== undefined;
+      const oldTombstones = now - this.config.tombstoneTtl;
+      const prune = this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined;
+      if (!verify && !heartbeat && !sweep && !prune && this.touches.size === 0) return;
       const db = this.connection.db;
       db.pragma(`busy_timeout = ${busyMs}`);
       try {
@@ -365,6 +368,10 @@ export class TierStore extends StoreConnection {
             this.writeQueuedTouches(sql);
             if (verify) verifyTotals(sql, removed);
             if (heartbeat) this.renewLease(sql, now);
+            if (prune) {
+              sql.pruneTombstones.run(oldTombstones);
+              sql.prunePrefixTombstones.run(oldTombstones);
+            }
             makeRoom(sql, this.room(NO_KEY, now, SWEEP_BATCH), removed);
           },
           { countBusy: false, relieve: false },

@@ -6,10 +6,11 @@ const MiB = 1024 * 1024;
 
 // Default layout: values under 128 KiB inside the database, the 1 MiB value in a file.
 describeTierConformance("disk", {
-  create: () => disk({ dir: tempDir("conformance"), maxBytes: 8 * MiB }),
+  create: () => disk({ dir: tempDir("conformance"), maxBytes: 8 * MiB, tombstoneTtl: 400 }),
   cleanup: cleanupTempDirs,
   largeValueBytes: MiB,
   oversizedValueBytes: 9 * MiB,
+  conditionalFills: { tombstoneTtl: 400 },
 });
 
 // Every value of 64 bytes or more in its own file (a 10-byte value stays inline: the suite checks its size).
@@ -18,6 +19,7 @@ describeTierConformance("disk (values from 64 bytes in files)", {
   cleanup: cleanupTempDirs,
   largeValueBytes: MiB,
   oversizedValueBytes: 9 * MiB,
+  conditionalFills: true,
 });
 
 // Every value inside the database.

@@ -203,6 +203,11 @@ export class HybridTier implements CacheTier {
     return leaving !== undefined && remainingTtl(leaving.expiresAt) !== 0;
   }
 
+  /** The disk level's value limit, when it states one (see CacheTier.maxValueBytes). */
+  get maxValueBytes(): number | undefined {
+    return this.lower.maxValueBytes;
+  }
+
   // ─── writes ──────────────────────────────────────────────────────────────────
 
   /**
@@ -220,7 +225,9 @@ export class HybridTier implements CacheTier {
     this.guard.invalidate(key);
     const ticket = this.guard.begin(key);
     try {
-      await this.lower.set(key, value, ttl === undefined ? undefined : { ttl });
+      // Fields this tier does not use (fill, loadStartedAt…) go on to the disk level; `transfer` does
+      // not: memory may keep the same buffer.
+      await this.lower.set(key, value, lowerOptions(options, ttl));
     } catch (error) {
       this.guard.end(ticket);
       if (!isZarrsCacheError(error, "VALUE_TOO_LARGE")) {
@@ -235,10 +242,13 @@ export class HybridTier implements CacheTier {
     let admissible = this.hot.fits(key, value) && !ticket.stale && !this.closed;
     try {
       // A `diskTier` may apply a default TTL the hybrid cannot know: take the expiry it actually gave.
-      if (admissible && ttl === undefined && !this.config.lowerExpiryKnown) {
+      // A fill the disk level refused (a newer value of another process is there, or a tombstone):
+      // memory takes what the disk level holds, never the refused bytes.
+      if (admissible && (options?.fill === true || (ttl === undefined && !this.config.lowerExpiryKnown))) {
         const written = await this.readBack(key);
         admissible = written !== undefined;
         expiresAt = written?.expiresAt;
+        if (written !== undefined && options?.fill === true) value = written.value;
       }
     } catch {
       // The write succeeded; only the memory copy is skipped.
@@ -476,4 +486,11 @@ export class HybridTier implements CacheTier {
  */
 export function hybrid(options: HybridOptions): HybridTier {
   return new HybridTier(options);
+}
+
+/** The options for the disk level: the caller's, with the TTL in force and without `transfer`. */
+function lowerOptions(options: SetOptions | undefined, ttl: number | undefined): SetOptions | undefined {
+  if (options === undefined) return ttl === undefined ? undefined : { ttl };
+  const { transfer: _transfer, ...rest } = options;
+  return ttl === undefined ? rest : { ...rest, ttl };
 }

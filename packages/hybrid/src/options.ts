@@ -1,4 +1,4 @@
-import { type CacheTier, ZarrsCacheError, assertTtl, configNumber } from "@zarrs-cache/core";
+import { type CacheTier, ZarrsCacheError, assertKnownOptions, assertTtl, configNumber } from "@zarrs-cache/core";
 import type { DiskOptions } from "./disk-level.js";
 
 export interface HybridMemoryOptions {
@@ -114,8 +114,7 @@ export function resolveOptions(options: HybridOptions): ResolvedOptions {
 }
 
 function rejectUnknown(object: object, allowed: string[], path: string): void {
-  const unknown = Object.keys(object).find((key) => !allowed.includes(key));
-  if (unknown !== undefined) fail(`unknown option "${path}${unknown}" (known: ${allowed.map((k) => path + k).join(", ")})`);
+  assertKnownOptions(OWNER, object, allowed, path);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -161,6 +161,15 @@ export class KeyvTier implements CacheTier {
     return EXPIRED;
   }
 
+  /** The largest value `set` accepts, in bytes (the `maxValueBytes` option). */
+  get maxValueBytes(): number {
+    return this.options.maxValueBytes;
+  }
+
+  /**
+   * Stores a value. `fill` and `loadStartedAt` are accepted and ignored: Keyv has no conditional
+   * write, so a fill is a plain set here (see the README, "Conditional fills").
+   */
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
     this.assertOpen();
     assertKey(key);

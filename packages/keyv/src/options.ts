@@ -1,4 +1,4 @@
-import { ZarrsCacheError, assertTtl, configNumber } from "@zarrs-cache/core";
+import { ZarrsCacheError, assertKnownOptions, assertTtl, configNumber } from "@zarrs-cache/core";
 import type { Keyv } from "keyv";
 import type { Encoding } from "./transport.js";
 
@@ -74,6 +74,7 @@ export function resolveOptions(options: KeyvTierOptions | undefined): ResolvedOp
     throw new ZarrsCacheError("INVALID_CONFIG", `keyvTier(keyv, options): options must be an object, got ${describe(options)}`);
   }
   const o = options ?? {};
+  assertKnownOptions("keyvTier()", o, ["name", "ttl", "maxValueBytes", "encoding", "timeout", "retryAfter", "disconnectOnClose"]);
   configNumber("keyvTier()", "maxValueBytes", o.maxValueBytes, { min: 0, integer: true, optional: true });
   configNumber("keyvTier()", "timeout", o.timeout, { min: 0, optional: true });
   configNumber("keyvTier()", "retryAfter", o.retryAfter, { min: 0, optional: true });

@@ -64,6 +64,8 @@ describe("bad input", () => {
       [{ encoding: "hex" }, /"encoding"/],
       [{ name: "" }, /"name"/],
       [{ disconnectOnClose: "yes" }, /"disconnectOnClose"/],
+      [{ timout: 100 }, /unknown option "timout" — did you mean "timeout"\?/],
+      [{ bogus: true }, /unknown option "bogus" \(known: name, ttl/],
     ];
     for (const [options, pattern] of cases) {
       const error = await caught(() => keyvTier(new Keyv({ namespace: "zc" }), options));

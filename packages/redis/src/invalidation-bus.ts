@@ -35,7 +35,10 @@ const MAX_KEYS_PER_MESSAGE = 500;
  * event-loop turn), and hands invalidations from other nodes to listeners (fills only wake
  * single-flight waiters). Its own SUBSCRIBE connection is
  * watched: after any loss (or a connection that never came up) the next successful subscription
- * tells listeners `{ kind: "all" }`, because messages may have been missed meanwhile.
+ * tells listeners `{ kind: "all" }`, because messages may have been missed meanwhile. The first
+ * subscription does too, and so does adding a listener: whatever the tiers above hold from before
+ * this process joined the bus (a persistent disk level after a restart) may have missed writes of
+ * other nodes while it was down.
  */
 export class InvalidationBus {
   readonly nodeId = randomUUID();
@@ -46,7 +49,8 @@ export class InvalidationBus {
   private pendingFlush: Promise<void> | undefined;
   private subscriber: Redis | undefined;
   private subscribed = false;
-  private missedMessages = false;
+  /** True until the first subscription: everything before it was missed. */
+  private missedMessages = true;
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private started = false;
@@ -63,7 +67,7 @@ export class InvalidationBus {
      * Sees every message before listeners (wakes single-flight waiters) and returns what the
      * listeners should get (undefined: nothing).
      */
-    private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync") => TierInvalidation | undefined,
+    private readonly onRemote: (message: TierInvalidation, source: "remote" | "resync" | "repair") => TierInvalidation | undefined,
     /** Keys another node filled, or whose lock it released: wakes single-flight waiters, never reaches listeners. */
     private readonly onFilled: (keys: string[]) => void,
     /** An invalidation of this node's that could not be published (other nodes may keep old copies). */
@@ -76,6 +80,18 @@ export class InvalidationBus {
 
   addListener(listener: (message: TierInvalidation) => void): () => void {
     this.listeners.add(listener);
+    // Its tiers may hold entries from before this process listened (a restart): drop them first.
+    queueMicrotask(() => {
+      if (this.closed || !this.listeners.has(listener)) return;
+      this.counters.resyncs++;
+      const message = this.onRemote({ kind: "all" }, "resync");
+      if (message === undefined) return;
+      try {
+        listener(message);
+      } catch {
+        // A faulty listener must not break the bus.
+      }
+    });
     this.start();
     return () => {
       this.listeners.delete(listener);
@@ -128,6 +144,17 @@ export class InvalidationBus {
 
   async publishPrefix(prefix: string): Promise<void> {
     if (!(await this.publish({ n: this.nodeId, s: this.namespace, p: prefix }))) this.onLost({ kind: "prefix", prefix });
+  }
+
+  /**
+   * Tells this node's own listeners that `keys` and `prefixes` were repaired: while Redis held
+   * their older copy, another process sharing a tier above Redis (a disk directory) may have
+   * copied it there, and this node ignores its own announcement on the bus.
+   */
+  deliverRepaired(keys: readonly string[], prefixes: readonly string[]): void {
+    if (this.closed) return;
+    if (keys.length > 0) this.deliver({ kind: "keys", keys: [...keys] }, "repair");
+    for (const prefix of prefixes) this.deliver({ kind: "prefix", prefix }, "repair");
   }
 
   /** Tells listeners to drop everything (messages may have been missed). */
@@ -253,7 +280,7 @@ export class InvalidationBus {
     this.deliver(invalidation, "remote");
   }
 
-  private deliver(received: TierInvalidation, source: "remote" | "resync"): void {
+  private deliver(received: TierInvalidation, source: "remote" | "resync" | "repair"): void {
     const message = this.onRemote(received, source);
     if (message === undefined) return;
     for (const listener of this.listeners) {

@@ -1,4 +1,4 @@
-import { ZarrsCacheError, assertTtl, configNumber } from "@zarrs-cache/core";
+import { ZarrsCacheError, assertKnownOptions, assertTtl, configNumber } from "@zarrs-cache/core";
 import { MAX_PX } from "./entry-format.js";
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis";
 
@@ -56,6 +56,12 @@ export interface RedisTierOptions {
   connectTimeout?: number;
   /** Largest value accepted, in bytes (default 64 MiB). */
   maxValueBytes?: number;
+  /**
+   * How long a delete, prefix delete or clear leaves a tombstone, in ms (default 60000): a
+   * read-through fill whose load began before the tombstone, or longer ago than this, is refused
+   * (see the README, "Conditional fills"). Keep it above the TieredCache's `loadTimeout`.
+   */
+  tombstoneTtl?: number;
   /** Batch commands issued in the same tick into one write (ioredis enableAutoPipelining; default true). */
   autoPipelining?: boolean;
   /** Circuit breaker settings, or false to disable it. */
@@ -84,6 +90,7 @@ export interface ResolvedOptions {
   commandTimeout: number;
   connectTimeout: number;
   maxValueBytes: number;
+  tombstoneTtl: number;
   autoPipelining: boolean;
   breaker: Required<BreakerOptions> | false;
   bus: Required<BusOptions> | false;
@@ -92,9 +99,11 @@ export interface ResolvedOptions {
 }
 
 const OWNER = "redis()";
+/** Default tombstone lifetime: the TieredCache's default loadTimeout (30 s) with a wide margin. */
+export const DEFAULT_TOMBSTONE_TTL = 60_000;
 const KNOWN = new Set([
   "url", "connection", "cluster", "clusterOptions", "client", "keyPrefix", "ttl", "commandTimeout", "connectTimeout",
-  "maxValueBytes", "autoPipelining", "breaker", "bus", "singleFlight", "repair", "name",
+  "maxValueBytes", "tombstoneTtl", "autoPipelining", "breaker", "bus", "singleFlight", "repair", "name",
 ]);
 
 function invalid(option: string, message: string): ZarrsCacheError {
@@ -106,9 +115,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function checkKeys(option: string, value: Record<string, unknown>, allowed: string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw invalid(`${option}.${key}`, `is not known (use ${allowed.join(", ")})`);
-  }
+  assertKnownOptions(OWNER, value, allowed, `${option}.`);
 }
 
 function resolveSource(options: RedisTierOptions): ConnectionSource {
@@ -177,7 +184,7 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
   if (!isObject(options) || Array.isArray(options)) {
     throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: options must be an object like { url: "redis://127.0.0.1:6379", keyPrefix: "zc:" }`);
   }
-  for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw invalid(key, "is not a known option");
+  assertKnownOptions(OWNER, options, [...KNOWN]);
 
   const keyPrefix = options.keyPrefix ?? "zc:";
   if (typeof keyPrefix !== "string" || keyPrefix.length === 0) {
@@ -193,6 +200,8 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
   const commandTimeout = positive("commandTimeout", options.commandTimeout, 500);
   const connectTimeout = positive("connectTimeout", options.connectTimeout, 2000);
   configNumber(OWNER, "maxValueBytes", options.maxValueBytes, { min: 0, integer: true, optional: true });
+  configNumber(OWNER, "tombstoneTtl", options.tombstoneTtl, { min: 1, integer: true, optional: true });
+  if (options.tombstoneTtl !== undefined && options.tombstoneTtl > MAX_PX) throw invalid("tombstoneTtl", `must be at most ${MAX_PX} ms`);
 
   let breaker: ResolvedOptions["breaker"] = { failures: 5, cooldown: 2000 };
   if (options.breaker === false) breaker = false;
@@ -245,6 +254,7 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
     commandTimeout,
     connectTimeout,
     maxValueBytes: options.maxValueBytes ?? 64 * 1024 * 1024,
+    tombstoneTtl: options.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL,
     autoPipelining: flag("autoPipelining", options.autoPipelining, true),
     breaker,
     bus,

@@ -20,6 +20,15 @@ import { CommandRunner, type RedisClient } from "./runner.js";
 import { scanBatches, unlinkBatch } from "./scan.js";
 import { DELETE_IF_HEADER } from "./scripts.js";
 import { SingleFlight } from "./single-flight.js";
+import {
+  CONDITIONAL_FILL,
+  DELETE_TO_TOMBSTONE,
+  PREFIX_TOMBSTONE_CHECK,
+  RECORD_PREFIX_TOMBSTONE,
+  ServerClock,
+  isTombstone,
+  prefixTombstoneHash,
+} from "./tombstones.js";
 
 /** Events of a RedisTier (`tier.events.on(...)`). A TieredCache reports failed calls itself too. */
 export interface RedisTierEvents {
@@ -27,8 +36,11 @@ export interface RedisTierEvents {
   error: { operation: string; error: unknown };
   /** The circuit breaker changed state. */
   breaker: { state: BreakerState; previous: BreakerState };
-  /** An invalidation from another node, or a resync (`{ kind: "all" }`) after messages may have been missed. */
-  invalidation: { message: TierInvalidation; source: "remote" | "resync" };
+  /**
+   * An invalidation from another node, a resync (`{ kind: "all" }`) after messages may have been
+   * missed, or this node's own repaired keys ("repair": see the README, "Partitions").
+   */
+  invalidation: { message: TierInvalidation; source: "remote" | "resync" | "repair" };
   /**
    * A write's Redis update or invalidation failed, so Redis may hold an older value ("pending":
    * this node reads those keys as misses), or such keys were deleted from Redis and their
@@ -45,6 +57,8 @@ export interface RedisTierStats extends TierStats {
   rejected: number;
   /** Values found that this tier did not write (foreign or damaged), answered as misses. */
   corrupt: number;
+  /** Read-through fills not stored: a live entry was there, or a tombstone (or the window) said the load was too old. */
+  fillsRefused: number;
   /** Errors the connection reported (failed connects, resets). */
   connectionErrors: number;
   /** Invalidation messages sent / failed to send / received from other nodes / unreadable. */
@@ -120,17 +134,21 @@ export class RedisTier implements CacheTier {
   private readonly onClientError: (error: unknown) => void;
   private readonly onClientReady: () => void;
   private readonly counters = {
-    hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, timeouts: 0, rejected: 0, corrupt: 0,
+    hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, timeouts: 0, rejected: 0, corrupt: 0, fillsRefused: 0,
     connectionErrors: 0, published: 0, publishErrors: 0, received: 0, badMessages: 0, resyncs: 0, subscriberLosses: 0,
     locksTaken: 0, lockWaits: 0, lockWaitHits: 0, lockWaitTimeouts: 0, lateHits: 0, lockTakeovers: 0, locksAbandoned: 0,
     repairsDone: 0, repairFailures: 0, repairMisses: 0,
   };
   private closed = false;
+  private readonly serverClock = new ServerClock();
+  /** The hash of this namespace's prefix tombstones (see tombstones.ts). */
+  private readonly prefixTombstones: string;
 
   constructor(options: RedisTierOptions = {}) {
     this.options = resolveOptions(options);
     this.name = this.options.name;
     this.prefix = this.options.keyPrefix;
+    this.prefixTombstones = prefixTombstoneHash(this.prefix);
     const { client, owned } = createClient(this.options);
     this.client = client;
     this.owned = owned;
@@ -161,7 +179,8 @@ export class RedisTier implements CacheTier {
       if (this.events.has("repair")) this.events.emit("repair", event);
     };
     const { repair, keyPrefix } = this.options;
-    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair);
+    const tombstoneTtl = this.options.tombstoneTtl;
+    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair, tombstoneTtl);
     // With the breaker on, its closing (probed at once on "ready") triggers the repair instead.
     this.onClientReady = () => {
       if (this.breaker === undefined || this.breaker.closed) this.repair.repairSoon();
@@ -174,6 +193,11 @@ export class RedisTier implements CacheTier {
       // Waiters are woken by the writer's invalidation message, so listen from the start.
       this.bus?.start();
     }
+  }
+
+  /** The largest value `set` accepts, in bytes (the `maxValueBytes` option). */
+  get maxValueBytes(): number {
+    return this.options.maxValueBytes;
   }
 
   /** "closed", "open" or "half-open" ("closed" when the breaker is disabled). */
@@ -254,15 +278,18 @@ export class RedisTier implements CacheTier {
     const full = this.prefix + key;
     // A TTL past MAX_PX (Redis would refuse it) lives in the header only; decode() then drops the entry.
     const px = ttl !== undefined && ttl <= MAX_PX ? ttl : undefined;
-    try {
-      await this.runner.run("set", () => (px === undefined ? this.client.set(full, payload) : this.client.set(full, payload, "PX", px)));
-    } catch (error) {
-      // Redis may keep the older value: remember to delete it and tell the other nodes once it is back.
-      // (A failed fill holds nothing newer than what the others would load themselves.)
-      if (options?.fill !== true) this.repair.staleKey(key);
-      throw error;
+    if (options?.fill === true) {
+      if (await this.fill(key, full, payload, px, options.loadStartedAt)) this.counters.sets++;
+    } else {
+      try {
+        await this.runner.run("set", () => (px === undefined ? this.client.set(full, payload) : this.client.set(full, payload, "PX", px)));
+      } catch (error) {
+        // Redis may keep the older value: remember to delete it and tell the other nodes once it is back.
+        this.repair.staleKey(key);
+        throw error;
+      }
+      this.counters.sets++;
     }
-    this.counters.sets++;
     if (this.flight !== undefined) {
       const heldLock = this.flight.release(key);
       this.flight.wakeKeys([key]);
@@ -282,7 +309,9 @@ export class RedisTier implements CacheTier {
     assertKey(key);
     let removed: number;
     try {
-      removed = await this.runner.run("delete", () => this.client.unlink(this.prefix + key));
+      // A tombstone rather than nothing: a fill whose load began before this delete cannot land after it.
+      const reply = await this.runner.run("delete", () => DELETE_TO_TOMBSTONE.run(this.client, [this.prefix + key], [this.options.tombstoneTtl]));
+      removed = this.replyCode(reply);
     } catch (error) {
       this.repair.staleKey(key);
       throw error;
@@ -299,6 +328,8 @@ export class RedisTier implements CacheTier {
     if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "deletePrefix(prefix) needs a string prefix");
     let removed = 0;
     try {
+      // Recorded first: a fill whose load began before this point is refused while the scan runs and after.
+      await this.runner.run("deletePrefix", () => RECORD_PREFIX_TOMBSTONE.run(this.client, [this.prefixTombstones], [prefix, this.options.tombstoneTtl]));
       for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
         removed += await unlinkBatch(this.runner, this.client, node, keys);
       }
@@ -316,7 +347,8 @@ export class RedisTier implements CacheTier {
     this.assertOpen();
     assertKey(key);
     if (this.repair.covers(key)) return false;
-    return (await this.runner.run("has", () => this.client.exists(this.prefix + key))) > 0;
+    const head = await this.runner.run("has", () => this.client.getrange(this.prefix + key, 0, 0));
+    return head !== "" && head !== "t";
   }
 
   /** Removes every key of this namespace (`keyPrefix`), and nothing else. */
@@ -327,8 +359,9 @@ export class RedisTier implements CacheTier {
   async *keys(prefix = ""): AsyncIterable<string> {
     this.assertOpen();
     const seen = new Set<string>();
-    for await (const { keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
-      for (const full of keys) {
+    for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
+      const live = await this.withoutTombstones(node, keys);
+      for (const full of live) {
         // SCAN may return a key twice (while Redis rehashes).
         if (seen.has(full)) continue;
         seen.add(full);
@@ -390,6 +423,50 @@ export class RedisTier implements CacheTier {
     return `redis tier "${this.name}"`;
   }
 
+  /**
+   * A conditional fill (see tombstones.ts): stored only if no live entry is there and no tombstone
+   * of the key or of a prefix of it is as new as the load. A refused fill resolves (counted).
+   */
+  private async fill(key: string, full: string, payload: Buffer, px: number | undefined, loadStartedAt: number | undefined): Promise<boolean> {
+    const started = loadStartedAt ?? Date.now();
+    const age = () => Math.max(0, Date.now() - started);
+    const window = this.options.tombstoneTtl;
+    if (isCluster(this.client)) {
+      // The prefix hash lives in another slot: checked on its own first (a prefix delete racing
+      // between the two steps is covered by its scan, which runs after its tombstone is recorded).
+      const reply = await this.runner.run("set", () =>
+        PREFIX_TOMBSTONE_CHECK.run(this.client, [this.prefixTombstones], [age(), this.serverClock.toServer(started), key]),
+      );
+      if (this.replyCode(reply) !== 1) {
+        this.counters.fillsRefused++;
+        return false;
+      }
+    }
+    const keys = isCluster(this.client) ? [full] : [full, this.prefixTombstones];
+    const reply = await this.runner.run("set", () =>
+      CONDITIONAL_FILL.run(this.client, keys, [payload, px ?? 0, age(), this.serverClock.toServer(started), window, Date.now(), key]),
+    );
+    if (this.replyCode(reply) === 1) return true;
+    this.counters.fillsRefused++;
+    return false;
+  }
+
+  /** A tombstone script's reply {code, server time}: notes the server time, returns the code. */
+  private replyCode(reply: unknown): number {
+    if (!Array.isArray(reply)) return Number(reply);
+    this.serverClock.sample(reply[1]);
+    return Number(reply[0]);
+  }
+
+  /** The keys of a SCAN batch that hold values, not tombstones (one pipelined GETRANGE each). */
+  private async withoutTombstones(node: { pipeline: RedisClient["pipeline"] }, keys: string[]): Promise<string[]> {
+    const heads = await this.runner.run("keys", () => (node.pipeline(keys.map((key) => ["getrange", key, 0, 0])) as ReturnType<RedisClient["pipeline"]>).exec());
+    return keys.filter((_, i) => {
+      const [error, head] = heads?.[i] ?? [null, ""];
+      return error === null && head !== "" && head !== "t";
+    });
+  }
+
   /** GET and decode, no counting. */
   private fetch(key: string): Promise<CacheEntry | undefined> {
     const full = this.prefix + key;
@@ -400,7 +477,7 @@ export class RedisTier implements CacheTier {
   }
 
   private decode(full: string, stored: Buffer | null): CacheEntry | undefined {
-    if (stored === null) return undefined;
+    if (stored === null || isTombstone(stored)) return undefined;
     const entry = decodeEntry(stored);
     if (entry === null) {
       // Not written by this tier (another program shares the prefix) or damaged: a miss.

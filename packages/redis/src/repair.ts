@@ -1,10 +1,10 @@
 import type { CircuitBreaker } from "./breaker.js";
-import { isCluster } from "./connect.js";
 import type { InvalidationBus } from "./invalidation-bus.js";
 import type { RepairOptions } from "./options.js";
 import type { CommandRunner, RedisClient } from "./runner.js";
 import { scanBatches, unlinkBatch } from "./scan.js";
 import { StaleRecord } from "./stale-record.js";
+import { DELETE_TO_TOMBSTONE, RECORD_PREFIX_TOMBSTONE, prefixTombstoneHash } from "./tombstones.js";
 
 export interface RepairCounters {
   /** Recorded keys and prefixes repaired (deleted in Redis and announced on the bus). */
@@ -22,8 +22,8 @@ export interface RepairEvent {
   prefixes: string[];
 }
 
-/** Keys per UNLINK on a standalone server. */
-const UNLINK_BATCH = 500;
+/** Keys replaced by tombstones per batch of pipelined scripts. */
+const REPAIR_BATCH = 500;
 
 /**
  * Makes a write that failed to reach Redis (a partition, a timeout, a hung server) safe once
@@ -49,6 +49,8 @@ export class PartitionRepair {
     private readonly bus: InvalidationBus | undefined,
     private readonly counters: RepairCounters,
     private readonly onEvent: (event: RepairEvent) => void,
+    /** Repairs leave tombstones like deletes do (see tombstones.ts): ms they live. */
+    private readonly tombstoneTtl: number,
   ) {
     this.record = new StaleRecord(settings.maxKeys);
   }
@@ -131,8 +133,10 @@ export class PartitionRepair {
     let repaired = false;
     try {
       // Deleted before announced: a node that drops its copy on the message then misses in Redis too.
-      await this.unlinkKeys(keys);
+      await this.tombstoneKeys(keys);
       for (const prefix of prefixes) await this.unlinkPrefix(prefix);
+      // This node's tiers above Redis too: a sibling process may have copied the old value into a shared one.
+      this.bus?.deliverRepaired(keys, prefixes);
       await this.bus?.announce(keys, prefixes);
       repaired = true;
     } catch {
@@ -147,20 +151,19 @@ export class PartitionRepair {
     this.schedule(this.runAgain ? 0 : this.settings.retryInterval);
   }
 
-  private async unlinkKeys(keys: string[]): Promise<void> {
+  /** Replaces each key by a tombstone (a fill of the old value still in flight cannot land after the repair). */
+  private async tombstoneKeys(keys: string[]): Promise<void> {
     const client = this.client;
-    if (isCluster(client)) {
-      // Keys of one batch live in many slots: one UNLINK each, auto-pipelined per node.
-      await Promise.all(keys.map((key) => this.runner.run("repair", () => client.unlink(this.prefix + key))));
-      return;
-    }
-    for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
-      const batch = keys.slice(i, i + UNLINK_BATCH).map((key) => this.prefix + key);
-      await this.runner.run("repair", () => client.unlink(...batch));
+    for (let i = 0; i < keys.length; i += REPAIR_BATCH) {
+      // One script each (keys live in many slots on a Cluster), auto-pipelined.
+      const batch = keys.slice(i, i + REPAIR_BATCH);
+      await Promise.all(batch.map((key) => this.runner.run("repair", () => DELETE_TO_TOMBSTONE.run(client, [this.prefix + key], [this.tombstoneTtl]))));
     }
   }
 
   private async unlinkPrefix(prefix: string): Promise<void> {
+    const hash = prefixTombstoneHash(this.prefix);
+    await this.runner.run("repair", () => RECORD_PREFIX_TOMBSTONE.run(this.client, [hash], [prefix, this.tombstoneTtl]));
     for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
       await unlinkBatch(this.runner, this.client, node, keys);
     }

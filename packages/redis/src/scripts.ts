@@ -34,3 +34,22 @@ export const RELEASE_LOCK = new OneKeyScript(
 export const DELETE_IF_HEADER = new OneKeyScript(
   'if redis.call("GETRANGE", KEYS[1], 0, string.len(ARGV[1]) - 1) == ARGV[1] then return redis.call("UNLINK", KEYS[1]) end return 0',
 );
+
+/**
+ * A Lua script over any number of keys (all in one slot on a Cluster), sent as EVALSHA and, when
+ * the server does not know it yet, as EVAL.
+ */
+export class Script {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  run(client: RedisClient, keys: readonly string[], args: readonly (string | Buffer | number)[]): Promise<unknown> {
+    return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      return client.eval(this.source, keys.length, ...keys, ...args);
+    });
+  }
+}

@@ -165,7 +165,8 @@ describeRedis("invalidation bus (in one process, two nodes)", { shared: true }, 
     await one.set("k", bytes(1));
     await waitFor(() => redisTierOf(two).stats().badMessages === 2);
     await sleep(50);
-    expect(got).toEqual([]);
+    // Only the resyncs of joining the bus (a new listener, the first subscription): nothing from the other namespace.
+    expect(got.filter((message) => message.kind !== "all")).toEqual([]);
   });
 });
 

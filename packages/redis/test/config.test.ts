@@ -17,7 +17,7 @@ function configError(fn: () => unknown): string {
 describe("redis(): configuration errors name the option", () => {
   const cases: [string, unknown, RegExp][] = [
     ["options that are not an object", "redis://x", /options must be an object/],
-    ["an unknown option (a typo)", { keyprefix: "zc:" }, /"keyprefix" is not a known option/],
+    ["an unknown option (a typo)", { keyprefix: "zc:" }, /unknown option "keyprefix" — did you mean "keyPrefix"\?/],
     ["an empty keyPrefix", { keyPrefix: "" }, /"keyPrefix"/],
     ["a keyPrefix that is not a string", { keyPrefix: 42 }, /"keyPrefix"/],
     ["a URL with another scheme", { url: "http://127.0.0.1:6379" }, /"url"/],

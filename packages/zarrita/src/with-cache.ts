@@ -1,5 +1,14 @@
 import type { AbsolutePath, AsyncReadable, GetOptions, RangeQuery } from "@zarrita/storage";
-import { type KeyKind, type PrefetchLoader, type TieredCache, ZarrsCacheError, assertKnownOptions, classifyKey } from "@zarrs-cache/core";
+import {
+  type KeyKind,
+  type PrefetchLoader,
+  type StoreBinding,
+  type TieredCache,
+  ZarrsCacheError,
+  assertKnownOptions,
+  bindStore,
+  classifyKey,
+} from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
 import { StoreKeys, storeIdentity } from "./keys.js";
 import { withOverrides } from "./with-overrides.js";
@@ -27,6 +36,9 @@ export interface CacheExtensionOptions extends WithCacheOptions {
 }
 
 type Writable = { set?: (key: AbsolutePath, value: Uint8Array) => unknown };
+
+/** Where `cachingOverrides` hands `withCache` the binding (not installed as a store method). */
+const BINDING = Symbol("binding");
 
 function copyOf(value: Uint8Array): Uint8Array {
   // Uint8Array#slice copies; a Buffer's slice would only be a view.
@@ -129,7 +141,15 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
     return copy ? pending.then(handOut) : pending;
   };
 
+  const binding: StoreBinding = {
+    cache,
+    keys,
+    ranges: innerGetRange !== undefined,
+    fetch: (path, range, signal) => load(path as AbsolutePath, range, signal),
+  };
+
   return {
+    [BINDING]: binding,
     get(path: AbsolutePath, opts?: GetOptions): Promise<Uint8Array | undefined> {
       if (shouldCache !== undefined) return read(path, undefined, opts);
       // The hot path, kept flat: an L1 hit is answered with no await and no key classification.
@@ -217,5 +237,9 @@ function registerOnce(cache: TieredCache, prefix: string, load: PrefetchLoader):
  */
 export function withCache<S extends AsyncReadable>(store: S, cache: TieredCache, options: WithCacheOptions = {}): S {
   validate("withCache()", cache, options, OPTION_NAMES);
-  return withOverrides(store, cachingOverrides("withCache()", store, cache, options)) as S;
+  const overrides = cachingOverrides("withCache()", store, cache, options);
+  const wrapper = withOverrides(store, overrides);
+  // Tools handed only the store (warmRegion) find the cache and dataset behind it.
+  bindStore(wrapper, overrides[BINDING]);
+  return wrapper as S;
 }
