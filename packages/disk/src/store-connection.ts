@@ -15,6 +15,7 @@ import {
   walBytesFor,
 } from "./database.js";
 import { isFull } from "./full-disk.js";
+import { throwIfNativeAddonFailed } from "./native-addon.js";
 import type { ResolvedDiskOptions } from "./options.js";
 import {
   type DropReason,
@@ -177,6 +178,7 @@ export abstract class StoreConnection {
       connection = connect(dir, this.settings());
       this.blobs.ensureDir();
     } catch (error) {
+      throwIfNativeAddonFailed(error, `disk tier "${name}"`);
       if (isZarrsCacheError(error)) throw error;
       // Once the directory has worked, a failure to reopen it is an I/O failure (a full disk, say), not bad config.
       if (this.opened) {
