@@ -47,6 +47,18 @@ export function testBytes(length: number, seed = 1): Uint8Array {
   return out;
 }
 
+/** A seeded generator of numbers in [0, 1) (mulberry32), so a failing randomized test can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 const bytes = testBytes;
 
 /** Byte-for-byte equality, without Buffer (the suite also runs in browsers). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CACHE_KEY_FORMAT, CacheKeys, cacheKey, isZarrsCacheError, parseCacheKey, type KeyRange } from "../src/index.js";
+import { seededRandom } from "../src/testing.js";
 
 /** The key format before `zc1`: `namespace:path`, ranges as `\0offset+length` or `\0-suffix`. */
 function oldFormatKey(namespace: string, path: string, range?: KeyRange): string {
@@ -11,17 +12,6 @@ function oldFormatKey(namespace: string, path: string, range?: KeyRange): string
 /** What a tier that stores keys as UTF-8 text (Redis, Keyv) reads back. */
 const throughUtf8 = (key: string) => Buffer.from(key, "utf8").toString("utf8");
 
-/** mulberry32: a small seeded generator, so every failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Characters that matter to the encoding (its separators, escapes and range syntax) and a few that do not.
 const ALPHABET = ["a", "b", "/", ":", "|", "%", "\u0000", "r", "n", "c", "u", "D", "8", "0", "1", "+", "-", "z"];
@@ -147,7 +137,7 @@ describe("cache keys", () => {
   });
 
   it("never builds a key of the old format, so old entries are never served", () => {
-    const next = random(20261201);
+    const next = seededRandom(20261201);
     for (let i = 0; i < 3000; i++) {
       const namespace = randomString(next, 6) || "n";
       const path = `/${randomString(next, 6)}`;
@@ -165,7 +155,7 @@ describe("cache keys", () => {
 
   it("holds its properties over random namespaces, paths and ranges (seeded)", () => {
     for (const seed of [1, 2, 3]) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const namespaces = Array.from({ length: 12 }, () => randomString(next, 5));
       const paths = Array.from({ length: 40 }, () => randomString(next, 6));
       const byKey = new Map<string, string>();

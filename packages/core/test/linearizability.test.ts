@@ -4,21 +4,11 @@
 import { type CacheTier, type TieredCache, type WritePolicy, createCache } from "@zarrs-cache/core";
 import { memory } from "@zarrs-cache/memory";
 import { afterEach, describe, expect, it } from "vitest";
+import { seededRandom } from "@zarrs-cache/core/testing";
 
 const KEY = "ds:/temp/c/0";
 const MiB = 1024 * 1024;
 
-/** A small seeded generator (mulberry32): the same history shape on every run. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pause = (ms: number) => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)));
 
@@ -77,9 +67,9 @@ afterEach(async () => {
 });
 
 async function history(policy: WritePolicy, withSlowTier: boolean, seed: number) {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   let builder = createCache({ writePolicy: policy }).tier(memory({ maxBytes: 4 * MiB, name: "l1" }));
-  if (withSlowTier) builder = builder.tier(slowTier(random(seed + 1)));
+  if (withSlowTier) builder = builder.tier(slowTier(seededRandom(seed + 1)));
   const cache = builder.build();
   open.push(cache);
 

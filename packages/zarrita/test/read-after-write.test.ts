@@ -7,6 +7,7 @@ import { MemoryTier, memory } from "@zarrs-cache/memory";
 import { withCache } from "@zarrs-cache/zarrita";
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "./fixtures.js";
+import { seededRandom } from "@zarrs-cache/core/testing";
 
 const VALUE_BYTES = 64;
 
@@ -26,17 +27,6 @@ function versionOf(bytes: Uint8Array | undefined): number {
   return words[0]!;
 }
 
-/** mulberry32: seeded, so a failing interleaving's workload can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * An in-memory zarrita store with real latency. A read takes its snapshot somewhere inside its
@@ -154,7 +144,7 @@ function setup(writePolicy: WritePolicy, slowSecondTier: boolean, latency: () =>
  * of them. Returns the violations found.
  */
 async function linearizability(writePolicy: WritePolicy, slowSecondTier: boolean, seed: number): Promise<string[]> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const { upstream, store } = setup(writePolicy, slowSecondTier, () => next() * 3);
   const paths = ["/a/c/0", "/a/c/1", "/b/zarr.json"] as AbsolutePath[];
   paths.forEach((path, i) => upstream.seed(path, 1000 * (i + 1)));
@@ -244,7 +234,7 @@ describe("reads after a write through withCache", () => {
     for (const writePolicy of ["write-through", "write-around"] as const) {
       for (const seed of [5, 6, 7, 8]) {
         // Random store latency: unordered, the store and the cache could take the writes in different orders.
-        const next = random(seed);
+        const next = seededRandom(seed);
         const { upstream, store } = setup(writePolicy, false, () => next() * 4);
         const path = "/w/c/0" as AbsolutePath;
         upstream.seed(path, 1);
