@@ -59,6 +59,27 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * A loader that answers `value` only once `release()` is called, and says whether it started:
+ * for tests that hold a load in flight while something else (a write, an invalidation) happens.
+ */
+export function gatedLoader(value: Uint8Array): { load: () => Promise<Uint8Array>; release: () => void; started: () => boolean } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started = false;
+  return {
+    load: async () => {
+      started = true;
+      await gate;
+      return value;
+    },
+    release: () => release(),
+    started: () => started,
+  };
+}
+
 const bytes = testBytes;
 
 /** Byte-for-byte equality, without Buffer (the suite also runs in browsers). */

@@ -3,6 +3,7 @@ import { disk, type DiskTier } from "@zarrs-cache/disk";
 import { memory } from "@zarrs-cache/memory";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { gatedLoader } from "@zarrs-cache/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanupTempDirs, tempDir } from "./helpers.js";
 
@@ -25,23 +26,6 @@ function processOn(dir: string, options: TieredCacheOptions = {}): TieredCache {
 
 function diskOf(cache: TieredCache): DiskTier {
   return cache.levels[1] as DiskTier;
-}
-
-function gatedLoader(value: Uint8Array) {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let started = false;
-  return {
-    load: async () => {
-      started = true;
-      await gate;
-      return value;
-    },
-    release: () => release(),
-    started: () => started,
-  };
 }
 
 /** Key and prefix tombstones in the directory's database. */

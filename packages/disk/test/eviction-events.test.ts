@@ -1,21 +1,14 @@
 import { createCache } from "@zarrs-cache/core";
-import { disk, type DiskTier } from "@zarrs-cache/disk";
 import { afterEach, describe, expect, it } from "vitest";
-import { bytes, cleanupTempDirs, expectCode, tempDir } from "./helpers.js";
+import { bytes, cleanupTempDirs, closeOpenedTiers, expectCode, openedTier, tempDir } from "./helpers.js";
 
 const KiB = 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const open: DiskTier[] = [];
-function tier(dir: string, maxBytes: number): DiskTier {
-  const t = disk({ dir, maxBytes, fileThreshold: 64 * KiB });
-  t.open();
-  open.push(t);
-  return t;
-}
+const tier = openedTier;
 
 afterEach(async () => {
-  for (const t of open.splice(0)) await t.close().catch(() => undefined);
+  await closeOpenedTiers();
   cleanupTempDirs();
 });
 
@@ -52,7 +45,6 @@ describe("onEviction reports what this process evicted or reclaimed", () => {
     for (let i = 0; i < 4; i++) await t.set(`k${i}`, bytes(40 * KiB, i));
     expect(evicted).toEqual(["disk:k0:evict", "disk:k1:evict"]);
     await expectCode(() => t.onEviction(null as unknown as () => void), "INVALID_ARGUMENT");
-    open.pop();
     await cache.close();
   });
 });

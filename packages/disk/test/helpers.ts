@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isZarrsCacheError, type ZarrsCacheErrorCode } from "@zarrs-cache/core";
+import { disk, type DiskTier } from "@zarrs-cache/disk";
 import { expect } from "vitest";
 
 /** A fresh temporary directory; `cleanupTempDirs()` removes every one made so far. */
@@ -14,6 +15,18 @@ export function tempDir(label = "disk"): string {
 }
 export function cleanupTempDirs(): void {
   for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** An opened disk tier (64 KiB file threshold); `closeOpenedTiers()` closes every one made so far. */
+const opened: DiskTier[] = [];
+export function openedTier(dir: string, maxBytes: number): DiskTier {
+  const t = disk({ dir, maxBytes, fileThreshold: 64 * 1024 });
+  t.open();
+  opened.push(t);
+  return t;
+}
+export async function closeOpenedTiers(): Promise<void> {
+  for (const t of opened.splice(0)) await t.close().catch(() => undefined);
 }
 
 /** Deterministic pseudo-random bytes (the conformance suite's generator). */

@@ -1,23 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { disk, type DiskTier } from "@zarrs-cache/disk";
+import type { DiskTier } from "@zarrs-cache/disk";
 import { afterEach, describe, expect, it } from "vitest";
-import { bytes, cleanupTempDirs, expectCode, tempDir } from "./helpers.js";
+import { bytes, cleanupTempDirs, closeOpenedTiers, expectCode, openedTier, tempDir } from "./helpers.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-const open: DiskTier[] = [];
-function tier(dir: string, maxBytes: number): DiskTier {
-  const t = disk({ dir, maxBytes, fileThreshold: 64 * KiB });
-  t.open();
-  open.push(t);
-  return t;
-}
+const tier = openedTier;
 
 afterEach(async () => {
-  for (const t of open.splice(0)) await t.close().catch(() => undefined);
+  await closeOpenedTiers();
   cleanupTempDirs();
 });
 
@@ -66,7 +60,6 @@ describe("one bound per directory: the smallest maxBytes of the processes using 
     const dir = tempDir("bound-lease");
     let t = tier(dir, 4 * MiB);
     await t.close();
-    open.pop();
     // A crashed process's registration: renewed 10 minutes ago, never removed.
     const db = new Database(path.join(dir, "zarrs-cache.sqlite"));
     db.prepare("INSERT INTO openers (id, max_bytes, seen_at) VALUES ('crashed', ?, ?)").run(64 * KiB, Date.now() - 600_000);

@@ -5,6 +5,7 @@ import { redis, type RedisTier } from "@zarrs-cache/redis";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { gatedLoader } from "@zarrs-cache/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { SHARED_URL, describeRedis, removeKeys, testPrefix } from "./helpers/redis-servers.js";
 
@@ -39,24 +40,6 @@ function node(keyPrefix: string, { deaf = false, cache = {} }: { deaf?: boolean;
 
 function redisOf(cache: TieredCache): RedisTier {
   return cache.levels[cache.levels.length - 1] as RedisTier;
-}
-
-/** A loader that answers `value` once `release()` is called, and says when it started. */
-function gatedLoader(value: Uint8Array) {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let started = false;
-  return {
-    load: async () => {
-      started = true;
-      await gate;
-      return value;
-    },
-    release: () => release(),
-    started: () => started,
-  };
 }
 
 async function waitFor(condition: () => boolean, ms = 3000): Promise<void> {
