@@ -14,6 +14,8 @@ export {
   type WriteResult,
 } from "./tiered-cache.js";
 export { DEFAULT_LOAD_TIMEOUT, DEFAULT_TTL, type Ttl, type TtlClasses } from "./tiered-cache-options.js";
+export { json, jsonCodec, text, textCodec, typed, TypedCache, type ByteCache, type ValueCodec, type ValueLoader } from "./values.js";
+export { CacheNamespace, namespace } from "./namespace.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
 export { DatasetArrays, type KeyPlace } from "./plugin-arrays.js";
 export { type PrefetchOptions, type PrefetchOutcome, type PrefetchTarget } from "./prefetch-queue.js";
