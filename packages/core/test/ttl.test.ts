@@ -1,4 +1,5 @@
 // TTL classes, their defaults, per-call TTLs and "never expire" (`false`), through every tier.
+import { readFileSync } from "node:fs";
 import { type CacheEntry, DEFAULT_TTL, type TieredCache, createCache, isZarrsCacheError } from "@zarrs-cache/core";
 import { memory } from "@zarrs-cache/memory";
 import { afterEach, describe, expect, it } from "vitest";
@@ -52,6 +53,13 @@ describe("TTL class defaults", () => {
       expect(await lifetime(tier.get("o"))).toBeUndefined();
       expect(await lifetime(tier.get("a"))).toBeGreaterThan(590_000);
     }
+  });
+
+  it("agree with the core README's table", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const row = (name: string) => readme.match(new RegExp(`^\\| \`ttl\\.${name}\` \\| ([^|]+) \\|`, "m"))?.[1]?.trim();
+    const documented = (ttl: number | false) => (ttl === false ? "`false` (no expiry)" : `${ttl.toLocaleString("en").replace(/,/g, " ")} ms`);
+    for (const name of ["metadata", "chunk", "other", "absent"] as const) expect(row(name)).toBe(documented(DEFAULT_TTL[name]));
   });
 
   it("an omitted (or undefined) class keeps its default; false means no expiry", async () => {
