@@ -45,6 +45,14 @@ export interface CacheEvents {
 }
 
 export type CacheEventType = keyof CacheEvents;
+
+/** Every event type, for checking a name a caller passed (the check below keeps it complete). */
+export const CACHE_EVENT_TYPES = [
+  "hit", "levelMiss", "miss", "join", "load", "set", "delete", "invalidate", "evict", "backfill", "abandon", "error",
+] as const satisfies readonly CacheEventType[];
+/** Fails to compile when an event is added to CacheEvents but not to CACHE_EVENT_TYPES. */
+type AllListed<Missing extends never> = Missing;
+type CacheEventTypesListed = AllListed<Exclude<CacheEventType, (typeof CACHE_EVENT_TYPES)[number]>>;
 export type CacheEventListener<T extends CacheEventType> = (event: CacheEvents[T]) => void;
 
 /**
@@ -86,8 +94,48 @@ export class Emitter<E> {
     }
   }
 
+  /**
+   * Calls `listener` for the next `type` event only, then removes it. Returns an unsubscribe
+   * function; `off(type, listener)` removes it too.
+   */
+  once<K extends keyof E>(type: K, listener: (event: E[K]) => void): () => void {
+    let unsubscribe: () => void = noop;
+    const wrapper = Object.assign(
+      (event: E[K]) => {
+        unsubscribe();
+        listener(event);
+      },
+      { [ONCE_OF]: listener },
+    );
+    unsubscribe = this.on(type, wrapper);
+    return unsubscribe;
+  }
+
+  /**
+   * Removes one registration of `listener` for `type` (also one made with `once`); true when
+   * one was found. A listener added twice is called twice and needs two `off`s.
+   */
+  off<K extends keyof E>(type: K, listener: (event: E[K]) => void): boolean {
+    const current = this.listeners[type];
+    if (!current) return false;
+    const at = current.findIndex((l) => l === listener || (l as OnceListener)[ONCE_OF] === listener);
+    if (at === -1) return false;
+    this.count--;
+    // Copy on write: an emit iterating the old list is not disturbed.
+    const next = current.slice(0, at).concat(current.slice(at + 1));
+    if (next.length === 0) delete this.listeners[type];
+    else this.listeners[type] = next;
+    return true;
+  }
+
   removeAll(): void {
     this.count = 0;
     for (const key of Object.keys(this.listeners)) delete (this.listeners as Record<string, unknown>)[key];
   }
 }
+
+/** Marks a `once` wrapper with the listener it wraps, so `off(type, listener)` finds it. */
+const ONCE_OF = Symbol("onceOf");
+type OnceListener = { [ONCE_OF]?: unknown };
+
+function noop(): void {}

@@ -1,8 +1,9 @@
 export { ZarrsCacheError, isZarrsCacheError, type ZarrsCacheErrorCode } from "./errors.js";
 export { emptyStats, type CacheEntry, type CacheTier, type SetOptions, type TierGetOptions, type TierInvalidation, type TierStats } from "./types.js";
-export { Emitter, type CacheEvents, type CacheEventListener, type CacheEventType, type EventOrigin } from "./events.js";
+export { CACHE_EVENT_TYPES, Emitter, type CacheEvents, type CacheEventListener, type CacheEventType, type EventOrigin } from "./events.js";
 export {
   TieredCache,
+  type CacheStats,
   type LevelStats,
   type Loader,
   type LoadOptions,
@@ -12,7 +13,9 @@ export {
   type WritePolicy,
   type WriteResult,
 } from "./tiered-cache.js";
-export { DEFAULT_LOAD_TIMEOUT } from "./tiered-cache-options.js";
+export { DEFAULT_LOAD_TIMEOUT, DEFAULT_TTL, type Ttl, type TtlClasses } from "./tiered-cache-options.js";
+export { json, jsonCodec, text, textCodec, typed, TypedCache, type ByteCache, type ValueCodec, type ValueLoader } from "./values.js";
+export { CacheNamespace, namespace } from "./namespace.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
 export { DatasetArrays, type KeyPlace } from "./plugin-arrays.js";
 export { type PrefetchOptions, type PrefetchOutcome, type PrefetchTarget } from "./prefetch-queue.js";

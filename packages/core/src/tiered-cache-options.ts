@@ -15,9 +15,38 @@ export type WritePolicy = "write-through" | "write-around";
 
 export const DEFAULT_LOAD_TIMEOUT = 30_000;
 
+/** A time to live in ms (a positive number), or `false` for no expiry. */
+export type Ttl = number | false;
+
+/**
+ * TTL classes: how long the cache keeps what a load brought in, by key kind. An omitted class
+ * takes its default (`DEFAULT_TTL`); `false` means no expiry.
+ */
+export interface TtlClasses {
+  /** zarr metadata (`zarr.json`, `.zarray`, `.zattrs`, `.zgroup`, `.zmetadata`); default 10 min. */
+  metadata?: Ttl;
+  /** chunks and shard ranges; default `false` (no expiry). */
+  chunk?: Ttl;
+  /** any other key; default `false` (no expiry). */
+  other?: Ttl;
+  /** a cached "does not exist" answer of the loader; default 10 min. */
+  absent?: Ttl;
+}
+
+/** The TTL of each class when `createCache({ ttl })` leaves it out. */
+export const DEFAULT_TTL: Readonly<Required<TtlClasses>> = Object.freeze({
+  metadata: 10 * 60_000,
+  chunk: false,
+  other: false,
+  absent: 10 * 60_000,
+});
+
 export interface TieredCacheOptions {
-  /** TTLs in ms per key kind; omitted means no expiry. `absent` is for cached "does not exist". */
-  ttl?: { metadata?: number; chunk?: number; other?: number; absent?: number };
+  /**
+   * TTL classes in ms, or `false` for no expiry (see `TtlClasses`). An omitted class takes its
+   * default: metadata and absent 10 min, chunk and other no expiry (`DEFAULT_TTL`).
+   */
+  ttl?: TtlClasses;
   /** Cache "absent" answers of the loader (default true). */
   negativeCaching?: boolean;
   /** write-through (default): store first, then cache the new value. write-around: invalidate. */
@@ -35,6 +64,14 @@ export interface TieredCacheOptions {
 export interface LoadOptions {
   /** The TTL class of the key (default "other"). */
   kind?: KeyKind;
+  /**
+   * The TTL of what this load caches, in ms, or `false` for no expiry; overrides the `kind`'s
+   * TTL class. An "absent" answer is cached for the shorter of this and the `absent` class. Only
+   * the caller that starts a load sets it (callers that join a load in flight share its TTL);
+   * a hit keeps the expiry its entry was stored with, and a lower-tier hit fills the tiers above
+   * it with the entry's remaining TTL.
+   */
+  ttl?: Ttl;
   /**
    * Ends this caller's wait. The load itself is aborted (its loader's signal fires) only when
    * every caller waiting for it has aborted.
@@ -66,6 +103,35 @@ export interface WriteResult {
   tiers: TierWriteOutcome[];
 }
 
+/**
+ * What `TieredCache.stats()` reports: demand reads only (prefetches count as neither hit nor miss).
+ */
+export interface CacheStats extends TierStats {
+  /** Reads answered by some tier (a cached "absent" included). */
+  hits: number;
+  /** Reads no tier could answer: each went to the loader (or, for `get()`, found nothing). */
+  misses: number;
+  /** hits / (hits + misses); 0 before the first read. Readers that joined a load in flight (`joins`) are in neither. */
+  hitRate: number;
+  /** Reads answered by a cached "absent" (also counted in `hits`). */
+  absentHits: number;
+  /** Loader calls, and those that threw. */
+  loads: number;
+  loadErrors: number;
+  /** Readers that joined a load already in flight. */
+  joins: number;
+  /** Lower-tier hits copied into the tiers above. */
+  backfills: number;
+  /** Values a tier refused as too large (they live in the tiers that can hold them). */
+  tooLarge: number;
+  /** Loads abandoned by `loadTimeout`, and because every waiting caller aborted. */
+  loadTimeouts: number;
+  loadAborts: number;
+  /** Fills of lower tiers in flight now, and fills skipped past `maxPendingWrites`. */
+  pendingWrites: number;
+  droppedWrites: number;
+}
+
 /** Per-level counters of a TieredCache, beside the tier's own stats. */
 export interface LevelStats {
   name: string;
@@ -80,7 +146,7 @@ export interface LevelStats {
 const OPTION_NAMES = ["ttl", "negativeCaching", "writePolicy", "maxPendingWrites", "loadTimeout"] as const;
 const TTL_NAMES = ["metadata", "chunk", "other", "absent"] as const;
 const KINDS: readonly string[] = ["metadata", "chunk", "other"];
-const LOAD_OPTION_NAMES = ["kind", "signal"] as const;
+const LOAD_OPTION_NAMES = ["kind", "signal", "ttl"] as const;
 
 /** Checks createCache()/TieredCache options; throws INVALID_CONFIG naming the option. */
 export function validateCacheOptions(options: TieredCacheOptions): void {
@@ -94,9 +160,7 @@ export function validateCacheOptions(options: TieredCacheOptions): void {
       throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "ttl" must be an object like { chunk: 60000 }, got ${got}`);
     }
     assertKnownOptions("createCache()", options.ttl, TTL_NAMES, "ttl.");
-    for (const [kind, value] of Object.entries(options.ttl)) {
-      if (value !== undefined) configNumber("createCache()", `ttl.${kind}`, value, { min: 1 });
-    }
+    for (const [kind, value] of Object.entries(options.ttl)) assertTtlOption("INVALID_CONFIG", "createCache()", `ttl.${kind}`, value);
   }
   if (options.writePolicy !== undefined && options.writePolicy !== "write-through" && options.writePolicy !== "write-around") {
     const got = describe(options.writePolicy);
@@ -115,6 +179,32 @@ export function validateCacheOptions(options: TieredCacheOptions): void {
       `createCache(): option "loadTimeout" must be a number of ms >= 1, or false for no bound, got ${describe(timeout)}`,
     );
   }
+}
+
+/**
+ * Checks a TTL option: undefined (the default), a positive finite number of ms, or `false` for no
+ * expiry. 0, Infinity and null are refused by name: caches disagree on what they mean.
+ */
+export function assertTtlOption(code: "INVALID_CONFIG" | "INVALID_ARGUMENT", owner: string, name: string, value: unknown): void {
+  if (value === undefined || value === false) return;
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return;
+  const hint =
+    value === 0 || value === Number.POSITIVE_INFINITY || value === null
+      ? " (ambiguous: use false for no expiry, or leave the option out for the default)"
+      : "";
+  throw new ZarrsCacheError(code, `${owner}: option "${name}" must be a positive number of ms, or false for no expiry, got ${describe(value)}${hint}`);
+}
+
+/** The TTL classes with defaults applied: ms, or undefined for no expiry. */
+export function ttlClassesOf(options: TieredCacheOptions): Record<KeyKind | "absent", number | undefined> {
+  const given = options.ttl ?? {};
+  const pick = (name: keyof TtlClasses) => msOrNever(given[name] ?? DEFAULT_TTL[name]);
+  return { metadata: pick("metadata"), chunk: pick("chunk"), other: pick("other"), absent: pick("absent") };
+}
+
+/** A checked TTL as the tiers take it: ms, or undefined for no expiry. */
+export function msOrNever(ttl: Ttl): number | undefined {
+  return ttl === false ? undefined : ttl;
 }
 
 /** The load timeout in ms, or undefined for none. */
@@ -141,9 +231,10 @@ export function assertLoadOptions(method: string, options: unknown): asserts opt
     throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): options must be an object, got ${describe(options)}`);
   }
   for (const name in options) {
-    if (name !== "kind" && name !== "signal") unknownLoadOption(method, options);
+    if (name !== "kind" && name !== "signal" && name !== "ttl") unknownLoadOption(method, options);
   }
-  const { kind, signal } = options as LoadOptions;
+  const { kind, signal, ttl } = options as LoadOptions;
+  if (ttl !== undefined) assertTtlOption("INVALID_ARGUMENT", `${method}()`, "ttl", ttl);
   if (kind !== undefined && !KINDS.includes(kind)) {
     const got = describe(kind);
     throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}(): option "kind" must be "metadata", "chunk" or "other", got ${got}`);

@@ -1,7 +1,7 @@
 import { Changes, type KeyMatcher } from "./changes.js";
 import { Deadlines } from "./deadlines.js";
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
-import { Emitter, type CacheEvents } from "./events.js";
+import { CACHE_EVENT_TYPES, Emitter, type CacheEventListener, type CacheEvents, type CacheEventType } from "./events.js";
 import { Flight, type AbandonListener } from "./flight.js";
 import { PendingWrites } from "./pending-writes.js";
 import {
@@ -15,31 +15,33 @@ import {
   type Speculation,
 } from "./prefetch-queue.js";
 import type { CacheEntry, CacheTier, SetOptions, TierGetOptions, TierInvalidation, TierStats } from "./types.js";
-import { assertKey, assertSetOptions, assertValue, describe, remainingTtl } from "./validate.js";
+import { assertKey, assertSetOptions, assertValue, closestName, describe, remainingTtl } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
 import {
   assertLoadArguments,
   assertLoadOptions,
   loadTimeoutOf,
+  msOrNever,
+  ttlClassesOf,
   validateCacheOptions,
+  type CacheStats,
   type LevelStats,
   type LoadOptions,
   type Loader,
   type TierWriteOutcome,
   type TieredCacheOptions,
+  type Ttl,
   type WritePolicy,
   type WriteResult,
 } from "./tiered-cache-options.js";
 
-export type { LevelStats, LoadOptions, Loader, TieredCacheOptions, TierWriteOutcome, WritePolicy, WriteResult };
+export type { CacheStats, LevelStats, LoadOptions, Loader, TieredCacheOptions, TierWriteOutcome, WritePolicy, WriteResult };
 
 type LoadOutcome = "failed" | "aborted" | "uncached";
 
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
 const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
-const DEFAULT_ABSENT_TTL = 10 * 60_000;
-const DEFAULT_METADATA_TTL = 10 * 60_000;
 /** One first-tier lookup in this many is timed (a power of two). */
 const L1_TIMING_EVERY = 16;
 
@@ -62,7 +64,8 @@ export class TieredCache implements CacheTier {
   /** Times flights out; undefined when `loadTimeout` is off. */
   private readonly deadlines: Deadlines | undefined;
   private readonly writes: PendingWrites;
-  private readonly ttl: Required<Pick<NonNullable<TieredCacheOptions["ttl"]>, "absent">> & NonNullable<TieredCacheOptions["ttl"]>;
+  /** TTL classes in ms; undefined: no expiry. */
+  private readonly ttl: Record<KeyKind | "absent", number | undefined>;
   private readonly negativeCaching: boolean;
   readonly writePolicy: WritePolicy;
   private readonly unsubscribes: (() => void)[] = [];
@@ -89,7 +92,7 @@ export class TieredCache implements CacheTier {
     const loadTimeout = loadTimeoutOf(options);
     this.deadlines = loadTimeout === undefined ? undefined : new Deadlines(loadTimeout);
     this.l1 = typeof tiers[0]!.getSync === "function" ? tiers[0] : undefined;
-    this.ttl = { metadata: DEFAULT_METADATA_TTL, absent: DEFAULT_ABSENT_TTL, ...options.ttl };
+    this.ttl = ttlClassesOf(options);
     this.negativeCaching = options.negativeCaching ?? true;
     this.writePolicy = options.writePolicy ?? "write-through";
     this.writes = new PendingWrites(options.maxPendingWrites ?? 1024, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
@@ -225,7 +228,7 @@ export class TieredCache implements CacheTier {
       const speculation = flight.speculation;
       if (speculation !== undefined && !speculation.promoted) this.promote(speculation);
       if (this.events.has("join")) this.events.emit("join", { key, flight: speculation === undefined ? "demand" : "prefetch" });
-    } else flight = this.startFlight(key, loader, options?.kind ?? "other");
+    } else flight = this.startFlight(key, loader, options?.kind ?? "other", undefined, options?.ttl);
     return flight.join(signal);
   }
 
@@ -237,13 +240,14 @@ export class TieredCache implements CacheTier {
     speculation.promoted = true;
   }
 
-  private startFlight(key: string, loader: Loader, kind: KeyKind, speculation?: Speculation): Flight {
+  /** `ttl`: the caller's TTL for what the load caches (default: the `kind`'s class). */
+  private startFlight(key: string, loader: Loader, kind: KeyKind, speculation?: Speculation, ttl?: Ttl): Flight {
     // A load that starts while a change of its key is in progress may read the old value.
     const flight = new Flight(key, this.changes.affects(key), this.onAbandon);
     flight.speculation = speculation;
     this.flights.set(key, flight);
     this.deadlines?.add(flight);
-    this.fly(flight, loader, kind).then(
+    this.fly(flight, loader, kind, ttl).then(
       (value) => {
         this.land(flight, "uncached");
         flight.answer(value);
@@ -277,7 +281,7 @@ export class TieredCache implements CacheTier {
     }
   };
 
-  private async fly(flight: Flight, loader: Loader, kind: KeyKind): Promise<Uint8Array | undefined> {
+  private async fly(flight: Flight, loader: Loader, kind: KeyKind, ttl: Ttl | undefined): Promise<Uint8Array | undefined> {
     const key = flight.key;
     const found = await this.lookup(key, this.l1 ? 1 : 0, flight);
     if (flight.done) return undefined; // abandoned meanwhile: nobody listens
@@ -310,13 +314,25 @@ export class TieredCache implements CacheTier {
     const from = this.fillStart(flight);
     if (!flight.stale && !this.closed) {
       if (value === undefined) {
-        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.ttl.absent, this.tiers.length, flight.started, from));
+        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.absentTtl(ttl), this.tiers.length, flight.started, from));
       } else if (value.byteLength > 0) {
         // A real empty value is never cached: an empty entry means "absent".
-        this.markFilled(flight, this.fill(key, value, this.ttl[kind], this.tiers.length, flight.started, from));
+        this.markFilled(flight, this.fill(key, value, this.valueTtl(kind, ttl), this.tiers.length, flight.started, from));
       }
     }
     return value;
+  }
+
+  /** The TTL of a value a load caches: the caller's, else the kind's class (undefined: no expiry). */
+  private valueTtl(kind: KeyKind, ttl: Ttl | undefined): number | undefined {
+    return ttl === undefined ? this.ttl[kind] : msOrNever(ttl);
+  }
+
+  /** A cached "absent" lives no longer than the caller's TTL for the value, nor than the `absent` class. */
+  private absentTtl(ttl: Ttl | undefined): number | undefined {
+    const absent = this.ttl.absent;
+    if (ttl === undefined || ttl === false) return absent;
+    return absent === undefined ? ttl : Math.min(ttl, absent);
   }
 
   /** Counts a demand load waiting upstream (prefetches wait meanwhile). */
@@ -443,9 +459,15 @@ export class TieredCache implements CacheTier {
    * says how each tier took the update (a tier that failed may still hold the old value).
    * Writes of one key run one after another. If `writer` throws, the cache is left as it was
    * and the error propagates. Once this resolves, no read started afterwards sees the old value
-   * from this process's tiers (see the README's read-after-change rule).
+   * from this process's tiers (see the README's read-after-change rule). `ttl` (ms, or `false` for
+   * no expiry) overrides the `kind`'s TTL class for the cached value.
    */
-  async write(key: string, value: Uint8Array, writer: () => Promise<void> | void, options?: { kind?: KeyKind }): Promise<WriteResult> {
+  async write(
+    key: string,
+    value: Uint8Array,
+    writer: () => Promise<void> | void,
+    options?: { kind?: KeyKind; ttl?: Ttl },
+  ): Promise<WriteResult> {
     this.assertOpen();
     assertKey(key);
     assertValue(value);
@@ -454,7 +476,7 @@ export class TieredCache implements CacheTier {
     }
     assertLoadOptions("write", options);
     if (options?.signal !== undefined) throw new ZarrsCacheError("INVALID_ARGUMENT", 'write(): option "signal" is not supported');
-    const ttl = this.ttl[options?.kind ?? "other"];
+    const ttl = this.valueTtl(options?.kind ?? "other", options?.ttl);
     return this.changes.serialize(key, () => this.change(sameKey(key), key, () => this.writeThenUpdate(key, value, writer, ttl)));
   }
 
@@ -837,7 +859,17 @@ export class TieredCache implements CacheTier {
     return this.invalidate(prefix);
   }
 
+  /**
+   * True when a read of `key` would be answered with a value from the tiers: false for a key
+   * cached as "absent" (see `hasEntry`). The first tier holding the key decides; its entry is read
+   * (that tier counts the read), nothing is loaded, and the cache's own counters do not move.
+   */
   async has(key: string): Promise<boolean> {
+    return (await this.entryState(key)) === "value";
+  }
+
+  /** True when some tier holds an entry for `key`: a value or a cached "absent". Counts nothing. */
+  async hasEntry(key: string): Promise<boolean> {
     this.assertOpen();
     assertKey(key);
     for (const tier of this.tiers) {
@@ -848,6 +880,24 @@ export class TieredCache implements CacheTier {
       }
     }
     return false;
+  }
+
+  /** What the first tier that holds `key` holds: a value, a cached "absent", or nothing anywhere. */
+  private async entryState(key: string): Promise<"value" | "absent" | "none"> {
+    this.assertOpen();
+    assertKey(key);
+    for (const tier of this.tiers) {
+      try {
+        if (!(await tier.has(key))) continue;
+        const entry = await tier.get(key, NO_LOAD);
+        // Gone or expired between the two calls: the next tier may still hold it.
+        if (entry === undefined || remainingTtl(entry.expiresAt) === 0) continue;
+        return entry.value.byteLength === 0 ? "absent" : "value";
+      } catch (error) {
+        this.reportError("has", tier, key, error);
+      }
+    }
+    return "none";
   }
 
   async clear(): Promise<void> {
@@ -868,11 +918,14 @@ export class TieredCache implements CacheTier {
     }
   }
 
-  /** Aggregate counters: `hits` at any level, `misses` that reached the loader (or nothing). */
-  stats(): TierStats {
+  /** Aggregate counters: `hits` at any level, `misses` that reached the loader (or nothing), `hitRate`. */
+  stats(): CacheStats {
     const l1 = this.tiers[0]!.stats();
+    const hits = this.levelHits.reduce((a, b) => a + b, 0);
+    const lookups = hits + this.counters.misses;
     return {
-      hits: this.levelHits.reduce((a, b) => a + b, 0),
+      hits,
+      hitRate: lookups === 0 ? 0 : hits / lookups,
       ...this.counters,
       entries: l1.entries,
       bytes: this.tiers.reduce<number | undefined>((sum, t) => {
@@ -882,6 +935,26 @@ export class TieredCache implements CacheTier {
       pendingWrites: this.writes.size,
       droppedWrites: this.writes.dropped,
     };
+  }
+
+  // ─── events ───────────────────────────────────────────────────────────────────
+
+  /** Calls `listener` on every `type` event (see `CacheEvents`); returns a function that removes it. */
+  on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void {
+    assertListener("on", type, listener);
+    return this.events.on(type, listener);
+  }
+
+  /** Calls `listener` on the next `type` event only; returns a function that removes it unused. */
+  once<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void {
+    assertListener("once", type, listener);
+    return this.events.once(type, listener);
+  }
+
+  /** Removes one registration of `listener` (made with `on` or `once`); true when there was one. */
+  off<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): boolean {
+    assertListener("off", type, listener);
+    return this.events.off(type, listener);
   }
 
   /** Per-level hits and hit rates, with each tier's own stats. */
@@ -939,6 +1012,21 @@ export class TieredCache implements CacheTier {
 export type PrefetchLoader = (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>;
 
 function noop(): void {}
+
+/** Checks an event name and listener; INVALID_ARGUMENT names a misspelt event with a did-you-mean. */
+function assertListener(method: string, type: unknown, listener: unknown): void {
+  if (!(CACHE_EVENT_TYPES as readonly unknown[]).includes(type)) {
+    const close = typeof type === "string" ? closestName(type, CACHE_EVENT_TYPES) : undefined;
+    const hint = close === undefined ? "" : ` — did you mean "${close}"?`;
+    throw new ZarrsCacheError(
+      "INVALID_ARGUMENT",
+      `${method}(type, listener): unknown event ${describe(type)}${hint} (events: ${CACHE_EVENT_TYPES.join(", ")})`,
+    );
+  }
+  if (typeof listener !== "function") {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}("${type as string}", listener): listener must be a function, got ${describe(listener)}`);
+  }
+}
 
 /** A flight a prefetch started and no reader has joined. */
 function isSpeculative(flight: Flight): boolean {
