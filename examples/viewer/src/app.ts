@@ -208,7 +208,7 @@ function render(): void {
   panel.innerHTML = `
     <p><b>${arrayName}</b> ${arr.shape.join("×")}, tiles ${state.tileShape.join("×")}, view at tile (${state.origin.join(", ")})</p>
     <p>upstream requests: <b id="upstream">${upstream.requests}</b></p>
-    <p>last view: ${state.lastView.ms.toFixed(1)} ms; tiles from memory ${bySource.memory},
+    <p>last view: read ${state.lastView.readMs.toFixed(1)} ms, shown ${state.lastView.ms.toFixed(1)} ms; tiles from memory ${bySource.memory},
       IndexedDB ${bySource.indexeddb}, upstream ${bySource.upstream}</p>
     <table><tr><th>tier</th><th>hits</th><th>hit rate</th><th>bytes held</th></tr>${rows.join("")}</table>`;
 }
