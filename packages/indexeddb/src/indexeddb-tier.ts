@@ -30,6 +30,7 @@ import {
 type WriteTx = IDBPTransaction<CacheSchema, ("values" | "pieces" | "index" | "meta")[], "readwrite">;
 const TOUCH_RESOLUTION_MS = 60_000;
 const MAX_TOUCHES_REMEMBERED = 100_000;
+const READS_PER_TRANSACTION = 256;
 
 type EvictionReason = "evict" | "expire";
 type EvictionListener = (key: string, reason: EvictionReason) => void;
@@ -48,12 +49,17 @@ export class IndexedDbTier implements CacheTier {
   private readonly channel: TabChannel;
   private db: Promise<CacheDatabase> | undefined;
   private totals: Totals = { bytes: 0, entries: 0 };
+  /** A write or another tab has told the totals since the database opened (newer than the opening read). */
+  private totalsKnown = false;
   /** Hits not yet written as access times: key → time of the hit. */
   private touches = new Map<string, number>();
   private touchTimer: ReturnType<typeof setTimeout> | undefined;
   /** When each recently read key last had its access time written. */
   private readonly touchesWritten = new Map<string, number>();
   private accessSeq = 0;
+  /** The readonly transaction reads join while it is active (see `read`), and how many have. */
+  private readTx: IDBTransaction | undefined;
+  private readTxReads = 0;
   private evictionListeners: EvictionListener[] = [];
   private invalidationListeners: ((message: TierInvalidation) => void)[] = [];
   private closed = false;
@@ -82,18 +88,46 @@ export class IndexedDbTier implements CacheTier {
     this.assertOpen();
     assertKey(key);
     const db = unwrap(await this.database()) as IDBDatabase;
-    const tx = db.transaction(["values", "pieces"], "readonly");
-    return this.found(key, await readRecord(tx, key));
+    return this.found(key, await this.read(db, key));
   }
 
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
     this.assertOpen();
     for (const key of keys) assertKey(key);
     const db = unwrap(await this.database()) as IDBDatabase;
-    // One transaction for the whole batch: its reads are pipelined.
-    const tx = db.transaction(["values", "pieces"], "readonly");
-    const records = await Promise.all(keys.map((key) => readRecord(tx, key)));
+    // One transaction for the whole batch (and any reads joining it): its reads are pipelined.
+    const records = await Promise.all(keys.map((key) => this.read(db, key)));
     return records.map((record, i) => this.found(keys[i]!, record));
+  }
+
+  /**
+   * Reads `key` in the current shared readonly transaction while it is still active, else in a
+   * new one. A transaction stays active for the rest of the task that opened it and in the
+   * callbacks of its requests (with their promise continuations), so the gets a page issues
+   * together, and the reads a hit leads to at once (a shard's index, then its inner chunk), share
+   * one transaction instead of paying one each. At most READS_PER_TRANSACTION reads join one, so a
+   * steady stream of reads never holds off a write for long.
+   */
+  private read(db: IDBDatabase, key: string): Promise<ValueRecord | undefined> {
+    const shared = this.readTx;
+    if (shared !== undefined && shared.db === db && this.readTxReads < READS_PER_TRANSACTION) {
+      try {
+        const pending = readRecord(shared, key);
+        this.readTxReads++;
+        return pending;
+      } catch {
+        // Inactive or finished: start another below.
+      }
+    }
+    const tx = db.transaction(["values", "pieces"], "readonly");
+    this.readTx = tx;
+    this.readTxReads = 1;
+    const release = () => {
+      if (this.readTx === tx) this.readTx = undefined;
+    };
+    tx.addEventListener("complete", release);
+    tx.addEventListener("abort", release);
+    return readRecord(tx, key);
   }
 
   private found(key: string, record: ValueRecord | undefined): CacheEntry | undefined {
@@ -308,6 +342,7 @@ export class IndexedDbTier implements CacheTier {
       throw new ZarrsCacheError("IO_ERROR", `indexedDb tier "${this.options.dbName}": a write failed: ${(error as Error)?.message ?? error}`, { cause: error });
     }
     this.totals = totals!;
+    this.totalsKnown = true;
     this.channel.post({ type: "totals", totals: this.totals });
     for (const [key, reason] of evicted) {
       if (reason === "evict") this.counters.evictions++;
@@ -382,6 +417,7 @@ export class IndexedDbTier implements CacheTier {
     if (this.closed) return;
     if (message.type === "totals") {
       this.totals = message.totals;
+      this.totalsKnown = true;
       return;
     }
     for (const listener of this.invalidationListeners) listener(message.message);
@@ -436,6 +472,7 @@ export class IndexedDbTier implements CacheTier {
   private async openDatabase(): Promise<CacheDatabase> {
     const factory = this.factory();
     let db: CacheDatabase;
+    this.totalsKnown = false;
     try {
       db = await openDatabase(factory, this.options.dbName, () => {
         // Another tab upgrades the schema (or the browser closed us): let go, reopen on next use.
@@ -446,7 +483,13 @@ export class IndexedDbTier implements CacheTier {
       this.counters.errors++;
       throw unavailable(`cannot open database "${this.options.dbName}": ${(error as Error)?.name ?? ""} ${(error as Error)?.message ?? error}`, error);
     }
-    this.totals = (await db.get("meta", TOTALS_KEY)) ?? { bytes: 0, entries: 0 };
+    // The totals only feed stats(): reads need not wait for them (one round trip less on a page's first read).
+    db.get("meta", TOTALS_KEY).then(
+      (totals) => {
+        if (totals !== undefined && !this.totalsKnown) this.totals = totals;
+      },
+      () => {},
+    );
     return db;
   }
 
@@ -484,31 +527,36 @@ function deletePayload(tx: WriteTx, key: string): Promise<unknown> {
 }
 
 /**
- * Reads one payload in `tx`: its first record, then (in the same transaction) the later pieces
- * when it was split. Pieces that do not add up (never written so) read as a miss.
+ * Reads one payload in `tx`: its first record and, requested with it, the later pieces when it
+ * was split. Pieces that do not add up (never written so) read as a miss. Throws
+ * synchronously when `tx` no longer takes requests.
  */
 function readRecord(tx: IDBTransaction, key: string): Promise<ValueRecord | undefined> {
+  // Both requests go out at once (one round trip, not two in a row), before the promise exists:
+  // an inactive transaction throws here, to the caller. An unsplit payload has no later pieces.
+  const first = tx.objectStore("values").get(key);
+  const rest = tx.objectStore("pieces").getAll(laterPieces(key));
   return new Promise((resolve, reject) => {
-    const failed = (req: IDBRequest) => () =>
+    const failed = (req: IDBRequest) => (event: Event) => {
+      // Only this read fails: the transaction (shared with other reads) goes on.
+      event.preventDefault();
       reject(new ZarrsCacheError("IO_ERROR", `indexedDb tier: reading "${key}" failed: ${req.error?.message}`, { cause: req.error }));
-    const first = tx.objectStore("values").get(key);
+    };
     first.onerror = failed(first);
-    first.onsuccess = () => {
+    rest.onerror = failed(rest);
+    // Requests of one transaction succeed in the order they were made: `rest` answers last.
+    rest.onsuccess = () => {
       const record = first.result as ValueRecord | undefined;
       if (record?.n === undefined) return resolve(record);
-      const rest = tx.objectStore("pieces").getAll(laterPieces(key));
-      rest.onerror = failed(rest);
-      rest.onsuccess = () => {
-        const pieces = [record.v, ...(rest.result as Uint8Array[])];
-        if (pieces.length !== record.n) return resolve(undefined);
-        const joined = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
-        let at = 0;
-        for (const piece of pieces) {
-          joined.set(piece, at);
-          at += piece.byteLength;
-        }
-        resolve(record.x === undefined ? { v: joined } : { v: joined, x: record.x });
-      };
+      const pieces = [record.v, ...(rest.result as Uint8Array[])];
+      if (pieces.length !== record.n) return resolve(undefined);
+      const joined = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+      let at = 0;
+      for (const piece of pieces) {
+        joined.set(piece, at);
+        at += piece.byteLength;
+      }
+      resolve(record.x === undefined ? { v: joined } : { v: joined, x: record.x });
     };
   });
 }
