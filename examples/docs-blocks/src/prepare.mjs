@@ -28,15 +28,32 @@ export function importLines(code) {
   return code.split("\n").filter((line) => IMPORT_LINE.test(line));
 }
 
-/** The names an import statement binds. */
-function boundNames(line) {
-  const clause = /^import\s+(?:type\s+)?(.*?)\s+from\s/.exec(line)?.[1] ?? "";
-  return clause
-    .replace(/[{}]/g, ",")
-    .split(",")
-    .map((part) => part.trim().replace(/^type\s+/, "").replace(/^\*\s+as\s+/, "").split(/\s+as\s+/).pop())
-    .filter(Boolean);
+/** The bindings of an import statement: [local name, the statement that binds only that name]. */
+function bindings(line) {
+  const m = /^import\s+(?:type\s+)?(.*?)\s+from\s+("[^"]+")/.exec(line);
+  if (!m) return [];
+  const [, clause, from] = m;
+  const out = [];
+  const named = /\{([^}]*)\}/.exec(clause)?.[1];
+  for (const part of named?.split(",") ?? []) {
+    const spec = part.trim();
+    if (spec === "" || spec.startsWith("type ")) continue;
+    const local = spec.split(/\s+as\s+/).pop();
+    out.push([local, `import { ${spec} } from ${from};`]);
+  }
+  const rest = clause.replace(/\{[^}]*\}/, "").replace(/,/g, " ").trim();
+  const star = /\*\s+as\s+(\w+)/.exec(rest);
+  if (star) out.push([star[1], `import * as ${star[1]} from ${from};`]);
+  else if (rest !== "") out.push([rest, `import ${rest} from ${from};`]);
+  return out;
 }
+
+/** The code without string literals and comments: what is left names the identifiers it uses. */
+function codeOnly(code) {
+  return code.replace(/\/\/.*$/gm, "").replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+}
+
+const uses = (code, name) => new RegExp(`(?<![.\\w$])${name.replace(/\$/g, "\\$")}\\b`).test(code);
 
 /**
  * @param inherited import lines of the blocks above this one on the same page: a block that
@@ -52,20 +69,21 @@ export function prepareBlock(block, dir, id, inherited = []) {
     return call;
   });
   const source = lines.join("\n");
-  // A free name, not a property (`console.log` does not use `log`).
-  const used = AMBIENT_NAMES.filter((name) => new RegExp(`(?<![.\\w$])${name}\\b`).test(block.code) && !declares(block.code, name));
   const js = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
     reportDiagnostics: false,
   }).outputText;
-  const own = new Set(importLines(block.code).flatMap(boundNames));
-  const borrowed = new Map();
+  const code = codeOnly(block.code);
+  const own = new Set(importLines(block.code).flatMap((line) => bindings(line).map(([name]) => name)));
+  const borrowed = new Map(); // name → its import, the latest block above that imported it wins
   for (const line of inherited) {
-    const names = boundNames(line);
-    if (names.some((name) => own.has(name) || declares(block.code, name))) continue;
-    if (names.some((name) => new RegExp(`\\b${name}\\b`).test(block.code))) for (const name of names) borrowed.set(name, line);
+    for (const [name, statement] of bindings(line)) {
+      if (!own.has(name) && !declares(block.code, name) && uses(code, name)) borrowed.set(name, statement);
+    }
   }
-  const prelude = [...new Set(borrowed.values())].map((line) => ts.transpileModule(line, { compilerOptions: { module: ts.ModuleKind.ESNext, verbatimModuleSyntax: true } }).outputText.trim());
+  // A free name, not a property or a word in a string (`console.log` does not use `log`).
+  const used = AMBIENT_NAMES.filter((name) => uses(code, name) && !declares(block.code, name) && !own.has(name) && !borrowed.has(name));
+  const prelude = [...borrowed.values()];
   prelude.unshift(`import * as __docs from ${JSON.stringify(AMBIENT)};`, "__docs.install();");
   if (used.length > 0) prelude.push(`const { ${used.join(", ")} } = __docs.ambient;`);
   fs.mkdirSync(dir, { recursive: true });
