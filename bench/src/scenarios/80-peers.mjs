@@ -45,7 +45,9 @@ const sameBytes = (a, b) => a !== undefined && a !== null && Buffer.compare(Buff
 /** Memory-hit candidates over `keys` holding `values`; each op(i) reads key i % keys.length. */
 async function memoryCandidates(keys, values) {
   const upstream = { get: async (p) => values.get(p) };
-  const ours = withCache(upstream, createCache().tier(memory({ maxBytes: 512 * MiB })).build(), { namespace: "peers" });
+  const ourCache = createCache().tier(memory({ maxBytes: 512 * MiB })).build();
+  const ours = withCache(upstream, ourCache, { namespace: "peers" });
+  const oursNoCopy = withCache(upstream, ourCache, { namespace: "peers", copy: false });
   const bento = new BentoCache({ default: "l1", stores: { l1: bentostore().useL1Layer(memoryDriver({ maxItems: 100_000, serialize: false })) } });
   const cm = createCacheManager({ stores: [new Keyv({ store: new CacheableMemory({ lruSize: 100_000, useClone: false }) })] });
   const cacheable = new Cacheable({ primary: new Keyv({ store: new CacheableMemory({ lruSize: 100_000, useClone: false }) }) });
@@ -75,6 +77,7 @@ async function memoryCandidates(keys, values) {
   return {
     ops: {
       ours: (i) => ours.get(key(i)),
+      oursNoCopy: (i) => oursNoCopy.get(key(i)),
       bentocacheL1: (i) => bento.getOrSet({ key: key(i), factory: miss }),
       cacheManager: (i) => cm.wrap(key(i), miss),
       cacheable: (i) => cacheable.getOrSet(key(i), miss),
@@ -100,6 +103,7 @@ async function memoryHits(size, count, log, rows) {
   const baseline = "bentocache L1 (memoryDriver, serialize: false)";
   rows.push(row({ group, scenario: `memory hits ${label}: ours (safe default) vs bentocache L1`, unit: "ops/s", value: medians.ours, baseline, baselineValue: base, target: size < MiB ? ">= 3" : undefined, notes: aaNote(aaSpread) }));
   for (const [name, label2] of [
+    ["oursNoCopy", "ours copy: false (the buffer itself, as bentocache serialize: false)"],
     ["cacheManager", "cache-manager 7 (Keyv, Buffer values)"],
     ["cacheable", "cacheable 2 (Keyv, Buffer values)"],
     ["withByteCaching", "zarrita withByteCaching (lru-cache, no copy)"],
