@@ -81,14 +81,14 @@ function delta(values: Float32Array): Float32Array {
 async function numcodec(kind: "blosc" | "zstd" | "lz4", bytes: Uint8Array): Promise<Uint8Array> {
   if (kind === "blosc") {
     const { default: Blosc } = await import("numcodecs/blosc");
-    return Blosc.fromConfig({ cname: "lz4", clevel: 5, shuffle: 1, blocksize: 0 }).encode(bytes);
+    return Blosc.fromConfig({ id: "blosc", cname: "lz4", clevel: 5, shuffle: 1, blocksize: 0 }).encode(bytes);
   }
   if (kind === "zstd") {
     const { default: Zstd } = await import("numcodecs/zstd");
-    return Zstd.fromConfig({ level: 1 }).encode(bytes);
+    return Zstd.fromConfig({ id: "zstd", level: 1 }).encode(bytes);
   }
   const { default: LZ4 } = await import("numcodecs/lz4");
-  return LZ4.fromConfig({ acceleration: 1 }).encode(bytes);
+  return LZ4.fromConfig({ id: "lz4", acceleration: 1 }).encode(bytes);
 }
 
 type Encode = (ci: number, cj: number) => Promise<Uint8Array>;
