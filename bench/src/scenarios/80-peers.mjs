@@ -13,7 +13,9 @@
 //  - ours: createCache().tier(memory()) [+ .tier(redis())], read through withCache's store.get
 //    with its safe default (copy "auto": a copy for anything that is not a compressed zarr chunk).
 // Needs Redis on 127.0.0.1:6379 for the two-tier rows (own key prefix, removed afterwards).
+import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import { FetchStore } from "@zarrita/storage";
 import { createCache } from "@zarrs-cache/core";
 import { memory } from "@zarrs-cache/memory";
@@ -25,8 +27,8 @@ import { redisDriver } from "bentocache/drivers/redis";
 import { createCache as createCacheManager } from "cache-manager";
 import { Cacheable, CacheableMemory, Keyv } from "cacheable";
 import { LRUCache } from "lru-cache";
-import { writeDataset } from "quickstart/src/dataset.mjs";
-import { readAll } from "quickstart/src/read.mjs";
+import { ARRAYS, writeDataset } from "quickstart/src/dataset.mjs";
+import { readAll as readAllOf } from "quickstart/src/read.mjs";
 import { startServer } from "quickstart/src/server.mjs";
 import * as zarr from "zarrita";
 import { aaNote, compareTimesWithAA, compareWithAA, randomBytes, row } from "../lib.mjs";
@@ -208,10 +210,35 @@ async function concurrentMisses(log, rows) {
   await bento.disconnectAll();
 }
 
+/** Rewrites the unsharded arrays of a quickstart dataset with gzip (level 1) after `bytes`. */
+function gzipArrays(dataDir, names) {
+  for (const name of names) {
+    const metaPath = path.join(dataDir, name, "zarr.json");
+    const meta = JSON.parse(fs.readFileSync(metaPath, "utf8"));
+    meta.codecs = [{ name: "bytes", configuration: { endian: "little" } }, { name: "gzip", configuration: { level: 1 } }];
+    fs.writeFileSync(metaPath, JSON.stringify(meta));
+    for (const entry of fs.readdirSync(path.join(dataDir, name, "c"), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const file = path.join(entry.parentPath ?? entry.path, entry.name);
+      fs.writeFileSync(file, zlib.gzipSync(fs.readFileSync(file), { level: 1 }));
+    }
+  }
+}
+
 /** Warm reads of the quickstart dataset, all in memory: ours (safe default, copy: false) vs withByteCaching. */
 async function warmEndToEnd(tmp, log, rows) {
   const dataDir = path.join(tmp, "data");
   await writeDataset(dataDir);
+  await warmRun(dataDir, ARRAYS, "quickstart (uncompressed)", log, rows);
+  const gzDir = path.join(tmp, "data-gzip");
+  const gzArrays = { temperature: ARRAYS.temperature, pressure: ARRAYS.pressure };
+  await writeDataset(gzDir, { arrays: gzArrays });
+  gzipArrays(gzDir, Object.keys(gzArrays));
+  await warmRun(gzDir, gzArrays, "quickstart arrays with gzip", log, rows);
+}
+
+async function warmRun(dataDir, arrays, label, log, rows) {
+  const readAll = (store) => readAllOf(store, arrays);
   const server = await startServer({ root: dataDir, latencyMs: 20 });
   try {
     const wbc = zarr.withByteCaching(new FetchStore(server.url), { cache: new LRUCache({ max: 100_000 }) });
@@ -224,11 +251,11 @@ async function warmEndToEnd(tmp, log, rows) {
       "withByteCaching",
       { rounds: 9 },
     );
-    log(`warm end to end (quickstart, uncompressed): ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, ${aaNote(aaSpread)}`);
+    log(`warm end to end (${label}): ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, ${aaNote(aaSpread)}`);
     const base = { baseline: "zarrita withByteCaching warm", baselineValue: medians.withByteCaching, notes: aaNote(aaSpread) };
-    rows.push(row({ group, scenario: 'warm end to end, quickstart (uncompressed): ours safe default (copy "auto")', unit: "ms", value: medians.oursSafe, target: "<= 1.1", ...base }));
-    rows.push(row({ group, scenario: "warm end to end, quickstart (uncompressed): ours copy: true", unit: "ms", value: medians.oursCopyTrue, ...base }));
-    rows.push(row({ group, scenario: "warm end to end, quickstart (uncompressed): ours copy: false", unit: "ms", value: medians.oursNoCopy, ...base }));
+    rows.push(row({ group, scenario: `warm end to end, ${label}: ours safe default (copy "auto")`, unit: "ms", value: medians.oursSafe, target: "<= 1.1", ...base }));
+    rows.push(row({ group, scenario: `warm end to end, ${label}: ours copy: true`, unit: "ms", value: medians.oursCopyTrue, ...base }));
+    rows.push(row({ group, scenario: `warm end to end, ${label}: ours copy: false`, unit: "ms", value: medians.oursNoCopy, ...base }));
   } finally {
     await server.close();
   }
