@@ -94,3 +94,37 @@ function round(x, digits = 1) {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/**
+ * compareOpsPerSec plus an A/A check: `baseline` is measured twice, as two independent entries
+ * in the same interleaved rounds. `aaSpread` = |A/A ratio − 1|: ratios closer to 1 than that
+ * are noise on this machine. Returns { medians, aaSpread }.
+ */
+export async function compareWithAA(ops, baseline, options) {
+  const twin = `${baseline} (A/A)`;
+  const medians = await compareOpsPerSec({ ...ops, [twin]: ops[baseline] }, options);
+  return { medians, aaSpread: Math.abs(medians[twin] / medians[baseline] - 1) };
+}
+
+/**
+ * Median time (ms) of each async `fns[name]()` over `rounds` interleaved rounds, with the
+ * `baseline` run twice per round for an A/A check. Returns { medians, aaSpread }.
+ */
+export async function compareTimesWithAA(fns, baseline, { rounds = 7, warmup = 1 } = {}) {
+  const twin = `${baseline} (A/A)`;
+  const all = { ...fns, [twin]: fns[baseline] };
+  const times = Object.fromEntries(Object.keys(all).map((name) => [name, []]));
+  for (let r = 0; r < warmup; r++) for (const fn of Object.values(all)) await fn();
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(all)) {
+      const t = performance.now();
+      await fn();
+      times[name].push(performance.now() - t);
+    }
+  }
+  const medians = Object.fromEntries(Object.entries(times).map(([name, xs]) => [name, median(xs)]));
+  return { medians, aaSpread: Math.abs(medians[twin] / medians[baseline] - 1) };
+}
+
+/** "A/A spread ±x%" for a row's notes. */
+export const aaNote = (spread) => `A/A spread ±${(spread * 100).toFixed(1)}%`;

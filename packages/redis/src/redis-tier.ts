@@ -13,6 +13,7 @@ import {
 import { BREAKER_STATE_GAUGE, type BreakerState, CircuitBreaker } from "./breaker.js";
 import { closeClient, createClient, isCluster } from "./connect.js";
 import { MAX_PX, decodeEntry, encodeEntry, expiryHeader, wholeMs } from "./entry-format.js";
+import { GetBatcher } from "./get-batch.js";
 import { InvalidationBus } from "./invalidation-bus.js";
 import { type RedisTierOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { PartitionRepair, type RepairEvent } from "./repair.js";
@@ -110,6 +111,8 @@ export interface RedisGetOptions {
 
 /** Most keys per MGET: bounds the reply size of one command. */
 const MGET_BATCH = 256;
+/** Most single gets merged into one MGET (1 MiB values come back fastest one at a time). */
+const GET_BATCH = 64;
 
 /**
  * A shared Redis (or Redis Cluster) tier. Values are stored as bytes with a small header carrying
@@ -127,6 +130,8 @@ export class RedisTier implements CacheTier {
   private readonly owned: boolean;
   private readonly prefix: string;
   private readonly runner: CommandRunner;
+  /** Single gets of one turn as one MGET (not on a Cluster). */
+  private readonly gets: GetBatcher | undefined;
   private readonly breaker: CircuitBreaker | undefined;
   private readonly bus: InvalidationBus | undefined;
   private readonly flight: SingleFlight | undefined;
@@ -166,6 +171,15 @@ export class RedisTier implements CacheTier {
     this.runner = new CommandRunner(client, this.options.commandTimeout, label, this.breaker, this.counters, (operation, error) => {
       if (this.events.has("error")) this.events.emit("error", { operation, error });
     });
+    if (!isCluster(client)) {
+      const plain = client;
+      this.gets = new GetBatcher(
+        (full) => this.runner.run("get", () => plain.getBuffer(full)),
+        (fulls) => this.runner.run("get", () => plain.mgetBuffer(fulls)),
+        GET_BATCH,
+        () => plain.status === "ready" && (this.breaker === undefined || this.breaker.closed),
+      );
+    }
     if (this.options.bus) {
       this.bus = new InvalidationBus(client, this.runner, this.options.bus.channel, this.prefix, this.options.connectTimeout, this.counters, (message, source) => {
         if (this.events.has("invalidation")) this.events.emit("invalidation", { message, source });
@@ -471,9 +485,8 @@ export class RedisTier implements CacheTier {
   private fetch(key: string): Promise<CacheEntry | undefined> {
     const full = this.prefix + key;
     // Checked again on the reply: a write of this key may have failed while the GET was out.
-    return this.runner
-      .run("get", () => this.client.getBuffer(full))
-      .then((stored) => (this.repair.covers(key) ? undefined : this.decode(full, stored)));
+    const stored = this.gets !== undefined ? this.gets.get(full) : this.runner.run("get", () => this.client.getBuffer(full));
+    return stored.then((value) => (this.repair.covers(key) ? undefined : this.decode(full, value)));
   }
 
   private decode(full: string, stored: Buffer | null): CacheEntry | undefined {

@@ -10,7 +10,9 @@ import {
   classifyKey,
 } from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
+import { CopyPolicy } from "./copy-policy.js";
 import { StoreKeys, storeIdentity } from "./keys.js";
+import { type CoalesceOptions, RangeBatcher } from "./range-batcher.js";
 import { withOverrides } from "./with-overrides.js";
 
 export interface WithCacheOptions {
@@ -20,11 +22,20 @@ export interface WithCacheOptions {
    */
   namespace?: string;
   /**
-   * Hand each caller its own copy of the bytes (default true), so a caller (or a codec) that
-   * mutates what it got cannot corrupt later reads. `false` returns the cached buffer itself:
-   * faster on memory hits, safe only if nothing mutates the result.
+   * When a caller gets its own copy of the cached bytes, so that a caller (or a codec) that
+   * mutates what it got cannot corrupt later reads. `"auto"` (default): a copy for everything
+   * except chunks of arrays whose metadata this store served and whose codecs start decoding
+   * with a compressor (gzip, zlib, blosc, lz4, zstd), which zarrita only reads. `true`: a copy
+   * on every read (for code that calls `store.get` on chunk keys itself and writes to the
+   * result). `false`: never a copy, safe only if nothing mutates the result.
    */
-  copy?: boolean;
+  copy?: boolean | "auto";
+  /**
+   * Range reads of one path that miss together are fetched as one request when at most `gap`
+   * bytes apart (default `{ gap: 32768, maxBytes: 64 MiB }`); each range is still cached under
+   * its own key. `false` fetches every range alone.
+   */
+  coalesce?: CoalesceOptions | false;
   /** Decides whether a path is cached at all (default: everything). */
   shouldCache?: (path: string, kind: KeyKind) => boolean;
   /** Overrides the TTL class of a path (default: zarr key shapes, see classifyKey). */
@@ -45,7 +56,7 @@ function copyOf(value: Uint8Array): Uint8Array {
   return value.constructor === Uint8Array ? value.slice() : new Uint8Array(value);
 }
 
-const OPTION_NAMES = ["namespace", "copy", "shouldCache", "classify"] as const;
+const OPTION_NAMES = ["namespace", "copy", "coalesce", "shouldCache", "classify"] as const;
 const KINDS: readonly string[] = ["metadata", "chunk", "other"];
 
 function describeValue(value: unknown): string {
@@ -77,7 +88,22 @@ function validate(owner: string, cache: unknown, options: unknown, known: readon
   for (const name of ["shouldCache", "classify"] as const) {
     if (o[name] !== undefined && typeof o[name] !== "function") throw invalid(owner, name, "must be a function", o[name]);
   }
-  if (o.copy !== undefined && typeof o.copy !== "boolean") throw invalid(owner, "copy", "must be a boolean", o.copy);
+  if (o.copy !== undefined && typeof o.copy !== "boolean" && o.copy !== "auto") throw invalid(owner, "copy", 'must be true, false or "auto"', o.copy);
+  validateCoalesce(owner, o.coalesce);
+}
+
+function validateCoalesce(owner: string, coalesce: unknown): void {
+  if (coalesce === undefined || coalesce === false) return;
+  if (coalesce === null || typeof coalesce !== "object" || Array.isArray(coalesce)) {
+    throw invalid(owner, "coalesce", "must be false or an object like { gap: 32768 }", coalesce);
+  }
+  assertKnownOptions(`${owner} option "coalesce"`, coalesce as Record<string, unknown>, ["gap", "maxBytes"]);
+  for (const name of ["gap", "maxBytes"] as const) {
+    const value = (coalesce as Record<string, unknown>)[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= (name === "gap" ? 0 : 1))) {
+      throw invalid(owner, `coalesce.${name}`, name === "gap" ? "must be a non-negative integer" : "must be a positive integer", value);
+    }
+  }
 }
 
 /**
@@ -102,7 +128,8 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
     throw new ZarrsCacheError("INVALID_CONFIG", `${owner}: this store has no URL to identify it; ${hint}`);
   }
   const keys = new StoreKeys(namespace);
-  const copy = rest.copy ?? true;
+  const copyMode = rest.copy ?? "auto";
+  const policy = copyMode === "auto" ? new CopyPolicy() : undefined;
   const classify = rest.classify === undefined ? classifyKey : checkedClassify(owner, rest.classify);
   const shouldCache = rest.shouldCache;
   const innerGet = inner.get.bind(inner);
@@ -111,8 +138,13 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
 
   // A load may be shared by many callers: it takes the load's own signal (it fires once every
   // caller waiting for the load aborted), never one caller's.
+  const batcher = innerGetRange !== undefined && rest.coalesce !== false ? new RangeBatcher(innerGetRange, rest.coalesce ?? {}) : undefined;
   const load = (path: AbsolutePath, range: RangeQuery | undefined, signal: AbortSignal) =>
-    range === undefined ? innerGet(path, { signal }) : innerGetRange!(path, range, { signal });
+    range === undefined
+      ? innerGet(path, { signal })
+      : batcher !== undefined
+        ? batcher.fetch(path, range, signal)
+        : innerGetRange!(path, range, { signal });
 
   registerOnce(cache, keys.prefix, (key, signal) => {
     const parsed = keys.parse(key);
@@ -122,7 +154,17 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
 
   const kindOf = (path: AbsolutePath, range: RangeQuery | undefined): KeyKind => (range === undefined ? classify(path) : "chunk");
   const cached = (path: AbsolutePath, range: RangeQuery | undefined) => shouldCache === undefined || shouldCache(path, kindOf(path, range));
-  const handOut = (value: Uint8Array | undefined) => (value === undefined || !copy ? value : copyOf(value));
+  // What a caller gets for a cached value (null = cached "absent").
+  const handOut =
+    policy !== undefined
+      ? (path: AbsolutePath, range: RangeQuery | undefined, value: Uint8Array | null | undefined) => {
+          if (value == null) return undefined;
+          policy.observe(path, value);
+          return policy.needsCopy(path, range) ? copyOf(value) : value;
+        }
+      : copyMode
+        ? (_path: AbsolutePath, _range: RangeQuery | undefined, value: Uint8Array | null | undefined) => (value == null ? undefined : copyOf(value))
+        : (_path: AbsolutePath, _range: RangeQuery | undefined, value: Uint8Array | null | undefined) => (value == null ? undefined : value);
 
   // Everything below returns a promise and never throws synchronously (zarrita chains .then).
   const read = (path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined): Promise<Uint8Array | undefined> => {
@@ -130,7 +172,7 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
       if (!cached(path, range)) return range === undefined ? innerGet(path, opts) : innerGetRange!(path, range, opts);
       const key = range === undefined ? keys.whole(path) : keys.range(path, range);
       const hit = cache.peek(key);
-      if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
+      if (hit !== undefined) return Promise.resolve(handOut(path, range, hit));
       return loadAndHandOut(key, path, range, opts);
     } catch (error) {
       return Promise.reject(error);
@@ -138,7 +180,7 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
   };
   const loadAndHandOut = (key: string, path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined) => {
     const pending = cache.load(key, (signal) => load(path, range, signal), { kind: kindOf(path, range), signal: opts?.signal });
-    return copy ? pending.then(handOut) : pending;
+    return copyMode === false ? pending : pending.then((value) => handOut(path, range, value));
   };
 
   const binding: StoreBinding = {
@@ -156,7 +198,7 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
       try {
         const key = keys.whole(path);
         const hit = cache.peek(key);
-        if (hit !== undefined) return Promise.resolve(hit === null ? undefined : copy ? copyOf(hit) : hit);
+        if (hit !== undefined) return Promise.resolve(handOut(path, undefined, hit));
         return loadAndHandOut(key, path, undefined, opts);
       } catch (error) {
         return Promise.reject(error);
@@ -170,6 +212,7 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
     ...(innerSet && {
       async set(path: AbsolutePath, value: Uint8Array): Promise<void> {
         const key = keys.whole(path);
+        policy?.observe(path, value);
         const dropRanges = () => cache.invalidate(keys.rangePrefix(path));
         // One write per key at a time, so the cache ends up holding what the store ended up holding.
         await oneAtATime(cache, key, async () => {
@@ -179,10 +222,12 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
             // after set() resolved finds bytes older than the write.
             await cache.write(key, value, async () => {
               await innerSet(path, value);
+              batcher?.forget(path);
               await dropRanges();
             }, { kind: classify(path) });
           } else {
             await innerSet(path, value);
+            batcher?.forget(path);
             await Promise.all([cache.delete(key), dropRanges()]);
           }
         });
