@@ -1,0 +1,194 @@
+import type { CacheTier, HoldScope } from "./types.js";
+
+/** Default `holdTime`: how long one hold lasts before it is renewed or lapses, in ms. */
+export const DEFAULT_HOLD_TIME = 30_000;
+/** Past this many keys held for one failed level, they collapse into a hold of their common prefix. */
+const MAX_HELD_KEYS = 1024;
+
+interface Held {
+  scope: HoldScope;
+  /** The level whose update failed (it may still serve the older value). */
+  failed: number;
+  /** The levels above it that took the hold. */
+  levels: number[];
+  until: number;
+}
+
+type ReportError = (operation: string, tier: CacheTier, key: string, error: unknown) => void;
+
+/**
+ * The holds a TieredCache placed on its upper tiers after a lower tier's update failed (see
+ * `CacheTier.hold`). A hold lasts `holdTime` ms and is renewed while the failed tier reports its
+ * repair pending (`repairPending`); once the repair is done it is released (after an invalidation
+ * from that tier, or at the next renewal). A tier that cannot report repairs gets no renewal: its
+ * holds lapse after `holdTime`. Holds live in the tiers (a shared disk directory): if this process
+ * dies, they lapse on their own.
+ */
+export class Holds {
+  private readonly held = new Map<string, Held>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Hold operations run one after another, so a release never overtakes a newer hold of the same scope. */
+  private tail: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly tiers: readonly CacheTier[],
+    private readonly holdTime: number,
+    private readonly report: ReportError,
+  ) {}
+
+  /** Scopes held now. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /**
+   * The update of `scope` failed at level `failed` and may have left the older value there: holds
+   * every tier above it that supports holds, so no other process copies that value into them.
+   */
+  place(scope: HoldScope, failed: number): Promise<void> {
+    const levels: number[] = [];
+    for (let level = 0; level < failed; level++) if (typeof this.tiers[level]!.hold === "function") levels.push(level);
+    if (levels.length === 0 || this.closed) return Promise.resolve();
+    return this.serially(async () => {
+      const until = Date.now() + this.holdTime;
+      await this.holdIn(levels, scope, until);
+      const id = idOf(scope, failed);
+      const known = this.held.get(id);
+      this.held.set(id, { scope, failed, levels: known === undefined ? levels : union(known.levels, levels), until });
+      if (scope.key !== undefined) await this.coarsen(failed);
+      this.startTimer();
+    });
+  }
+
+  /** An invalidation from level `level` reached the tiers above: releases the holds whose repair there is done. */
+  afterInvalidation(level: number): Promise<void> {
+    if (this.held.size === 0) return Promise.resolve();
+    return this.serially(async () => {
+      for (const [id, entry] of this.held) {
+        if (entry.failed === level && this.repairable(entry) && !this.pending(entry)) await this.release(id, entry);
+      }
+    });
+  }
+
+  /** Stops renewing; the holds placed lapse on their own (a repair may still be pending elsewhere). */
+  close(): void {
+    this.closed = true;
+    this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private renew(): Promise<void> {
+    return this.serially(async () => {
+      const now = Date.now();
+      for (const [id, entry] of this.held) {
+        if (!this.repairable(entry)) {
+          if (entry.until <= now) this.held.delete(id);
+        } else if (!this.pending(entry)) {
+          await this.release(id, entry);
+        } else {
+          entry.until = now + this.holdTime;
+          await this.holdIn(entry.levels, entry.scope, entry.until);
+        }
+      }
+      if (this.held.size === 0) this.stopTimer();
+    });
+  }
+
+  private async release(id: string, entry: Held): Promise<void> {
+    this.held.delete(id);
+    await Promise.all(
+      entry.levels.map(async (level) => {
+        const tier = this.tiers[level]!;
+        try {
+          await tier.release?.(entry.scope);
+        } catch (error) {
+          this.report("release", tier, describeScope(entry.scope), error);
+        }
+      }),
+    );
+  }
+
+  private async holdIn(levels: number[], scope: HoldScope, until: number): Promise<void> {
+    await Promise.all(
+      levels.map(async (level) => {
+        const tier = this.tiers[level]!;
+        try {
+          await tier.hold!(scope, until);
+        } catch (error) {
+          this.report("hold", tier, describeScope(scope), error);
+        }
+      }),
+    );
+  }
+
+  /** Too many keys held for one failed level: one hold of their common prefix replaces them. */
+  private async coarsen(failed: number): Promise<void> {
+    const keys = [...this.held.values()].filter((e) => e.failed === failed && e.scope.key !== undefined);
+    if (keys.length <= MAX_HELD_KEYS) return;
+    const prefix = commonPrefix(keys.map((e) => e.scope.key!));
+    const levels = keys.reduce<number[]>((all, e) => union(all, e.levels), []);
+    const until = Date.now() + this.holdTime;
+    await this.holdIn(levels, { prefix }, until);
+    this.held.set(idOf({ prefix }, failed), { scope: { prefix }, failed, levels, until });
+    // The prefix hold covers them: their own holds lapse, nobody renews them.
+    for (const entry of keys) this.held.delete(idOf(entry.scope, failed));
+  }
+
+  private repairable(entry: Held): boolean {
+    return typeof this.tiers[entry.failed]!.repairPending === "function";
+  }
+
+  private pending(entry: Held): boolean {
+    const tier = this.tiers[entry.failed]!;
+    try {
+      return tier.repairPending!(entry.scope) === true;
+    } catch (error) {
+      // Cannot tell: keep holding.
+      this.report("repairPending", tier, describeScope(entry.scope), error);
+      return true;
+    }
+  }
+
+  private startTimer(): void {
+    if (this.timer !== undefined || this.closed) return;
+    // Renewed at a third of the hold time: a renewal may be late by a busy event loop.
+    this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.holdTime / 3)));
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private serially(work: () => Promise<void>): Promise<void> {
+    const next = this.tail.then(work);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function idOf(scope: HoldScope, failed: number): string {
+  return scope.key !== undefined ? `${failed}k${scope.key}` : `${failed}p${scope.prefix}`;
+}
+
+function describeScope(scope: HoldScope): string {
+  return scope.key ?? `${scope.prefix}*`;
+}
+
+function union(a: number[], b: number[]): number[] {
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+}
+
+/** The longest string every one of `texts` starts with (never ending inside a surrogate pair). */
+function commonPrefix(texts: readonly string[]): string {
+  let prefix = texts[0] ?? "";
+  for (const text of texts) {
+    let i = 0;
+    const max = Math.min(prefix.length, text.length);
+    while (i < max && prefix.charCodeAt(i) === text.charCodeAt(i)) i++;
+    prefix = prefix.slice(0, i);
+  }
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? prefix.slice(0, -1) : prefix;
+}
