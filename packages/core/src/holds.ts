@@ -45,14 +45,18 @@ export class Holds {
   /**
    * The update of `scope` failed at level `failed` and may have left the older value there: holds
    * every tier above it that supports holds, so no other process copies that value into them.
+   * With `keep` (a write's new value), a held tier's copy of the key that is not `keep` is then
+   * deleted: another process may have filled it with the older value before the hold. (Deletes
+   * and invalidations clear the held tiers right after anyway.)
    */
-  place(scope: HoldScope, failed: number): Promise<void> {
+  place(scope: HoldScope, failed: number, keep?: Uint8Array): Promise<void> {
     const levels: number[] = [];
     for (let level = 0; level < failed; level++) if (typeof this.tiers[level]!.hold === "function") levels.push(level);
     if (levels.length === 0 || this.closed) return Promise.resolve();
     return this.serially(async () => {
       const until = Date.now() + this.holdTime;
       await this.holdIn(levels, scope, until);
+      if (keep !== undefined && scope.key !== undefined) await this.deleteOthers(levels, scope.key, keep);
       const id = idOf(scope, failed);
       const known = this.held.get(id);
       this.held.set(id, { scope, failed, levels: known === undefined ? levels : union(known.levels, levels), until });
@@ -126,6 +130,20 @@ export class Holds {
     );
   }
 
+  private async deleteOthers(levels: number[], key: string, keep: Uint8Array): Promise<void> {
+    await Promise.all(
+      levels.map(async (level) => {
+        const tier = this.tiers[level]!;
+        try {
+          const entry = await tier.get(key, { load: false });
+          if (entry !== undefined && !sameBytes(entry.value, keep)) await tier.delete(key);
+        } catch (error) {
+          this.report("delete", tier, key, error);
+        }
+      }),
+    );
+  }
+
   /** Too many keys held for one failed level: one hold of their common prefix replaces them. */
   private async coarsen(failed: number): Promise<void> {
     const keys = [...this.held.values()].filter((e) => e.failed === failed && e.scope.key !== undefined);
@@ -174,6 +192,12 @@ function idOf(scope: HoldScope, failed: number): string {
 
 function describeScope(scope: HoldScope): string {
   return scope.key ?? `${scope.prefix}*`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function union(a: number[], b: number[]): number[] {

@@ -538,7 +538,7 @@ export class TieredCache implements CacheTier {
           } catch (cleanup) {
             this.reportError("delete", tier, key, cleanup);
             // Other processes sharing an upper tier must not copy the old value into it meanwhile.
-            await this.holding.place({ key }, level);
+            await this.holding.place({ key }, level, value);
             return { name: tier.name, level, ok: false, mayBeStale: true, error: cleanup };
           }
         }

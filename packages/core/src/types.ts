@@ -145,11 +145,12 @@ export interface CacheTier {
    * Optional, for a tier that other processes fill too (a disk directory several processes
    * share): refuses every fill (`SetOptions.fill`) of `scope` whose load began before the hold
    * ended, until `until` (ms since the epoch, `Date.now()` clock) or until this tier instance
-   * `release`s it, and drops what the tier holds in `scope` now. Application writes, deletes
-   * and clears still work, and the hold outlives them. Holds of several holders (tier instances)
-   * add up; a holder can only release its own. The TieredCache holds the tiers above a level
-   * whose update failed and may have left the older value there (Redis during a partition), so
-   * that another process sharing the tier cannot copy that older value into it.
+   * `release`s it. What the tier holds in `scope` stays (the holder deletes what it must).
+   * Application writes, deletes and clears still work, and the hold outlives them. Holds of
+   * several holders (tier instances) add up; a holder can only release its own. The TieredCache
+   * holds the tiers above a level whose update failed and may have left the older value there
+   * (Redis during a partition), so that another process sharing the tier cannot copy that older
+   * value into it, then deletes from them any copy other than its new value.
    */
   hold?(scope: HoldScope, until: number): Promise<void>;
 

@@ -45,7 +45,6 @@ function sharedLevel() {
       const id = scopeId(scope);
       log.push(`hold ${id}`);
       holds.set(id, Math.max(holds.get(id) ?? -Infinity, until));
-      for await (const key of inner.keys(scope.key ?? scope.prefix)) if (covers(id, key)) await inner.delete(key);
     },
     release: async (scope) => {
       const id = scopeId(scope);
@@ -67,6 +66,8 @@ function partitionedView(shared: CacheTier, options: { repairs?: boolean } = {})
   const isPending = (key: string) => [...pending].some((id) => covers(id, key));
   const control = {
     cut: false,
+    /** While set, a cut-off update waits for it before failing (a slow timeout). */
+    failGate: undefined as Promise<void> | undefined,
     pending,
     async heal(announce = true) {
       control.cut = false;
@@ -79,7 +80,8 @@ function partitionedView(shared: CacheTier, options: { repairs?: boolean } = {})
       if (announce) for (const listener of listeners) listener({ kind: "keys", keys: ids.filter((id) => !id.endsWith("*")) });
     },
   };
-  const fail = (id: string) => {
+  const fail = async (id: string): Promise<never> => {
+    if (control.failGate) await control.failGate;
     pending.add(id);
     throw new Error("cut off");
   };
@@ -89,7 +91,7 @@ function partitionedView(shared: CacheTier, options: { repairs?: boolean } = {})
     set: async (key, value, o) => (control.cut ? fail(key) : shared.set(key, value, o)),
     delete: async (key) => (control.cut ? fail(key) : shared.delete(key)),
     deletePrefix: async (prefix) => {
-      if (control.cut) fail(`${prefix}*`);
+      if (control.cut) await fail(`${prefix}*`);
       let removed = 0;
       for await (const key of shared.keys(prefix)) if (await shared.delete(key)) removed++;
       return removed;
@@ -146,6 +148,8 @@ describe("holds after a failed update of a lower tier", () => {
     expect(result.mayBeStale).toBe(true);
     expect(p.writer.stats().holds).toBe(1);
     expect(p.disk.log).toContain("hold k");
+    // The writer's own new value stays in the shared level.
+    expect((await p.disk.tier.get("k"))?.value[0]).toBe(2);
 
     // The sibling's bus resync clears the shared level; it then finds the older value below.
     await p.disk.tier.clear();
@@ -165,6 +169,28 @@ describe("holds after a failed update of a lower tier", () => {
     expect(await p.read(p.sibling, "k")).toBe(2);
     await p.sibling.flush();
     expect((await p.disk.tier.get("k"))?.value[0]).toBe(2);
+  });
+
+  it("deletes an older copy a sibling filled in before the hold, and keeps the writer's value otherwise", async () => {
+    const p = twoProcesses();
+    p.upstream.set("k", bytes(1));
+    expect(await p.read(p.writer, "k")).toBe(1);
+    await p.writer.flush();
+    p.writerView.control.cut = true;
+    let timeout!: () => void;
+    p.writerView.control.failGate = new Promise<void>((resolve) => (timeout = resolve));
+    const writing = p.write("k", 2);
+    await sleep(10);
+    // While the writer's Redis calls hang: the sibling's resync clears the level, the sibling fills it from Redis.
+    await p.disk.tier.clear();
+    expect(await p.read(p.sibling, "k")).toBe(1);
+    await p.sibling.flush();
+    expect((await p.disk.tier.get("k"))?.value[0]).toBe(1);
+    timeout();
+    expect((await writing).mayBeStale).toBe(true);
+    expect(await p.disk.tier.get("k")).toBeUndefined();
+    await p.writer.levels[0]!.clear();
+    expect(await p.read(p.writer, "k")).toBe(2);
   });
 
   it("holds the tiers above before clearing them, for a failed delete and a failed invalidate(prefix)", async () => {

@@ -269,9 +269,9 @@ export class DiskTier implements CacheTier {
 
   /**
    * Until `until` (ms since the epoch) or `release`, refuses every fill of `scope` whose load
-   * began before the hold ended, in every process using the directory, and drops what the scope
-   * holds now (a fill of the older value may have landed just before). Application writes,
-   * deletes and clears still work; the hold outlives them. Each instance holds and releases its
+   * began before the hold ended, in every process using the directory. What the scope holds now
+   * stays (the holder deletes what it must). Application writes, deletes and clears still work;
+   * the hold outlives them. Each instance holds and releases its
    * own holds; a longer `until` extends a hold, a shorter one never shortens it. Holds end by
    * themselves at `until` (a holder that died); a rebuilt database (damage) starts without them.
    */
@@ -281,24 +281,11 @@ export class DiskTier implements CacheTier {
     if (typeof until !== "number" || !Number.isFinite(until)) {
       throw new ZarrsCacheError("INVALID_ARGUMENT", `hold(scope, until): until must be a time in ms, got ${String(until)}`);
     }
-    this.store.write(
-      "hold",
-      (sql, dropped) => {
-        const now = Date.now();
-        // Ended longer ago than any fill may be old (tombstoneTtl): they refuse nothing any more.
-        sql.pruneHolds.run(now - this.config.tombstoneTtl);
-        sql.recordHold.run(target.isPrefix, target.from, this.holder, Math.ceil(until));
-        if (!target.isPrefix) {
-          collectBlob(dropped, (sql.deleteKey.get(target.from) as [number | null, string | null] | undefined)?.[1] ?? null);
-          return;
-        }
-        const { from, to } = target;
-        for (const blob of (to ? sql.blobsInRange.all(from, to) : sql.blobsFrom.all(from)) as string[]) collectBlob(dropped, blob);
-        if (to) sql.deleteRange.run(from, to);
-        else sql.deleteFrom.run(from);
-      },
-      { whenStillFull: () => undefined },
-    );
+    this.store.write("hold", (sql) => {
+      // Ended longer ago than any fill may be old (tombstoneTtl): they refuse nothing any more.
+      sql.pruneHolds.run(Date.now() - this.config.tombstoneTtl);
+      sql.recordHold.run(target.isPrefix, target.from, this.holder, Math.ceil(until));
+    });
     this.store.counters.holds++;
   }
 
@@ -383,15 +370,15 @@ export class DiskTier implements CacheTier {
 const EMPTY_KEY = Buffer.alloc(0);
 
 /** The rows a hold covers: one key, or the key range of a prefix. */
-function holdTarget(scope: HoldScope, maxKeyLength: number): { isPrefix: 0 | 1; from: Buffer; to: Buffer | undefined } {
+function holdTarget(scope: HoldScope, maxKeyLength: number): { isPrefix: 0 | 1; from: Buffer } {
   if (typeof scope !== "object" || scope === null || (typeof scope.key === "string") === (typeof scope.prefix === "string")) {
     throw new ZarrsCacheError("INVALID_ARGUMENT", "hold/release(scope): scope must be { key: string } or { prefix: string }");
   }
   if (typeof scope.key === "string") {
     assertKey(scope.key, maxKeyLength);
-    return { isPrefix: 0, from: encodeKey(scope.key), to: undefined };
+    return { isPrefix: 0, from: encodeKey(scope.key) };
   }
-  return { isPrefix: 1, ...prefixRange(scope.prefix!) };
+  return { isPrefix: 1, from: encodeKey(scope.prefix!) };
 }
 
 /**

@@ -28,16 +28,17 @@ async function nextMs(): Promise<number> {
 const fill = (loadStartedAt = Date.now()) => ({ fill: true, loadStartedAt });
 
 describe("holds on a shared directory", () => {
-  it("refuses every process's fills while held, and drops what the key held; application writes still land", async () => {
+  it("refuses every process's fills while held, and keeps what the key held; application writes still land", async () => {
     const { writer, sibling } = twoInstances();
-    await sibling.set("k", bytes(1), fill());
+    await sibling.set("kept", bytes(9), fill());
+    await writer.hold({ key: "kept" }, Date.now() + 60_000);
+    expect((await sibling.get("kept"))?.value[0]).toBe(9);
     await writer.hold({ key: "k" }, Date.now() + 60_000);
-    expect(await sibling.get("k")).toBeUndefined();
     await sibling.set("k", bytes(1), fill(await nextMs()));
     await sibling.set("k", bytes(1), { fill: true });
     expect(await writer.get("k")).toBeUndefined();
     expect(sibling.stats().fillsRefused).toBe(2);
-    expect(writer.stats().holds).toBe(1);
+    expect(writer.stats().holds).toBe(2);
     // Other keys fill as usual; an application write of the held key lands.
     await sibling.set("other", bytes(3), fill());
     expect((await writer.get("other"))?.value[0]).toBe(3);
@@ -61,6 +62,8 @@ describe("holds on a shared directory", () => {
     await sibling.set("arr/c/0", bytes(1), fill());
     await sibling.set("meta", bytes(2), fill());
     await writer.hold({ prefix: "arr/" }, Date.now() + 60_000);
+    await sibling.delete("arr/c/0");
+    await sibling.set("arr/c/0", bytes(1), fill(await nextMs()));
     expect(await sibling.get("arr/c/0")).toBeUndefined();
     expect((await sibling.get("meta"))?.value[0]).toBe(2);
     await sibling.set("arr/c/1", bytes(3), fill(await nextMs()));

@@ -11,7 +11,7 @@ import { startProxy } from "./helpers/tcp-proxy.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const version = (n: number) => new Uint8Array(64).fill(n);
-const SETTINGS = { keyPrefix: "holds:", commandTimeout: 100, connectTimeout: 300, breaker: { failures: 3, cooldown: 300 } };
+const SETTINGS = { keyPrefix: "holds:", commandTimeout: 400, connectTimeout: 300, breaker: { failures: 3, cooldown: 300 } };
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -66,9 +66,9 @@ describeRedis("holds: processes of one node share a disk directory, one of them 
     expect(await read(writer)).toBe(2);
 
     proxy.heal();
-    await waitFor(() => writerRedis.stats().repairsPending === 0 && writer.stats().holds === 0, 5000, "the repair and the release");
+    await waitFor(() => writerRedis.stats().repairsPending === 0 && writer.stats().holds === 0, 10_000, "the repair and the release");
     // The repair's announcement dropped the sibling's copy; a load now fills the shared disk with v2.
-    await waitFor(() => sibling.peek("k") === undefined, 2000, "the sibling's invalidation");
+    await waitFor(() => sibling.peek("k") === undefined, 5000, "the sibling's invalidation");
     expect(await read(sibling)).toBe(2);
     await sibling.flush();
     expect((await sharedDisk.get("k"))?.value[0]).toBe(2);
