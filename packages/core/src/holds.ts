@@ -50,18 +50,27 @@ export class Holds {
    * and invalidations clear the held tiers right after anyway.)
    */
   place(scope: HoldScope, failed: number, keep?: Uint8Array): Promise<void> {
-    const levels: number[] = [];
-    for (let level = 0; level < failed; level++) if (typeof this.tiers[level]!.hold === "function") levels.push(level);
+    const levels = this.tiers.flatMap((tier, level) => (level < failed && typeof tier.hold === "function" ? [level] : []));
     if (levels.length === 0 || this.closed) return Promise.resolve();
     return this.serially(async () => {
       const until = Date.now() + this.holdTime;
-      await this.holdIn(levels, scope, until);
-      if (keep !== undefined && scope.key !== undefined) await this.deleteOthers(levels, scope.key, keep);
+      await this.each(levels, scope, "hold", (tier) => tier.hold!(scope, until));
+      const key = scope.key;
+      if (key !== undefined && keep !== undefined) {
+        await this.each(levels, scope, "delete", async (tier) => {
+          const entry = await tier.get(key, { load: false });
+          if (entry !== undefined && !sameBytes(entry.value, keep)) await tier.delete(key);
+        });
+      }
       const id = idOf(scope, failed);
-      const known = this.held.get(id);
-      this.held.set(id, { scope, failed, levels: known === undefined ? levels : union(known.levels, levels), until });
-      if (scope.key !== undefined) await this.coarsen(failed);
-      this.startTimer();
+      const known = this.held.get(id)?.levels ?? [];
+      this.held.set(id, { scope, failed, levels: [...new Set([...known, ...levels])], until });
+      if (key !== undefined) await this.coarsen(failed);
+      if (this.timer === undefined && !this.closed) {
+        // Renewed at a third of the hold time: a renewal may be late by a busy event loop.
+        this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.holdTime / 3)));
+        (this.timer as { unref?: () => void }).unref?.();
+      }
     });
   }
 
@@ -69,9 +78,7 @@ export class Holds {
   afterInvalidation(level: number): Promise<void> {
     if (this.held.size === 0) return Promise.resolve();
     return this.serially(async () => {
-      for (const [id, entry] of this.held) {
-        if (entry.failed === level && this.repairable(entry) && !this.pending(entry)) await this.release(id, entry);
-      }
+      for (const [id, entry] of this.held) if (entry.failed === level && this.pending(entry) === false) await this.release(id, entry);
     });
   }
 
@@ -82,7 +89,7 @@ export class Holds {
   }
 
   private stopTimer(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    clearInterval(this.timer);
     this.timer = undefined;
   }
 
@@ -90,14 +97,12 @@ export class Holds {
     return this.serially(async () => {
       const now = Date.now();
       for (const [id, entry] of this.held) {
-        if (!this.repairable(entry)) {
-          if (entry.until <= now) this.held.delete(id);
-        } else if (!this.pending(entry)) {
-          await this.release(id, entry);
-        } else {
-          entry.until = now + this.holdTime;
-          await this.holdIn(entry.levels, entry.scope, entry.until);
-        }
+        const pending = this.pending(entry);
+        if (pending === false) await this.release(id, entry);
+        else if (pending) {
+          const until = (entry.until = now + this.holdTime);
+          await this.each(entry.levels, entry.scope, "hold", (tier) => tier.hold!(entry.scope, until));
+        } else if (entry.until <= now) this.held.delete(id);
       }
       if (this.held.size === 0) this.stopTimer();
     });
@@ -105,40 +110,18 @@ export class Holds {
 
   private async release(id: string, entry: Held): Promise<void> {
     this.held.delete(id);
-    await Promise.all(
-      entry.levels.map(async (level) => {
-        const tier = this.tiers[level]!;
-        try {
-          await tier.release?.(entry.scope);
-        } catch (error) {
-          this.report("release", tier, describeScope(entry.scope), error);
-        }
-      }),
-    );
+    await this.each(entry.levels, entry.scope, "release", (tier) => tier.release?.(entry.scope));
   }
 
-  private async holdIn(levels: number[], scope: HoldScope, until: number): Promise<void> {
+  /** Runs `work` on each tier of `levels` at once; a failure is reported, never thrown. */
+  private async each(levels: number[], scope: HoldScope, operation: string, work: (tier: CacheTier) => Promise<unknown> | undefined): Promise<void> {
     await Promise.all(
       levels.map(async (level) => {
         const tier = this.tiers[level]!;
         try {
-          await tier.hold!(scope, until);
+          await work(tier);
         } catch (error) {
-          this.report("hold", tier, describeScope(scope), error);
-        }
-      }),
-    );
-  }
-
-  private async deleteOthers(levels: number[], key: string, keep: Uint8Array): Promise<void> {
-    await Promise.all(
-      levels.map(async (level) => {
-        const tier = this.tiers[level]!;
-        try {
-          const entry = await tier.get(key, { load: false });
-          if (entry !== undefined && !sameBytes(entry.value, keep)) await tier.delete(key);
-        } catch (error) {
-          this.report("delete", tier, key, error);
+          this.report(operation, tier, scope.key ?? `${scope.prefix}*`, error);
         }
       }),
     );
@@ -148,35 +131,26 @@ export class Holds {
   private async coarsen(failed: number): Promise<void> {
     const keys = [...this.held.values()].filter((e) => e.failed === failed && e.scope.key !== undefined);
     if (keys.length <= MAX_HELD_KEYS) return;
-    const prefix = commonPrefix(keys.map((e) => e.scope.key!));
-    const levels = keys.reduce<number[]>((all, e) => union(all, e.levels), []);
+    const scope = { prefix: commonPrefix(keys.map((e) => e.scope.key!)) };
+    const levels = [...new Set(keys.flatMap((e) => e.levels))];
     const until = Date.now() + this.holdTime;
-    await this.holdIn(levels, { prefix }, until);
-    this.held.set(idOf({ prefix }, failed), { scope: { prefix }, failed, levels, until });
+    await this.each(levels, scope, "hold", (tier) => tier.hold!(scope, until));
+    this.held.set(idOf(scope, failed), { scope, failed, levels, until });
     // The prefix hold covers them: their own holds lapse, nobody renews them.
     for (const entry of keys) this.held.delete(idOf(entry.scope, failed));
   }
 
-  private repairable(entry: Held): boolean {
-    return typeof this.tiers[entry.failed]!.repairPending === "function";
-  }
-
-  private pending(entry: Held): boolean {
+  /** Whether the failed tier's repair of the entry is pending; undefined when the tier cannot tell. */
+  private pending(entry: Held): boolean | undefined {
     const tier = this.tiers[entry.failed]!;
+    if (typeof tier.repairPending !== "function") return undefined;
     try {
-      return tier.repairPending!(entry.scope) === true;
+      return tier.repairPending(entry.scope) === true;
     } catch (error) {
       // Cannot tell: keep holding.
-      this.report("repairPending", tier, describeScope(entry.scope), error);
+      this.report("repairPending", tier, entry.scope.key ?? `${entry.scope.prefix}*`, error);
       return true;
     }
-  }
-
-  private startTimer(): void {
-    if (this.timer !== undefined || this.closed) return;
-    // Renewed at a third of the hold time: a renewal may be late by a busy event loop.
-    this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.holdTime / 3)));
-    (this.timer as { unref?: () => void }).unref?.();
   }
 
   private serially(work: () => Promise<void>): Promise<void> {
@@ -190,27 +164,18 @@ function idOf(scope: HoldScope, failed: number): string {
   return scope.key !== undefined ? `${failed}k${scope.key}` : `${failed}p${scope.prefix}`;
 }
 
-function describeScope(scope: HoldScope): string {
-  return scope.key ?? `${scope.prefix}*`;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-function union(a: number[], b: number[]): number[] {
-  return [...new Set([...a, ...b])].sort((x, y) => x - y);
-}
-
 /** The longest string every one of `texts` starts with (never ending inside a surrogate pair). */
 function commonPrefix(texts: readonly string[]): string {
-  let prefix = texts[0] ?? "";
+  let prefix = texts[0]!;
   for (const text of texts) {
     let i = 0;
-    const max = Math.min(prefix.length, text.length);
-    while (i < max && prefix.charCodeAt(i) === text.charCodeAt(i)) i++;
+    while (i < prefix.length && prefix.charCodeAt(i) === text.charCodeAt(i)) i++;
     prefix = prefix.slice(0, i);
   }
   const last = prefix.charCodeAt(prefix.length - 1);
