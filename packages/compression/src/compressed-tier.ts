@@ -1,6 +1,7 @@
 import {
   type CacheEntry,
   type CacheTier,
+  type HoldScope,
   type SetOptions,
   type TierGetOptions,
   type TierInvalidation,
@@ -62,6 +63,9 @@ export class CompressedTier implements CacheTier {
   declare readonly deletePrefix?: (prefix: string) => Promise<number>;
   declare readonly onInvalidation?: (listener: (message: TierInvalidation) => void) => () => void;
   declare readonly onEviction?: (listener: (key: string, reason: "evict" | "expire") => void) => () => void;
+  declare readonly hold?: (scope: HoldScope, until: number) => Promise<void>;
+  declare readonly release?: (scope: HoldScope) => Promise<void>;
+  declare readonly repairPending?: (scope: HoldScope) => boolean;
 
   private readonly options: ResolvedOptions;
   private engine: Engine | undefined;
@@ -121,6 +125,20 @@ export class CompressedTier implements CacheTier {
     }
     if (inner.onInvalidation) this.onInvalidation = (listener) => inner.onInvalidation!(listener);
     if (inner.onEviction) this.onEviction = (listener) => inner.onEviction!(listener);
+    // Holds concern keys, not bytes: they go to the wrapped tier as they are.
+    if (inner.hold) {
+      this.hold = async (scope, until) => {
+        this.assertOpen();
+        return inner.hold!(scope, until);
+      };
+    }
+    if (inner.release) {
+      this.release = async (scope) => {
+        this.assertOpen();
+        return inner.release!(scope);
+      };
+    }
+    if (inner.repairPending) this.repairPending = (scope) => inner.repairPending!(scope);
   }
 
   /** Resolves with the implementation in use once it is loaded ("node:zlib" or "fflate"). */

@@ -42,4 +42,6 @@ describeTierConformance("compressed(disk)", {
   oversizedValueBytes: 9 * 1024 * 1024,
   // The wrapper passes fill and loadStartedAt on: the disk level's conditional fills hold through it.
   conditionalFills: true,
+  // And holds, as they are.
+  holds: true,
 });

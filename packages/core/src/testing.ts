@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { isZarrsCacheError, type ZarrsCacheErrorCode } from "./errors.js";
+import { describeHolds } from "./testing-holds.js";
 import type { CacheTier } from "./types.js";
 
 export interface ConformanceOptions {
@@ -30,6 +31,8 @@ export interface ConformanceOptions {
    * test that fills older than it are refused too.
    */
   conditionalFills?: boolean | { tombstoneTtl?: number };
+  /** Opt-in: the tier has `hold` and `release` (see CacheTier.hold); implies conditional fills. */
+  holds?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -354,6 +357,7 @@ export function describeTierConformance(name: string, options: ConformanceOption
     });
 
     if (options.conditionalFills) describeConditionalFills(make, options.conditionalFills === true ? {} : options.conditionalFills);
+    if (options.holds) describeHolds(make);
 
     it("refuses use after close, and closes twice without error", async () => {
       const tier = await make();

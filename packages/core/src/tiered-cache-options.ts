@@ -59,6 +59,13 @@ export interface TieredCacheOptions {
    * and the next read starts a fresh load. `false` turns the bound off.
    */
   loadTimeout?: number | false;
+  /**
+   * How long a hold lasts, in ms (default 30 000). When a lower tier's update fails and may leave
+   * the older value there (Redis during a partition), the tiers above it that support holds (a
+   * shared disk directory) refuse fills of that key for this long, renewed while the failed tier
+   * reports its repair pending, released once it is repaired (see `CacheTier.hold`).
+   */
+  holdTime?: number;
 }
 
 export interface LoadOptions {
@@ -143,7 +150,7 @@ export interface LevelStats {
   tier: TierStats;
 }
 
-const OPTION_NAMES = ["ttl", "negativeCaching", "writePolicy", "maxPendingWrites", "loadTimeout"] as const;
+const OPTION_NAMES = ["ttl", "negativeCaching", "writePolicy", "maxPendingWrites", "loadTimeout", "holdTime"] as const;
 const TTL_NAMES = ["metadata", "chunk", "other", "absent"] as const;
 const KINDS: readonly string[] = ["metadata", "chunk", "other"];
 const LOAD_OPTION_NAMES = ["kind", "signal", "ttl"] as const;
@@ -172,6 +179,7 @@ export function validateCacheOptions(options: TieredCacheOptions): void {
     throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): option "negativeCaching" must be a boolean, got ${got}`);
   }
   configNumber("createCache()", "maxPendingWrites", options.maxPendingWrites, { min: 1, integer: true, optional: true });
+  configNumber("createCache()", "holdTime", options.holdTime, { min: 3, optional: true });
   const timeout = options.loadTimeout;
   if (timeout !== undefined && timeout !== false && (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 1)) {
     throw new ZarrsCacheError(

@@ -3,6 +3,7 @@ import { Deadlines } from "./deadlines.js";
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { CACHE_EVENT_TYPES, Emitter, type CacheEventListener, type CacheEvents, type CacheEventType } from "./events.js";
 import { Flight, type AbandonListener } from "./flight.js";
+import { DEFAULT_HOLD_TIME, Holds } from "./holds.js";
 import { PendingWrites } from "./pending-writes.js";
 import {
   assertPrefetchOptions,
@@ -64,6 +65,8 @@ export class TieredCache implements CacheTier {
   /** Times flights out; undefined when `loadTimeout` is off. */
   private readonly deadlines: Deadlines | undefined;
   private readonly writes: PendingWrites;
+  /** Holds on upper tiers after a lower tier's update failed (see CacheTier.hold). */
+  private readonly holding: Holds;
   /** TTL classes in ms; undefined: no expiry. */
   private readonly ttl: Record<KeyKind | "absent", number | undefined>;
   private readonly negativeCaching: boolean;
@@ -96,6 +99,7 @@ export class TieredCache implements CacheTier {
     this.negativeCaching = options.negativeCaching ?? true;
     this.writePolicy = options.writePolicy ?? "write-through";
     this.writes = new PendingWrites(options.maxPendingWrites ?? 1024, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
+    this.holding = new Holds(this.tiers, options.holdTime ?? DEFAULT_HOLD_TIME, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
     this.levelHits = tiers.map(() => 0);
     this.levelMisses = tiers.map(() => 0);
     tiers.forEach((tier, level) => {
@@ -555,6 +559,8 @@ export class TieredCache implements CacheTier {
             return { name: tier.name, level, ok: false, mayBeStale: false, error };
           } catch (cleanup) {
             this.reportError("delete", tier, key, cleanup);
+            // Other processes sharing an upper tier must not copy the old value into it meanwhile.
+            await this.holding.place({ key }, level, value);
             return { name: tier.name, level, ok: false, mayBeStale: true, error: cleanup };
           }
         }
@@ -579,6 +585,8 @@ export class TieredCache implements CacheTier {
       } catch (error) {
         this.reportError("delete", tier, key, error);
         tiers[level] = { name: tier.name, level, ok: false, mayBeStale: true, error };
+        // Held before the tiers above are cleared: nobody may copy the old value back into them.
+        await this.holding.place({ key }, level);
       }
     }
     this.counters.deletes++;
@@ -602,13 +610,18 @@ export class TieredCache implements CacheTier {
       await this.writes.settled(matches);
       let removed = 0;
       // Lowest tier first, for the reason given in deleteEverywhere.
-      for (const tier of [...this.tiers].reverse()) removed = Math.max(removed, await this.deletePrefixIn(tier, prefix));
+      for (let level = this.tiers.length - 1; level >= 0; level--) {
+        const count = await this.deletePrefixIn(this.tiers[level]!, prefix);
+        if (count === undefined) await this.holding.place({ prefix }, level);
+        else removed = Math.max(removed, count);
+      }
       if (this.events.has("invalidate")) this.events.emit("invalidate", { prefix, remote: false });
       return removed;
     });
   }
 
-  private async deletePrefixIn(tier: CacheTier, prefix: string): Promise<number> {
+  /** Removes `prefix` from `tier`: how many entries went, or undefined when the tier failed (reported). */
+  private async deletePrefixIn(tier: CacheTier, prefix: string): Promise<number | undefined> {
     try {
       if (prefix === "") {
         await tier.clear();
@@ -622,7 +635,7 @@ export class TieredCache implements CacheTier {
       return removed;
     } catch (error) {
       this.reportError("invalidate", tier, prefix, error);
-      return 0;
+      return undefined;
     }
   }
 
@@ -648,6 +661,8 @@ export class TieredCache implements CacheTier {
       async () => {
         await this.writes.settled(matches);
         await drop();
+        // A repair's own message: the holds it made unnecessary end once the tiers above dropped the key.
+        await this.holding.afterInvalidation(level);
       },
       true,
     );
@@ -934,6 +949,7 @@ export class TieredCache implements CacheTier {
       }, 0),
       pendingWrites: this.writes.size,
       droppedWrites: this.writes.dropped,
+      holds: this.holding.size,
     };
   }
 
@@ -981,6 +997,7 @@ export class TieredCache implements CacheTier {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.holding.close();
     for (const flight of [...this.flights.values(), ...this.detached]) flight.abandon("closed", closedError());
     this.gate.drain();
     this.deadlines?.clear();

@@ -75,6 +75,9 @@ export type TierInvalidation =
   /** Messages may have been missed (a reconnect): drop everything above this tier. */
   | { kind: "all" };
 
+/** What a hold covers (see `CacheTier.hold`): one key, or every key starting with `prefix` ("" for all). */
+export type HoldScope = { key: string; prefix?: undefined } | { prefix: string; key?: undefined };
+
 /**
  * The one contract every storage level implements. Values are `Uint8Array` end to end.
  * Keys are non-empty strings; each tier documents its own size limits.
@@ -137,6 +140,30 @@ export interface CacheTier {
    * stop waiting for a value that will not come. Must not throw.
    */
   loadSettled?(key: string, outcome: "failed" | "aborted" | "uncached"): void;
+
+  /**
+   * Optional, for a tier that other processes fill too (a disk directory several processes
+   * share): refuses every fill (`SetOptions.fill`) of `scope` whose load began before the hold
+   * ended, until `until` (ms since the epoch, `Date.now()` clock) or until this tier instance
+   * `release`s it. What the tier holds in `scope` stays (the holder deletes what it must).
+   * Application writes, deletes and clears still work, and the hold outlives them. Holds of
+   * several holders (tier instances) add up; a holder can only release its own. The TieredCache
+   * holds the tiers above a level whose update failed and may have left the older value there
+   * (Redis during a partition), so that another process sharing the tier cannot copy that older
+   * value into it, then deletes from them any copy other than its new value.
+   */
+  hold?(scope: HoldScope, until: number): Promise<void>;
+
+  /** Optional, with `hold`: ends this instance's hold of `scope` now (fills whose load began earlier stay refused). */
+  release?(scope: HoldScope): Promise<void>;
+
+  /**
+   * Optional, for a tier that repairs failed updates later (Redis's partition repair): true while
+   * an update of a key in `scope` failed here and is not yet repaired, so that this tier may still
+   * hold an older value. The TieredCache keeps its holds of the tiers above while this is true.
+   * Must not throw.
+   */
+  repairPending?(scope: HoldScope): boolean;
 
   /** Optional subscription to invalidations coming from outside this process. */
   onInvalidation?(listener: (message: TierInvalidation) => void): () => void;

@@ -13,8 +13,9 @@ const LOCK_FILE = "zarrs-cache.lock";
 /**
  * 2: totals carry the shared bound and the full-disk limit; openers; the access index covers sizes.
  * 3: tombstones of deleted keys and prefixes (conditional fills; created by SCHEMA from 2).
+ * 4: holds (fills refused while a lower tier may hold an older value; created by SCHEMA from 3).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Small pages waste little space on large values (≤ 4 KiB each); reads measured as fast as 64 KiB pages. */
 const PAGE_SIZE = 4096;
 
@@ -83,6 +84,11 @@ CREATE TABLE IF NOT EXISTS openers (
 CREATE TABLE IF NOT EXISTS tombstones (key BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_by_age ON tombstones(at);
 CREATE TABLE IF NOT EXISTS prefix_tombstones (prefix BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+-- Holds (see hold() in disk-tier.ts): fills of a key (is_prefix 0) or prefix (1) refused until "until" (ms), one row per holder.
+CREATE TABLE IF NOT EXISTS holds (
+  is_prefix INTEGER NOT NULL, scope BLOB NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL,
+  PRIMARY KEY (is_prefix, scope, holder)
+) WITHOUT ROWID;
 ${TRIGGERS.map((t) => t.sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS")).join(";\n")};
 `;
 
@@ -272,6 +278,7 @@ function configure(db: Db, settings: ConnectSettings): void {
 const SCHEMA_OBJECTS = [
   ...["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"],
   ...["tombstones", "tombstones_by_age", "prefix_tombstones"],
+  "holds",
 ];
 
 function schemaComplete(db: Db): boolean {

@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import {
   type CacheEntry,
   type CacheTier,
+  type HoldScope,
   type SetOptions,
   type TierStats,
   ZarrsCacheError,
@@ -35,8 +37,10 @@ export interface DiskStats extends TierStats {
   totalsRepaired: number;
   /** Times the file system refused a write for lack of space (each lowered the bound in force). */
   diskFull: number;
-  /** Read-through fills not stored: a live entry was there, or a tombstone (or the window) said the load was too old. */
+  /** Read-through fills not stored: a live entry was there, a hold, or a tombstone (or the window) said the load was too old. */
   fillsRefused: number;
+  /** Holds this process placed or renewed (see `hold`). */
+  holds: number;
   /** This tier's own `maxBytes` option. */
   maxBytes: number;
   /** The directory's shared bound: the smallest `maxBytes` among the processes using it. */
@@ -56,6 +60,8 @@ export class DiskTier implements CacheTier {
   readonly name: string;
   private readonly config: ResolvedDiskOptions;
   private readonly store: TierStore;
+  /** Names this instance's holds in the directory: it releases only its own. */
+  private readonly holder = randomUUID();
 
   constructor(options: DiskOptions) {
     this.config = resolveOptions(options);
@@ -254,7 +260,42 @@ export class DiskTier implements CacheTier {
     this.replacedBlob = row?.[1] ?? null;
     if (row !== undefined && (row[0] === null || row[0] > now)) return true;
     const at = sql.tombstoneAt.get(encoded, encoded) as number | null;
-    return at !== null && at >= started;
+    if (at !== null && at >= started) return true;
+    const until = sql.holdUntil.get(encoded, encoded) as number | null;
+    return until !== null && until >= started;
+  }
+
+  // ─── holds ───────────────────────────────────────────────────────────────────
+
+  /**
+   * Until `until` (ms since the epoch) or `release`, refuses every fill of `scope` whose load
+   * began before the hold ended, in every process using the directory. What the scope holds now
+   * stays (the holder deletes what it must). Application writes, deletes and clears still work;
+   * the hold outlives them. Each instance holds and releases its
+   * own holds; a longer `until` extends a hold, a shorter one never shortens it. Holds end by
+   * themselves at `until` (a holder that died); a rebuilt database (damage) starts without them.
+   */
+  async hold(scope: HoldScope, until: number): Promise<void> {
+    this.store.statements();
+    const target = holdTarget(scope, this.config.maxKeyLength);
+    if (typeof until !== "number" || !Number.isFinite(until)) {
+      throw new ZarrsCacheError("INVALID_ARGUMENT", `hold(scope, until): until must be a time in ms, got ${String(until)}`);
+    }
+    this.store.write("hold", (sql) => {
+      // Ended longer ago than any fill may be old (tombstoneTtl): they refuse nothing any more.
+      sql.pruneHolds.run(Date.now() - this.config.tombstoneTtl);
+      sql.recordHold.run(target.isPrefix, target.from, this.holder, Math.ceil(until));
+    });
+    this.store.counters.holds++;
+  }
+
+  /** Ends this instance's hold of `scope` now; fills whose load began before now stay refused. */
+  async release(scope: HoldScope): Promise<void> {
+    this.store.statements();
+    const target = holdTarget(scope, this.config.maxKeyLength);
+    this.store.write("release", (sql) => {
+      sql.releaseHold.run(Date.now(), target.isPrefix, target.from, this.holder);
+    });
   }
 
   async delete(key: string): Promise<boolean> {
@@ -327,6 +368,18 @@ export class DiskTier implements CacheTier {
 }
 
 const EMPTY_KEY = Buffer.alloc(0);
+
+/** The rows a hold covers: one key, or the key range of a prefix. */
+function holdTarget(scope: HoldScope, maxKeyLength: number): { isPrefix: 0 | 1; from: Buffer } {
+  if (typeof scope !== "object" || scope === null || (typeof scope.key === "string") === (typeof scope.prefix === "string")) {
+    throw new ZarrsCacheError("INVALID_ARGUMENT", "hold/release(scope): scope must be { key: string } or { prefix: string }");
+  }
+  if (typeof scope.key === "string") {
+    assertKey(scope.key, maxKeyLength);
+    return { isPrefix: 0, from: encodeKey(scope.key) };
+  }
+  return { isPrefix: 1, from: encodeKey(scope.prefix!) };
+}
 
 /**
  * Records that every key in [from, to) changed now. Key tombstones in the range are superseded,

@@ -67,6 +67,14 @@ export interface Statements {
   prunePrefixTombstones: Statement<[number]>;
   /** 1 when some tombstone is older than a time. */
   anyOldTombstone: Statement<[number, number]>;
+  /** The latest end of a hold covering a key (of the key itself, or of a prefix of it), or null. */
+  holdUntil: Statement<[Buffer, Buffer]>;
+  /** Holds or extends a hold: (is_prefix, scope, holder, until). */
+  recordHold: Statement<[number, Buffer, string, number]>;
+  /** Ends a holder's hold now: (now, is_prefix, scope, holder). */
+  releaseHold: Statement<[number, number, Buffer, string]>;
+  /** Holds that ended before a time. */
+  pruneHolds: Statement<[number]>;
   /** 1 when some row has expired. */
   anyExpired: Statement<[number]>;
   /** Deletes up to n expired rows; returns [blob, key] of each. */
@@ -137,6 +145,18 @@ export function prepareStatements(db: Db): Statements {
     anyOldTombstone: db
       .prepare("SELECT 1 WHERE EXISTS (SELECT 1 FROM tombstones WHERE at < ?) OR EXISTS (SELECT 1 FROM prefix_tombstones WHERE at < ?)")
       .pluck(),
+    holdUntil: db
+      .prepare(
+        "SELECT max(until) FROM holds WHERE (is_prefix = 0 AND scope = ?) " +
+          "OR (is_prefix = 1 AND substr(?, 1, length(scope)) = scope)",
+      )
+      .pluck(),
+    recordHold: db.prepare(
+      "INSERT INTO holds (is_prefix, scope, holder, until) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (is_prefix, scope, holder) DO UPDATE SET until = max(until, excluded.until)",
+    ),
+    releaseHold: db.prepare("UPDATE holds SET until = min(until, ?) WHERE is_prefix = ? AND scope = ? AND holder = ?"),
+    pruneHolds: db.prepare("DELETE FROM holds WHERE until < ?"),
     anyExpired: db.prepare("SELECT 1 FROM entries WHERE expires_at <= ? LIMIT 1").pluck(),
     deleteExpired: db.prepare("DELETE FROM entries WHERE expires_at <= ? RETURNING blob, key LIMIT ?").raw(),
   };

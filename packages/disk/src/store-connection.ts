@@ -51,7 +51,7 @@ export type EvictionListener = (key: string, reason: DropReason) => void;
 export abstract class StoreConnection {
   readonly counters = {
     ...emptyStats(),
-    ...{ expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0, totalsRepaired: 0, diskFull: 0, fillsRefused: 0 },
+    ...{ expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0, totalsRepaired: 0, diskFull: 0, fillsRefused: 0, holds: 0 },
   };
   readonly blobs: BlobStore;
   /** Grows each time the database was created anew: value files written before went with the old one. */

@@ -11,6 +11,7 @@ describeTierConformance("disk", {
   largeValueBytes: MiB,
   oversizedValueBytes: 9 * MiB,
   conditionalFills: { tombstoneTtl: 400 },
+  holds: true,
 });
 
 // Every value of 64 bytes or more in its own file (a 10-byte value stays inline: the suite checks its size).
@@ -20,6 +21,7 @@ describeTierConformance("disk (values from 64 bytes in files)", {
   largeValueBytes: MiB,
   oversizedValueBytes: 9 * MiB,
   conditionalFills: true,
+  holds: true,
 });
 
 // Every value inside the database.

@@ -2,6 +2,7 @@ import {
   type CacheEntry,
   type CacheTier,
   Emitter,
+  type HoldScope,
   type SetOptions,
   type TierInvalidation,
   type TierStats,
@@ -397,6 +398,15 @@ export class RedisTier implements CacheTier {
       // Published after the lock is gone, so a woken waiter's SET NX finds it free.
       if (released && !this.closed) return this.bus?.publishReleased([key]);
     });
+  }
+
+  /**
+   * True while a write, delete or invalidation of a key in `scope` failed to reach Redis (or the
+   * other nodes) and its repair has not run yet: Redis may still hold the older value. A
+   * TieredCache keeps the tiers above holding such keys meanwhile (see the README, "Partitions").
+   */
+  repairPending(scope: HoldScope): boolean {
+    return !this.closed && this.repair.pendingFor(scope);
   }
 
   onInvalidation(listener: (message: TierInvalidation) => void): () => void {

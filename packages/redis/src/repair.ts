@@ -1,3 +1,4 @@
+import type { HoldScope } from "@zarrs-cache/core";
 import type { CircuitBreaker } from "./breaker.js";
 import type { InvalidationBus } from "./invalidation-bus.js";
 import type { RepairOptions } from "./options.js";
@@ -71,6 +72,12 @@ export class PartitionRepair {
     return true;
   }
 
+  /** True while a failed change of `scope` awaits repair (counts nothing; see CacheTier.repairPending). */
+  pendingFor(scope: HoldScope): boolean {
+    if (this.record.size === 0) return false;
+    return scope.key !== undefined ? this.record.covers(scope.key) : this.record.overlaps(scope.prefix);
+  }
+
   /** The write of `key` may not have reached Redis or the other nodes. */
   staleKey(key: string): void {
     if (this.closed) return;
@@ -135,8 +142,6 @@ export class PartitionRepair {
       // Deleted before announced: a node that drops its copy on the message then misses in Redis too.
       await this.tombstoneKeys(keys);
       for (const prefix of prefixes) await this.unlinkPrefix(prefix);
-      // This node's tiers above Redis too: a sibling process may have copied the old value into a shared one.
-      this.bus?.deliverRepaired(keys, prefixes);
       await this.bus?.announce(keys, prefixes);
       repaired = true;
     } catch {
@@ -146,6 +151,10 @@ export class PartitionRepair {
     this.running = false;
     if (repaired && !this.closed) {
       this.counters.repairsDone += this.record.forget(snapshot);
+      // This node's tiers above Redis too: a sibling process may have copied the old value into a
+      // shared one. Delivered once forgotten, so that the TieredCache, on this message, finds the
+      // repair done and releases its holds of those keys (see CacheTier.hold).
+      this.bus?.deliverRepaired(keys, prefixes);
       this.onEvent({ state: "repaired", keys, prefixes });
     }
     this.schedule(this.runAgain ? 0 : this.settings.retryInterval);

@@ -36,6 +36,13 @@ export class StaleRecord {
     return false;
   }
 
+  /** True when a recorded key or prefix falls under `prefix`, or a recorded prefix covers it. */
+  overlaps(prefix: string): boolean {
+    for (const key of this.keys.keys()) if (key.startsWith(prefix)) return true;
+    for (const recorded of this.prefixes.keys()) if (recorded.startsWith(prefix) || prefix.startsWith(recorded)) return true;
+    return false;
+  }
+
   addKey(key: string): void {
     if (this.bumpCovering(key)) return;
     if (this.keys.size >= this.maxKeys && !this.keys.has(key)) {
