@@ -94,15 +94,16 @@ const NOTHING = () => undefined;
 /** Background loads (priority below 0) upstream at once while demand is recent (see PrefetchGate). */
 export const RECENT_DEMAND_LIMIT = 1;
 /** Demand counts as recent for this many of its own load times after its last load ended. */
-const HOLD_FACTOR = 2;
-const HOLD_MIN_MS = 10;
+const HOLD_FACTOR = 4;
+const HOLD_MIN_MS = 50;
 const HOLD_MAX_MS = 2_000;
 
 /**
  * Demand first. Speculative loads wait here while any demand load is waiting upstream, and start
  * by priority (then first come, first served) once none is. A started load is never paused, so
  * background work — loads with a priority below 0, such as `warmRegion`'s — is also kept small
- * while demand is *recent*: for `HOLD_FACTOR` times the demand loads' usual time after one ended,
+ * while demand is *recent*: for `HOLD_FACTOR` times the demand loads' usual time after one ended
+ * (at least `HOLD_MIN_MS`; a reader's own work between two misses can take a while),
  * at most `RECENT_DEMAND_LIMIT` of them are upstream. A reader that misses chunk after chunk (a
  * short pause between its loads) thus finds the upstream's connections, the server's slots and
  * this process's time nearly all its own, instead of racing a burst of bulk loads started in

@@ -90,8 +90,8 @@ describe("demand first", () => {
     await sleep(1);
     expect(started).toContain("ds:/1");
     expect(started).not.toContain("ds:/2");
-    // Once demand has been quiet for twice its load time, the rest start together.
-    await sleep(400);
+    // Once demand has been quiet for four times its load time, the rest start together.
+    await sleep(800);
     expect(started).toEqual(expect.arrayContaining(["ds:/2", "ds:/3"]));
     for (const key of ["ds:/1", "ds:/2", "ds:/3", "ds:/next"]) release(key);
     expect((await bulk).map((o) => o.status)).toEqual(["loaded", "loaded", "loaded", "loaded"]);
