@@ -107,8 +107,8 @@ describe("warmRegion", () => {
     const extended = await zarr.extendStore(new FetchStore(server.url), (s) => cacheExtension(s, { cache }));
     // An outer extension (here one that counts reads) still finds the cache behind it.
     let reads = 0;
-    const counting = zarr.defineStoreExtension((inner: typeof extended) => ({
-      get: (key: Parameters<typeof inner.get>[0], options?: Parameters<typeof inner.get>[1]) => (reads++, inner.get(key, options)),
+    const counting = zarr.defineStoreExtension((inner: zarr.AsyncReadable) => ({
+      get: (key: zarr.AbsolutePath, options?: Parameters<zarr.AsyncReadable["get"]>[1]) => (reads++, inner.get(key, options)),
     }));
     const outer = await zarr.extendStore(extended, counting);
     for (const [store, name] of [[extended, "v3slash"], [outer, "sharded"]] as const) {
