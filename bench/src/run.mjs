@@ -1,12 +1,17 @@
 // pnpm bench: runs every scenario module in src/scenarios (or those whose file name contains
-// one of the command-line words), prints a table and writes results/latest.json.
+// one of the command-line words), prints a table and writes results/latest.json. With words it
+// writes results/partial-<words>.json instead; `--merge` also puts its groups' rows into
+// latest.json in place of the old ones (each group remembers its own run), so the docs' tables
+// (scripts/bench-tables.mjs) can be regenerated from one scenario's run.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const merge = args.includes("--merge");
+const filters = args.filter((a) => a !== "--merge");
 const files = fs
   .readdirSync(path.join(here, "scenarios"))
   .filter((f) => f.endsWith(".mjs"))
@@ -43,5 +48,24 @@ const table = rows.map((r) => ({
 console.table(table);
 const out = path.join(here, "..", "results", filters.length ? `partial-${filters.join("-")}.json` : "latest.json");
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows }, null, 2) + "\n");
+const run = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length };
+fs.writeFileSync(out, JSON.stringify({ ...run, rows }, null, 2) + "\n");
 console.error(`\nwrote ${path.relative(process.cwd(), out)}`);
+if (merge && rows.some((r) => r.scenario === "(scenario failed)")) console.error("not merged into latest.json: a scenario failed");
+else if (merge && filters.length > 0) {
+  const latestFile = path.join(here, "..", "results", "latest.json");
+  const latest = JSON.parse(fs.readFileSync(latestFile, "utf8"));
+  const groups = [...new Set(rows.map((r) => r.group))];
+  const merged = [];
+  let placed = false;
+  for (const r of latest.rows) {
+    if (!groups.includes(r.group)) merged.push(r);
+    else if (!placed) (merged.push(...rows), (placed = true));
+  }
+  if (!placed) merged.push(...rows);
+  latest.rows = merged;
+  latest.runs = { ...latest.runs };
+  for (const group of groups) latest.runs[group] = { ...run, command: `pnpm bench ${filters.join(" ")} --merge` };
+  fs.writeFileSync(latestFile, JSON.stringify(latest, null, 2) + "\n");
+  console.error(`merged ${groups.join(", ")} into ${path.relative(process.cwd(), latestFile)}`);
+}

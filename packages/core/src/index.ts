@@ -19,7 +19,7 @@ export { CacheNamespace, namespace } from "./namespace.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
 export { DatasetArrays, type KeyPlace } from "./plugin-arrays.js";
 export { type PrefetchOptions, type PrefetchOutcome, type PrefetchTarget } from "./prefetch-queue.js";
-export { bindStore, storeBinding, type StoreBinding } from "./store-binding.js";
+export { bindStore, STORE_BINDING, storeBinding, type StoreBinding } from "./store-binding.js";
 export { assertKey, assertKnownOptions, assertSetOptions, assertTtl, assertValue, closestName, configNumber, remainingTtl } from "./validate.js";
 export { basename, chunkKey, classifyKey, isMetadataKey, parseChunkKey, type ChunkKey, type KeyKind } from "./zarr-keys.js";
 export {

@@ -89,22 +89,51 @@ interface Waiting {
   start: () => void;
 }
 
+const NOTHING = () => undefined;
+
+/** Background loads (priority below 0) upstream at once while demand is recent (see PrefetchGate). */
+export const RECENT_DEMAND_LIMIT = 1;
+/** Demand counts as recent for this many of its own load times after its last load ended. */
+const HOLD_FACTOR = 4;
+const HOLD_MIN_MS = 50;
+const HOLD_MAX_MS = 2_000;
+
 /**
- * Demand first: speculative loads wait here while any demand load is waiting upstream, and start
- * by priority (then first come, first served) once none is. A started load is never paused:
- * keep prefetch concurrency below what the upstream serves at once, so a demand read finds room.
+ * Demand first. Speculative loads wait here while any demand load is waiting upstream, and start
+ * by priority (then first come, first served) once none is. A started load is never paused, so
+ * background work — loads with a priority below 0, such as `warmRegion`'s — is also kept small
+ * while demand is *recent*: for `HOLD_FACTOR` times the demand loads' usual time after one ended
+ * (at least `HOLD_MIN_MS`; a reader's own work between two misses can take a while),
+ * at most `RECENT_DEMAND_LIMIT` of them are upstream. A reader that misses chunk after chunk (a
+ * short pause between its loads) thus finds the upstream's connections, the server's slots and
+ * this process's time nearly all its own, instead of racing a burst of bulk loads started in
+ * each pause; the bulk work still moves (one load at a time) and gets its full concurrency back
+ * once the reader stops missing. Prefetches at priority 0 and above (a strategy predicting this
+ * reader's next reads) are not held back that way: holding them would turn them into its misses.
  */
 export class PrefetchGate {
   private readonly waiting: Waiting[] = [];
   private order = 0;
+  /** Background loads admitted and not done. */
+  private background = 0;
+  /** When the last demand load left upstream, and a moving average of how long they take. */
+  private lastDemandEnd = Number.NEGATIVE_INFINITY;
+  private demandMs: number | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly demandUpstream: () => number) {}
+  constructor(
+    private readonly demandUpstream: () => number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
-  /** Resolves when a speculative load may start; rejects with the signal's reason if it aborts first. */
-  admit(priority: number, signal: AbortSignal | undefined): Promise<void> {
-    if (this.waiting.length === 0 && this.demandUpstream() === 0) return Promise.resolve();
+  /**
+   * Resolves when a speculative load may start, with the function to call once it ended; rejects
+   * with the signal's reason if it aborts first.
+   */
+  admit(priority: number, signal: AbortSignal | undefined): Promise<() => void> {
+    if (this.waiting.length === 0 && this.mayStart(priority)) return Promise.resolve(this.started(priority));
     return new Promise((resolve, reject) => {
-      const entry: Waiting = { priority, order: this.order++, start: resolve };
+      const entry: Waiting = { priority, order: this.order++, start: () => resolve(this.started(priority)) };
       const onAbort = () => {
         const i = this.waiting.indexOf(entry);
         if (i !== -1) this.waiting.splice(i, 1);
@@ -114,7 +143,7 @@ export class PrefetchGate {
         signal.addEventListener("abort", onAbort, { once: true });
         entry.start = () => {
           signal.removeEventListener("abort", onAbort);
-          resolve();
+          resolve(this.started(priority));
         };
       }
       this.insert(entry);
@@ -126,14 +155,55 @@ export class PrefetchGate {
     return this.waiting.length;
   }
 
-  /** Starts waiting loads while no demand load is upstream (called when a demand load ends). */
+  /** A demand load left upstream after `ms`: starts what may start now. */
+  demandEnded(ms: number): void {
+    this.demandMs = this.demandMs === undefined ? ms : this.demandMs + 0.2 * (ms - this.demandMs);
+    this.lastDemandEnd = this.now();
+    this.release();
+  }
+
+  /** Starts waiting loads while no demand load is upstream, within the limit while demand is recent. */
   release(): void {
-    while (this.waiting.length > 0 && this.demandUpstream() === 0) this.waiting.shift()!.start();
+    while (this.waiting.length > 0 && this.mayStart(this.waiting[0]!.priority)) this.waiting.shift()!.start();
+    const hold = this.holdLeft();
+    if (this.waiting.length > 0 && this.demandUpstream() === 0 && hold > 0 && this.timer === undefined) {
+      // Nothing else would wake the waiting loads when the demand stays quiet: look again then.
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.release();
+      }, hold);
+    }
   }
 
   /** Lets everything waiting go (the cache closed: each load then ends at once). */
   drain(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     for (const entry of this.waiting.splice(0)) entry.start();
+  }
+
+  private mayStart(priority: number): boolean {
+    if (this.demandUpstream() > 0) return false;
+    return priority >= 0 || this.background < RECENT_DEMAND_LIMIT || this.holdLeft() <= 0;
+  }
+
+  /** How long demand still counts as recent (ms; 0 or less: it does not). */
+  private holdLeft(): number {
+    if (this.demandMs === undefined) return 0;
+    const hold = Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, HOLD_FACTOR * this.demandMs));
+    return this.lastDemandEnd + hold - this.now();
+  }
+
+  private started(priority: number): () => void {
+    if (priority >= 0) return NOTHING;
+    this.background++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.background--;
+      if (this.waiting.length > 0) this.release();
+    };
   }
 
   private insert(entry: Waiting): void {

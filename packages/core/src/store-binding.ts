@@ -15,16 +15,20 @@ export interface StoreBinding {
   readonly ranges: boolean;
 }
 
-/** Shared across copies of the package: a registered symbol, not a module-local one. */
-const BINDING = Symbol.for("@zarrs-cache/store-binding");
+/**
+ * The property a caching store wrapper carries its binding under. Shared across copies of the
+ * package: a registered symbol, not a module-local one. A store extension built with zarrita's
+ * `defineStoreExtension` returns it among its overrides (its Proxy answers symbol reads too).
+ */
+export const STORE_BINDING: unique symbol = Symbol.for("@zarrs-cache/store-binding");
 
 /** Marks `store` (a wrapper) as reading through `binding.cache`. */
 export function bindStore(store: object, binding: StoreBinding): void {
-  Object.defineProperty(store, BINDING, { value: binding, configurable: true, enumerable: false });
+  Object.defineProperty(store, STORE_BINDING, { value: binding, configurable: true, enumerable: false });
 }
 
 /** The binding of a caching store wrapper, or undefined for any other value. */
 export function storeBinding(store: unknown): StoreBinding | undefined {
   if (store === null || (typeof store !== "object" && typeof store !== "function")) return undefined;
-  return (store as Record<symbol, StoreBinding | undefined>)[BINDING];
+  return (store as Record<symbol, StoreBinding | undefined>)[STORE_BINDING];
 }

@@ -305,7 +305,7 @@ export class TieredCache implements CacheTier {
       if (!flight.done) this.counters.loadErrors++;
       throw error;
     } finally {
-      this.leaveUpstream(flight);
+      this.leaveUpstream(flight, performance.now() - started);
     }
     if (flight.done) return undefined;
     if (value !== undefined && !(value instanceof Uint8Array)) {
@@ -346,8 +346,10 @@ export class TieredCache implements CacheTier {
     else speculation.loaded = true;
   }
 
-  private leaveUpstream(flight: Flight): void {
-    if (flight.speculation === undefined && --this.demandUpstream === 0) this.gate.release();
+  private leaveUpstream(flight: Flight, ms: number): void {
+    if (flight.speculation !== undefined) return;
+    this.demandUpstream--;
+    this.gate.demandEnded(ms);
   }
 
   /** The first level a flight fills: 1 for a prefetch that keeps its bytes out of L1 (`target: "lower"`). */
@@ -755,14 +757,15 @@ export class TieredCache implements CacheTier {
       wanted = missing;
     }
     await eachLimited(wanted, concurrencyOf(options), () => signal?.aborted === true || this.closed, async (key) => {
+      let ended: () => void; // tells the gate this speculative load is no longer upstream
       try {
-        await this.gate.admit(options?.priority ?? 0, signal);
+        ended = await this.gate.admit(options?.priority ?? 0, signal);
       } catch {
         return report(key, "cancelled");
       }
-      if (this.closed) return report(key, "cancelled");
       const source = options?.load === undefined ? this.loaders.find((l) => key.startsWith(l.prefix)) : { load: options.load };
       try {
+        if (this.closed) return report(key, "cancelled");
         if (source === undefined) {
           const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch, from);
           return report(key, entry === undefined ? "unknown" : "cached");
@@ -774,6 +777,8 @@ export class TieredCache implements CacheTier {
         if (signal?.aborted || this.closed) return report(key, "cancelled");
         this.reportError("prefetch", undefined, key, error);
         report(key, "failed");
+      } finally {
+        ended();
       }
     });
     for (const key of unique) if (!outcomes.has(key)) report(key, "cancelled");

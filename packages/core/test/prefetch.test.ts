@@ -77,6 +77,27 @@ describe("demand first", () => {
     await Promise.all([low, high]);
   });
 
+  it("background loads (priority below 0) go one at a time while demand is recent, then at full concurrency", async () => {
+    const { cache, started, release } = setup();
+    // A reader that keeps missing: a demand load of about 100 ms has just ended.
+    await cache.getOrLoad("ds:/demand", async () => (await sleep(100), new Uint8Array(1)));
+    const bulk = cache.prefetch(["ds:/0", "ds:/1", "ds:/2", "ds:/3"], { priority: -1, concurrency: 4 });
+    const strategy = cache.prefetch(["ds:/next"], { priority: 0 });
+    await sleep(1);
+    // The strategy's prefetch is not held back; of the bulk, one load is upstream.
+    expect([...started].sort()).toEqual(["ds:/0", "ds:/next"]);
+    release("ds:/0");
+    await sleep(1);
+    expect(started).toContain("ds:/1");
+    expect(started).not.toContain("ds:/2");
+    // Once demand has been quiet for four times its load time, the rest start together.
+    await sleep(800);
+    expect(started).toEqual(expect.arrayContaining(["ds:/2", "ds:/3"]));
+    for (const key of ["ds:/1", "ds:/2", "ds:/3", "ds:/next"]) release(key);
+    expect((await bulk).map((o) => o.status)).toEqual(["loaded", "loaded", "loaded", "loaded"]);
+    await strategy;
+  });
+
   it("bounds a call's loads by its concurrency", async () => {
     const { cache, started, release } = setup();
     const keys = Array.from({ length: 6 }, (_, i) => `ds:/${i}`);

@@ -58,8 +58,8 @@ const OPTION_NAMES = ["concurrency", "signal", "onProgress", "priority", "target
 
 /**
  * Loads every chunk zarrita reads for `selection` of `array` (a zarrita array opened over a
- * `withCache` store) into the cache, so that reading the region afterwards makes no upstream
- * request. Loads wait while demand reads are waiting upstream. For a sharded array, each shard's
+ * `withCache` store, or a store extended with `cacheExtension`) into the cache, so that reading
+ * the region afterwards makes no upstream request. Loads wait while demand reads are waiting upstream. For a sharded array, each shard's
  * index is read (and cached), and the wanted inner chunks are read as coalesced ranges, then
  * stored under the exact range keys zarrita reads.
  */
@@ -85,8 +85,8 @@ export async function warmRegion(
   if (binding === undefined || typeof array?.path !== "string") {
     throw new ZarrsCacheError(
       "INVALID_ARGUMENT",
-      `${OWNER}: the array must be a zarrita array opened over a withCache(store, cache) store, got ${show(array)}` +
-        (array && typeof array === "object" && "store" in array ? " whose store is not wrapped by withCache" : ""),
+      `${OWNER}: the array must be a zarrita array opened over a withCache(store, cache) store (or one extended with cacheExtension), got ${show(array)}` +
+        (array && typeof array === "object" && "store" in array ? " whose store reads through no cache" : ""),
     );
   }
   signal?.throwIfAborted();

@@ -2,7 +2,7 @@
 // request; shards are read as coalesced ranges; progress, abort and bad input.
 import { createCache, isZarrsCacheError, type TieredCache } from "@zarrs-cache/core";
 import { memory } from "@zarrs-cache/memory";
-import { withCache } from "@zarrs-cache/zarrita";
+import { cacheExtension, withCache } from "@zarrs-cache/zarrita";
 import { FetchStore } from "@zarrita/storage";
 import fs from "node:fs";
 import path from "node:path";
@@ -99,6 +99,28 @@ describe("warmRegion", () => {
     // The bytes cut from the coalesced reads are the right ones.
     const direct = await zarr.get(await openArray(new FetchStore(server.url), "sharded"), [zarr.slice(0, 12), null]);
     expect(Array.from(values.data as Float32Array)).toEqual(Array.from(direct.data as Float32Array));
+  });
+
+  it("works on arrays opened over a store extended with cacheExtension (alone or under another extension)", async () => {
+    const cache = createCache().tier(memory({ maxBytes: 64 * MiB })).use(warming({ strategies: [] })).build();
+    open.push(cache);
+    const extended = await zarr.extendStore(new FetchStore(server.url), (s) => cacheExtension(s, { cache }));
+    // An outer extension (here one that counts reads) still finds the cache behind it.
+    let reads = 0;
+    const counting = zarr.defineStoreExtension((inner: zarr.AsyncReadable) => ({
+      get: (key: zarr.AbsolutePath, options?: Parameters<zarr.AsyncReadable["get"]>[1]) => (reads++, inner.get(key, options)),
+    }));
+    const outer = await zarr.extendStore(extended, counting);
+    for (const [store, name] of [[extended, "v3slash"], [outer, "sharded"]] as const) {
+      const arr = await openArray(store as unknown as FetchStore, name);
+      const result = await warmRegion(arr, null);
+      expect(result.failed).toBe(0);
+      expect(result.loaded).toBeGreaterThan(0);
+      server.reset();
+      await zarr.get(arr, null);
+      expect(server.stats.requests).toBe(0);
+    }
+    expect(reads).toBeGreaterThan(0);
   });
 
   it("a second warmRegion of the same region finds everything cached", async () => {

@@ -7,6 +7,7 @@ import {
   ZarrsCacheError,
   assertKnownOptions,
   bindStore,
+  STORE_BINDING,
   classifyKey,
 } from "@zarrs-cache/core";
 import { defineStoreExtension } from "zarrita";
@@ -48,8 +49,6 @@ export interface CacheExtensionOptions extends WithCacheOptions {
 
 type Writable = { set?: (key: AbsolutePath, value: Uint8Array) => unknown };
 
-/** Where `cachingOverrides` hands `withCache` the binding (not installed as a store method). */
-const BINDING = Symbol("binding");
 
 function copyOf(value: Uint8Array): Uint8Array {
   // Uint8Array#slice copies; a Buffer's slice would only be a view.
@@ -191,7 +190,9 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
   };
 
   return {
-    [BINDING]: binding,
+    // `cacheExtension`'s Proxy answers reads of the binding from here, so `warmRegion` finds the
+    // cache behind an extended store (Object.entries skips it: withCache binds it itself).
+    [STORE_BINDING]: binding,
     get(path: AbsolutePath, opts?: GetOptions): Promise<Uint8Array | undefined> {
       if (shouldCache !== undefined) return read(path, undefined, opts);
       // The hot path, kept flat: an L1 hit is answered with no await and no key classification.
@@ -285,6 +286,6 @@ export function withCache<S extends AsyncReadable>(store: S, cache: TieredCache,
   const overrides = cachingOverrides("withCache()", store, cache, options);
   const wrapper = withOverrides(store, overrides);
   // Tools handed only the store (warmRegion) find the cache and dataset behind it.
-  bindStore(wrapper, overrides[BINDING]);
+  bindStore(wrapper, overrides[STORE_BINDING]);
   return wrapper as S;
 }
