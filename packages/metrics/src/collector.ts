@@ -1,4 +1,4 @@
-import { ArrayLocator, parseCacheKey, ZarrsCacheError, type CacheEvents, type LevelStats, type TierStats, type ZarrArray } from "@zarrs-cache/core";
+import { ArrayLocator, parseCacheKey, ZarrsCacheError, type CacheEvents, type HitBatch, type LevelStats, type TierStats, type ZarrArray } from "@zarrs-cache/core";
 import { GridHeatmap } from "./heatmap.js";
 import { emptyHistogram, LatencyHistogram } from "./histogram.js";
 import { fnv1a, MissRatioEstimator } from "./miss-ratio.js";
@@ -79,6 +79,8 @@ export class Collector {
    * re-read hits anyway, and its cost stays off the hit path of a cache that is big enough.
    */
   private missRatioOn = false;
+  /** Delivers hits the cache buffered (set by the plugin; called before every snapshot). */
+  flushHits: () => void = () => {};
   private readonly warm = new Map<string, number>();
   private readonly recentlyEvicted = new Map<string, true>();
   private readonly absentKeys = new Map<string, true>();
@@ -113,26 +115,31 @@ export class Collector {
 
   // ─── events ──────────────────────────────────────────────────────────────────
 
-  readonly onHit = (e: CacheEvents["hit"]): void => {
-    const level = this.level(e.level, e.tier);
+  /** Hits in batches (`PluginContext.onHits`): the same as one `hit` event each. */
+  readonly onHits = (batch: HitBatch): void => {
+    const { keys, levels, bytes, ms, prefetch } = batch;
+    for (let i = 0; i < batch.length; i++) this.hit(keys[i]!, levels[i]!, bytes[i]!, ms[i]!, prefetch[i] === 1);
+  };
+
+  private hit(key: string, levelIndex: number, bytes: number, ms: number, prefetch: boolean): void {
+    const level = this.level(levelIndex);
     level.hits++;
-    if (e.absent) {
+    if (bytes === 0) {
       level.absentHits++;
       this.counts.absentHits++;
     }
-    level.hitBytes += e.bytes;
-    if (e.ms !== undefined) {
-      level.hitLatency.record(e.ms * 1000);
-      this.current.busyMs += e.ms;
+    level.hitBytes += bytes;
+    if (ms === ms) {
+      level.hitLatency.record(ms * 1000);
+      this.current.busyMs += ms;
     }
     this.counts.hits++;
-    const prefetch = isPrefetch(e);
     if (!prefetch) this.current.hits++;
-    const info = this.info(e.key);
-    if (e.level === 0) this.firstTierLookup(e.key, info, prefetch, true, e.bytes);
-    else if (e.bytes > 0 && this.missRatioOn) this.missRatio.sized(e.key, e.bytes);
+    const info = this.info(key);
+    if (levelIndex === 0) this.firstTierLookup(key, info, prefetch, true, bytes);
+    else if (bytes > 0 && this.missRatioOn) this.missRatio.sized(key, bytes);
     if (prefetch) {
-      if (e.level > 0) this.prefetched(e.key);
+      if (levelIndex > 0) this.prefetched(key);
       return;
     }
     const array = info.array;
@@ -140,7 +147,7 @@ export class Collector {
       array.hits++;
       array.heatmap.hits[info.cell]!++;
     }
-  };
+  }
 
   readonly onLevelMiss = (e: CacheEvents["levelMiss"]): void => {
     const level = this.level(e.level, e.tier);
@@ -278,13 +285,23 @@ export class Collector {
     map.delete(oldest);
   }
 
-  private level(level: number, tier: string): LevelState {
+  /** A level's state; `tier` names it when it is new (batched hits carry no name: the cache's is used). */
+  private level(level: number, tier?: string): LevelState {
     let state = this.levels[level];
     if (state === undefined) {
-      for (let i = this.levels.length; i <= level; i++) this.levels[i] ??= new LevelState(i === level ? tier : "?");
+      const name = tier ?? this.tierName(level);
+      for (let i = this.levels.length; i <= level; i++) this.levels[i] ??= new LevelState(i === level ? name : "?");
       state = this.levels[level]!;
     }
     return state;
+  }
+
+  private tierName(level: number): string {
+    try {
+      return this.source.levelStats()[level]?.name ?? "?";
+    } catch {
+      return "?";
+    }
   }
 
   private info(key: string): KeyInfo {
@@ -345,6 +362,7 @@ export class Collector {
   }
 
   snapshot(): MetricsSnapshot {
+    this.flushHits();
     let stats: TierStats | undefined;
     let levelStats: LevelStats[] = [];
     try {
