@@ -55,6 +55,8 @@ export interface WarmingPlugin extends CachePlugin {
 const OWNER = "warming()";
 const MAX_PLACED = 16_384;
 const OFFER_MEMO_MS = 5_000;
+/** Demand hits of one batch the strategies hear: the latest ones. */
+const LATEST_HITS = 64;
 const KEYS: Requester = { name: "keys", priority: 0 };
 const REGION: Requester = { name: "region", priority: -1 };
 
@@ -151,6 +153,11 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
 
   const onDemand = (key: string) => {
     scheduler!.demandRead(key);
+    react(key);
+  };
+
+  /** What the strategies make of a demand read. */
+  const react = (key: string) => {
     for (const strategy of keyStrategies) guard(strategy, key, () => strategy.onKeyRead!(key));
     if (scheduler!.isPaused || chunkStrategies.length === 0) return;
     const known = placed.get(key);
@@ -223,8 +230,15 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
       scheduler = new Scheduler(ctx, budget, target, strategies.map((s) => s.name));
       chunkKeys = new ChunkKeys((key, signal) => ctx.read(key, { kind: "chunk", signal }));
       const topLevel = target === "lower" ? 1 : 0;
+      // Every demand hit settles a prefetch of its key; the strategies hear the latest LATEST_HITS of
+      // a batch (a hot loop of memory hits reads what is cached: what comes next follows its end).
       const hits = ctx.on("hits", (batch) => {
-        for (let i = 0; i < batch.length; i++) if (batch.prefetch[i] === 0) onDemand(batch.keys[i]!);
+        const { keys, prefetch, length } = batch;
+        for (let i = 0; i < length; i++) {
+          if (prefetch[i] !== 0) continue;
+          scheduler!.demandRead(keys[i]!);
+          if (i >= length - LATEST_HITS) react(keys[i]!);
+        }
       });
       flushHits = hits.flush;
       const off = [
