@@ -1,5 +1,6 @@
 import { ZarrsCacheError, isZarrsCacheError } from "./errors.js";
 import type { CacheEventListener, CacheEventType } from "./events.js";
+import type { HitBatchListener, HitSubscription } from "./hit-batch.js";
 import { TieredCache, type LevelStats, type TieredCacheOptions } from "./tiered-cache.js";
 import type { CacheTier, TierStats } from "./types.js";
 import { validateCacheOptions } from "./tiered-cache-options.js";
@@ -14,6 +15,14 @@ import type { PrefetchOptions, PrefetchOutcome } from "./prefetch-queue.js";
  */
 export interface PluginContext {
   on<T extends CacheEventType>(type: T, listener: CacheEventListener<T>): () => void;
+  /**
+   * `"hits"`: every `hit` event's content (any level and origin) in batches (`HitBatch`), so a
+   * memory hit costs the plugin a few array stores, not an event object and a call. A batch arrives
+   * later: when 512 hits wait, on the next macrotask, before any other event the cache emits (a
+   * plugin that also listens with `on` sees every read in order), and on the subscription's
+   * `flush()`, which a plugin calls before it reads state built from hits. Use it instead of `on("hit")`.
+   */
+  on(type: "hits", listener: HitBatchListener): HitSubscription;
   /**
    * Asks the cache to bring keys in ahead of use (see `TieredCache.prefetch`): not counted as
    * demand, demand first, `priority`, `concurrency`, `target`, and a per-key outcome. A prefetch
@@ -91,7 +100,10 @@ export class CacheBuilder {
       };
       const read = (key: string, options?: { kind?: KeyKind; signal?: AbortSignal }) => cache.readAhead(key, options);
       const context: PluginContext = {
-        on: (type, listener) => cache.events.on(type, listener),
+        on: ((type: CacheEventType | "hits", listener: unknown) =>
+          type === "hits"
+            ? cache.events.hits.on(listener as HitBatchListener)
+            : cache.events.on(type, listener as CacheEventListener<CacheEventType>)) as unknown as PluginContext["on"],
         prefetch: (keys, options) => cache.prefetch(keys, options),
         stats: () => cache.stats(),
         levelStats: () => cache.levelStats(),

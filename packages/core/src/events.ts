@@ -4,7 +4,11 @@
  */
 export type EventOrigin = "demand" | "prefetch";
 
-/** Events a TieredCache emits. Listeners must not throw; an exception is swallowed. */
+/**
+ * Events a TieredCache emits, one by one, synchronously. Listeners must not throw; an exception is
+ * swallowed. Plugins that hear every read take hits in batches instead (`on("hits")` on the plugin
+ * context, see HitBatch in hit-batch.ts): the same content, delivered later but before any other event.
+ */
 export interface CacheEvents {
   /**
    * A lookup found the key at `level` (0 = the first tier). `absent` marks a cached "absent";

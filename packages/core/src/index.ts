@@ -1,5 +1,6 @@
 export { ZarrsCacheError, isZarrsCacheError, type ZarrsCacheErrorCode } from "./errors.js";
 export { emptyStats, type CacheEntry, type CacheTier, type HoldScope, type SetOptions, type TierGetOptions, type TierInvalidation, type TierStats } from "./types.js";
+export { CacheEmitter, HitBuffer, type HitBatch, type HitBatchListener, type HitSubscription } from "./hit-batch.js";
 export { CACHE_EVENT_TYPES, Emitter, type CacheEvents, type CacheEventListener, type CacheEventType, type EventOrigin } from "./events.js";
 export {
   TieredCache,

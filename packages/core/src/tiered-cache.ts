@@ -2,6 +2,7 @@ import { Changes, type KeyMatcher } from "./changes.js";
 import { Deadlines } from "./deadlines.js";
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
 import { CACHE_EVENT_TYPES, Emitter, type CacheEventListener, type CacheEvents, type CacheEventType } from "./events.js";
+import { CacheEmitter } from "./hit-batch.js";
 import { Flight, type AbandonListener } from "./flight.js";
 import { DEFAULT_HOLD_TIME, Holds } from "./holds.js";
 import { PendingWrites } from "./pending-writes.js";
@@ -53,7 +54,8 @@ const L1_TIMING_EVERY = 16;
  */
 export class TieredCache implements CacheTier {
   readonly name = "tiered";
-  readonly events = new Emitter<CacheEvents>();
+  /** Events one by one (`events.on`), and hits in batches for plugins (`events.hits`, see HitBatch). */
+  readonly events = new CacheEmitter();
 
   private readonly tiers: CacheTier[];
   private readonly l1: CacheTier | undefined;
@@ -156,7 +158,7 @@ export class TieredCache implements CacheTier {
 
   /** True while someone listens to lookups: only then is a lookup timed (the L1 hit path stays lean). */
   private timed(): boolean {
-    return this.events.has("hit") || this.events.has("levelMiss");
+    return this.events.hits.listening || this.events.has("hit") || this.events.has("levelMiss");
   }
 
   /**
@@ -190,21 +192,27 @@ export class TieredCache implements CacheTier {
   }
 
   private countHit(key: string, level: number, value: Uint8Array, started: number, speculative?: boolean): Uint8Array | null {
-    const absent = value.byteLength === 0;
-    if (speculative) {
-      // A prefetch is not demand: no hit counted, the event says where it came from.
-      if (this.events.has("hit")) {
-        this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent, bytes: value.byteLength, origin: "prefetch" });
-      }
-      return absent ? null : value;
+    const bytes = value.byteLength;
+    // A prefetch is not demand: no hit counted, the event says where it came from.
+    if (!speculative) {
+      this.levelHits[level]!++;
+      if (bytes === 0) this.counters.absentHits++;
     }
-    this.levelHits[level]!++;
-    if (absent) this.counters.absentHits++;
-    if (this.events.has("hit")) {
-      const ms = started < 0 ? undefined : performance.now() - started;
-      this.events.emit("hit", { key, tier: this.tiers[level]!.name, level, absent, bytes: value.byteLength, ms });
+    // The event reaches batch listeners too; with only those, no event object is built.
+    if (this.events.has("hit")) this.emitHit(key, level, bytes, started, speculative);
+    else if (this.events.hits.listening) {
+      // As the event: a prefetch's lookup carries no time.
+      const ms = started < 0 || speculative ? Number.NaN : performance.now() - started;
+      this.events.hits.push(key, level, bytes, ms, speculative === true);
     }
-    return absent ? null : value;
+    return bytes === 0 ? null : value;
+  }
+
+  private emitHit(key: string, level: number, bytes: number, started: number, speculative: boolean | undefined): void {
+    const tier = this.tiers[level]!.name;
+    const absent = bytes === 0;
+    if (speculative) this.events.emit("hit", { key, tier, level, absent, bytes, origin: "prefetch" });
+    else this.events.emit("hit", { key, tier, level, absent, bytes, ms: started < 0 ? undefined : performance.now() - started });
   }
 
   /**
@@ -1001,6 +1009,8 @@ export class TieredCache implements CacheTier {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Plugins hear the last hits while the cache is still open.
+    this.events.hits.flush();
     this.closed = true;
     this.holding.close();
     for (const flight of [...this.flights.values(), ...this.detached]) flight.abandon("closed", closedError());

@@ -1,4 +1,4 @@
-import { ArrayLocator, parseCacheKey, ZarrsCacheError, type CacheEvents, type LevelStats, type TierStats, type ZarrArray } from "@zarrs-cache/core";
+import { ArrayLocator, parseCacheKey, ZarrsCacheError, type CacheEvents, type HitBatch, type LevelStats, type TierStats, type ZarrArray } from "@zarrs-cache/core";
 import { GridHeatmap } from "./heatmap.js";
 import { emptyHistogram, LatencyHistogram } from "./histogram.js";
 import { fnv1a, MissRatioEstimator } from "./miss-ratio.js";
@@ -62,6 +62,9 @@ const WARM_READY = 1;
 /** Recently evicted keys remembered (to tell "evicted, then read again"). */
 const RECENT_EVICTIONS = 2048;
 const ABSENT_KEYS = 2048;
+/** Hits of one batch analysed in full, the latest ones (see onHits). */
+const ANALYSED = 64;
+const SAMPLE_EVERY = 8;
 
 /**
  * Turns cache events into counters. Every handler is O(1) amortised and touches bounded state:
@@ -79,6 +82,8 @@ export class Collector {
    * re-read hits anyway, and its cost stays off the hit path of a cache that is big enough.
    */
   private missRatioOn = false;
+  /** Delivers hits the cache buffered (set by the plugin; called before every snapshot). */
+  flushHits: () => void = () => {};
   private readonly warm = new Map<string, number>();
   private readonly recentlyEvicted = new Map<string, true>();
   private readonly absentKeys = new Map<string, true>();
@@ -113,34 +118,52 @@ export class Collector {
 
   // ─── events ──────────────────────────────────────────────────────────────────
 
-  readonly onHit = (e: CacheEvents["hit"]): void => {
-    const level = this.level(e.level, e.tier);
+  /**
+   * Hits in batches (`on("hits")`), each as one `hit` event. Counters, per-tier numbers and latencies
+   * take every hit. A batch longer than ANALYSED (a hot loop of memory hits) has its per-key
+   * analytics sampled: its last ANALYSED hits in full, one in SAMPLE_EVERY before them counted
+   * SAMPLE_EVERY times, and no locality pair across a gap — unless the miss-ratio estimate or
+   * warming accounting is running, which need every read.
+   */
+  readonly onHits = (batch: HitBatch): void => {
+    const { keys, levels, bytes, ms, prefetch } = batch;
+    const n = batch.length;
+    const sampledBefore = this.missRatioOn || this.warm.size > 0 ? 0 : n - ANALYSED;
+    for (let i = 0; i < n; i++) {
+      const weight = i >= sampledBefore ? 1 : i % SAMPLE_EVERY === 0 ? SAMPLE_EVERY : 0;
+      this.hit(keys[i]!, levels[i]!, bytes[i]!, ms[i]!, prefetch[i] === 1, weight);
+    }
+  };
+
+  private hit(key: string, levelIndex: number, bytes: number, ms: number, prefetch: boolean, weight: number): void {
+    const level = this.level(levelIndex);
     level.hits++;
-    if (e.absent) {
+    if (bytes === 0) {
       level.absentHits++;
       this.counts.absentHits++;
     }
-    level.hitBytes += e.bytes;
-    if (e.ms !== undefined) {
-      level.hitLatency.record(e.ms * 1000);
-      this.current.busyMs += e.ms;
+    level.hitBytes += bytes;
+    if (ms === ms) {
+      level.hitLatency.record(ms * 1000);
+      this.current.busyMs += ms;
     }
     this.counts.hits++;
-    const prefetch = isPrefetch(e);
     if (!prefetch) this.current.hits++;
-    const info = this.info(e.key);
-    if (e.level === 0) this.firstTierLookup(e.key, info, prefetch, true, e.bytes);
-    else if (e.bytes > 0 && this.missRatioOn) this.missRatio.sized(e.key, e.bytes);
+    if (levelIndex === 0) this.countRead(prefetch);
+    if (weight === 0) return;
+    const info = this.info(key);
+    if (levelIndex === 0) this.firstTierLookup(key, info, prefetch, true, bytes, weight);
+    else if (bytes > 0 && this.missRatioOn) this.missRatio.sized(key, bytes);
     if (prefetch) {
-      if (e.level > 0) this.prefetched(e.key);
+      if (levelIndex > 0) this.prefetched(key);
       return;
     }
     const array = info.array;
     if (array !== undefined) {
-      array.hits++;
-      array.heatmap.hits[info.cell]!++;
+      array.hits += weight;
+      array.heatmap.hits[info.cell]! += weight;
     }
-  };
+  }
 
   readonly onLevelMiss = (e: CacheEvents["levelMiss"]): void => {
     const level = this.level(e.level, e.tier);
@@ -151,7 +174,8 @@ export class Collector {
     }
     if (e.level !== 0) return;
     const prefetch = isPrefetch(e);
-    this.firstTierLookup(e.key, this.info(e.key), prefetch, false, undefined);
+    this.countRead(prefetch);
+    this.firstTierLookup(e.key, this.info(e.key), prefetch, false, undefined, 1);
     if (prefetch) {
       if (this.warming === undefined) this.warming = { prefetched: 0, used: 0, wasted: 0, late: 0 };
       if (!this.warm.has(e.key)) this.remember(this.warm, e.key, WARM_PENDING, this.options.maxTrackedKeys);
@@ -231,14 +255,20 @@ export class Collector {
     this.counts.internalErrors++;
   }
 
-  private firstTierLookup(key: string, info: KeyInfo, prefetch: boolean, hit: boolean, bytes: number | undefined): void {
+  /** One lookup at the first tier: a demand read, or a prefetch's. */
+  private countRead(prefetch: boolean): void {
     if (prefetch) {
       this.counts.prefetchLookups++;
       return;
     }
     this.counts.reads++;
     this.current.reads++;
-    info.reads++;
+  }
+
+  /** A first-tier lookup's analytics; `weight` > 1 stands for sampled reads (see onHits). */
+  private firstTierLookup(key: string, info: KeyInfo, prefetch: boolean, hit: boolean, bytes: number | undefined, weight: number): void {
+    if (prefetch) return;
+    info.reads += weight;
     if (this.missRatioOn) this.missRatio.access(key, info.hash, bytes !== undefined && bytes > 0 ? bytes : undefined);
     if (this.warm.size > 0) {
       const state = this.warm.get(key);
@@ -251,8 +281,12 @@ export class Collector {
     }
     const array = info.array;
     if (array === undefined) return;
-    array.reads++;
-    array.heatmap.reads[info.cell]!++;
+    array.reads += weight;
+    array.heatmap.reads[info.cell]! += weight;
+    if (weight !== 1) {
+      array.previous = undefined; // the reads in between were not looked at: no pair across them
+      return;
+    }
     const coords = info.coords!;
     const previous = array.previous;
     if (previous !== undefined) {
@@ -278,13 +312,23 @@ export class Collector {
     map.delete(oldest);
   }
 
-  private level(level: number, tier: string): LevelState {
+  /** A level's state; `tier` names it when it is new (batched hits carry no name: the cache's is used). */
+  private level(level: number, tier?: string): LevelState {
     let state = this.levels[level];
     if (state === undefined) {
-      for (let i = this.levels.length; i <= level; i++) this.levels[i] ??= new LevelState(i === level ? tier : "?");
+      const name = tier ?? this.tierName(level);
+      for (let i = this.levels.length; i <= level; i++) this.levels[i] ??= new LevelState(i === level ? name : "?");
       state = this.levels[level]!;
     }
     return state;
+  }
+
+  private tierName(level: number): string {
+    try {
+      return this.source.levelStats()[level]?.name ?? "?";
+    } catch {
+      return "?";
+    }
   }
 
   private info(key: string): KeyInfo {
@@ -345,6 +389,7 @@ export class Collector {
   }
 
   snapshot(): MetricsSnapshot {
+    this.flushHits();
     let stats: TierStats | undefined;
     let levelStats: LevelStats[] = [];
     try {

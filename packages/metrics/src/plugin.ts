@@ -38,7 +38,8 @@ export interface MetricsPlugin extends CachePlugin {
   addArray(array: ZarrArray): void;
 }
 
-const EVENTS = ["hit", "levelMiss", "miss", "load", "set", "delete", "invalidate", "backfill", "evict", "error"] as const;
+/** Events heard one by one; hits come in batches (`onHits`). */
+const EVENTS = ["levelMiss", "miss", "load", "set", "delete", "invalidate", "backfill", "evict", "error"] as const;
 /** Checkpoints for `report({ windowMs })`: one per interval for the last 60, one per 60 intervals for the last 60 of those. */
 const RING = 60;
 
@@ -102,7 +103,6 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
           }
         };
       const handlers: { [K in (typeof EVENTS)[number]]: (e: CacheEvents[K]) => void } = {
-        hit: c.onHit,
         levelMiss: c.onLevelMiss,
         miss: c.onMiss,
         load: c.onLoad,
@@ -114,9 +114,14 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
         error: c.onError,
       };
       const unsubscribes = EVENTS.map((type) => context.on(type, guard(handlers[type] as (e: unknown) => void)));
+      const hits = context.on("hits", guard(c.onHits));
+      unsubscribes.push(hits);
+      c.flushHits = hits.flush;
+
       fine.push(c.snapshot());
       const timer = setInterval(() => {
         try {
+          hits.flush();
           c.tick();
           fine.push(c.snapshot());
           if (fine.length > RING) fine.shift();

@@ -9,6 +9,7 @@ import {
   type PrefetchTarget,
   type ZarrArray,
   ZarrsCacheError,
+  isZarrsCacheError,
 } from "@zarrs-cache/core";
 import { assertOptionsObject, badOption, nonNegativeNumber, positiveInteger } from "./errors.js";
 import { neighbor } from "./neighbor.js";
@@ -54,6 +55,8 @@ export interface WarmingPlugin extends CachePlugin {
 const OWNER = "warming()";
 const MAX_PLACED = 16_384;
 const OFFER_MEMO_MS = 5_000;
+/** Demand hits of one batch the strategies hear: the latest ones. */
+const LATEST_HITS = 64;
 const KEYS: Requester = { name: "keys", priority: 0 };
 const REGION: Requester = { name: "region", priority: -1 };
 
@@ -96,6 +99,8 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   let arrays: DatasetArrays | undefined;
   let scheduler: Scheduler | undefined;
   let chunkKeys: ChunkKeys | undefined;
+  /** Delivers the demand hits the cache buffered (before stats are read or strategies ticked). */
+  let flushHits = () => {};
 
   const installed = (method: string) => {
     if (scheduler === undefined) throw new ZarrsCacheError("INVALID_ARGUMENT", `warming.${method}(): install the plugin first: createCache().tier(...).use(warming(...)).build()`);
@@ -124,10 +129,19 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
         if (wanted === undefined || wanted.length === 0) continue;
         const by = requesters.get(strategy)!;
         if (!array.sharded) scheduler!.offer(freshKeys(place, array, wanted), by, array);
-        else scheduler!.track(chunkKeys!.resolve(place.keys, array, wanted).then((keys) => scheduler!.offer(keys, by, array), () => undefined));
+        else scheduler!.track(chunkKeys!.resolve(place.keys, array, wanted).then((keys) => offerLater(key, strategy, keys, array), () => undefined));
       } catch (error) {
         context!.reportError(`warming.${strategy.name}`, key, error);
       }
+    }
+  };
+
+  /** Offers keys found asynchronously (shard ranges): the cache may have closed meanwhile. */
+  const offerLater = (key: string, strategy: WarmingStrategy, keys: readonly string[], array: ZarrArray) => {
+    try {
+      scheduler!.offer(keys, requesters.get(strategy)!, array);
+    } catch (error) {
+      if (!isZarrsCacheError(error, "CLOSED")) context!.reportError(`warming.${strategy.name}`, key, error);
     }
   };
 
@@ -139,6 +153,11 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
 
   const onDemand = (key: string) => {
     scheduler!.demandRead(key);
+    react(key);
+  };
+
+  /** What the strategies make of a demand read. */
+  const react = (key: string) => {
     for (const strategy of keyStrategies) guard(strategy, key, () => strategy.onKeyRead!(key));
     if (scheduler!.isPaused || chunkStrategies.length === 0) return;
     const known = placed.get(key);
@@ -211,8 +230,19 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
       scheduler = new Scheduler(ctx, budget, target, strategies.map((s) => s.name));
       chunkKeys = new ChunkKeys((key, signal) => ctx.read(key, { kind: "chunk", signal }));
       const topLevel = target === "lower" ? 1 : 0;
+      // Every demand hit settles a prefetch of its key; the strategies hear the latest LATEST_HITS of
+      // a batch (a hot loop of memory hits reads what is cached: what comes next follows its end).
+      const hits = ctx.on("hits", (batch) => {
+        const { keys, prefetch, length } = batch;
+        for (let i = 0; i < length; i++) {
+          if (prefetch[i] !== 0) continue;
+          scheduler!.demandRead(keys[i]!);
+          if (i >= length - LATEST_HITS) react(keys[i]!);
+        }
+      });
+      flushHits = hits.flush;
       const off = [
-        ctx.on("hit", (e) => e.origin === undefined && onDemand(e.key)),
+        hits,
         ctx.on("join", (e) => onDemand(e.key)),
         ctx.on("miss", (e) => {
           if (e.origin !== undefined) return;
@@ -230,6 +260,7 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
       };
     },
     stats() {
+      flushHits();
       return { strategies: scheduler?.allStats() ?? {}, unreadBytes: scheduler?.unread ?? 0, paused: scheduler?.isPaused ?? false };
     },
     pause() {
@@ -256,11 +287,14 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
     },
     tick() {
       const { scheduler: s } = installed("tick");
+      flushHits();
       runTicks();
       return s.idle();
     },
     idle() {
-      return installed("idle").scheduler.idle();
+      const { scheduler: s } = installed("idle");
+      flushHits();
+      return s.idle();
     },
   };
 }

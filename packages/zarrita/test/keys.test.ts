@@ -3,7 +3,7 @@
 import type { AbsolutePath, RangeQuery } from "@zarrita/storage";
 import { cacheKey, createCache, type CacheEntry, type CacheTier, type SetOptions, type TieredCache } from "@zarrs-cache/core";
 import { memory, type MemoryTier } from "@zarrs-cache/memory";
-import { withCache } from "@zarrs-cache/zarrita";
+import { StoreKeys, withCache } from "@zarrs-cache/zarrita";
 import { afterEach, describe, expect, it } from "vitest";
 
 let caches: TieredCache[] = [];
@@ -140,5 +140,24 @@ describe("withCache keys", () => {
     expect(bytes(await store.get("/p:q/c/0" as AbsolutePath))).toEqual([1, 2, 3, 4]);
     expect(bytes(await store.getRange!("/p:q/c/0" as AbsolutePath, { offset: 1, length: 2 }))).toEqual([2, 3]);
     expect(raw.reads).toEqual([]);
+  });
+});
+
+describe("StoreKeys remembers whole-value keys", () => {
+  it("hands out the same key string for a path every time, equal to core's encoding", () => {
+    const keys = new StoreKeys("https://example.org/data.zarr");
+    const first = keys.whole("/temp/c/0/0");
+    const again = keys.whole(["/temp", "c", "0", "0"].join("/")); // a freshly built path string
+    expect(again).toBe(first);
+    expect(first).toBe(cacheKey("https://example.org/data.zarr", "/temp/c/0/0"));
+    expect(keys.whole("/a:b\u0000c")).toBe(cacheKey("https://example.org/data.zarr", "/a:b\u0000c")); // escaped paths too
+    expect(keys.parse(keys.range("/temp/c/0/0", { offset: 4, length: 8 }))).toEqual({ path: "/temp/c/0/0", range: { offset: 4, length: 8 } });
+  });
+
+  it("stays correct past its bound, and remembers nothing for a path that is not a string", () => {
+    const keys = new StoreKeys("ns");
+    for (let i = 0; i < 40_000; i++) expect(keys.whole(`/c/${i}`)).toBe(cacheKey("ns", `/c/${i}`));
+    expect(() => keys.whole(5 as unknown as string)).toThrow(/path must be a string/);
+    expect(() => keys.whole(5 as unknown as string)).toThrow(/path must be a string/);
   });
 });
