@@ -108,7 +108,7 @@ describe("read-through", () => {
   });
 
   it("never backfills an entry that expired on the way", async () => {
-    const { cache, l1, l2 } = twoLevels();
+    const { cache, l2 } = twoLevels();
     await l2.set("k", bytes(4), { ttl: 1 });
     await sleep(5);
     expect((await cache.getOrLoad("k", async () => bytes(5)))?.[0]).toBe(5);
