@@ -1,4 +1,4 @@
-import type { CircuitBreaker } from "./breaker.js";
+import type { CircuitBreaker } from "@zarrs-cache/core";
 import type { InvalidationBus } from "./invalidation-bus.js";
 import type { RepairOptions } from "./options.js";
 import type { CommandRunner, RedisClient } from "./runner.js";

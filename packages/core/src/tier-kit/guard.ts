@@ -6,8 +6,11 @@ export interface GuardOptions {
   label: string;
   /** Time limit per call in ms; 0 = none. A call over it rejects with TIMEOUT. */
   timeout: number;
-  /** Open after this many consecutive TIER_UNAVAILABLE/TIMEOUT failures; false = no breaker. */
-  breaker?: BreakerSettings | false;
+  /**
+   * Open after this many consecutive TIER_UNAVAILABLE/TIMEOUT failures; false = no breaker. Or a
+   * breaker the tier made itself (to read its state, or probe through the guard).
+   */
+  breaker?: BreakerSettings | CircuitBreaker | false;
   /** Run by a half-open breaker to test the service (so it recovers with no traffic); see CircuitBreaker. */
   probe?: () => Promise<unknown>;
   /**
@@ -16,6 +19,10 @@ export interface GuardOptions {
    * Default: IO_ERROR. ZarrsCacheErrors pass through unchanged.
    */
   classify?: (operation: string, error: unknown) => ZarrsCacheError;
+  /** Count into this object (the tier's own stats) instead of a new one. */
+  counters?: GuardCounters;
+  /** The message of a call over the time limit (default "<operation> took longer than <timeout> ms"). */
+  timeoutMessage?: (operation: string, timeout: number) => string;
   /** The message of a call refused by the open breaker. */
   refusal?: (breaker: CircuitBreaker) => string;
   /** Every failure, once (for `error` events). */
@@ -50,7 +57,7 @@ interface Deadline {
  * whole tier with it.
  */
 export class Guard {
-  readonly counters: GuardCounters = { errors: 0, timeouts: 0, rejected: 0 };
+  readonly counters: GuardCounters;
   readonly breaker: CircuitBreaker | undefined;
   private readonly deadlines = new Set<Deadline>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -58,7 +65,9 @@ export class Guard {
 
   constructor(private readonly options: GuardOptions) {
     const settings = options.breaker;
-    this.breaker = settings ? new CircuitBreaker(settings, options.probe, options.onBreaker) : undefined;
+    this.counters = options.counters ?? { errors: 0, timeouts: 0, rejected: 0 };
+    if (settings instanceof CircuitBreaker) this.breaker = settings;
+    else this.breaker = settings ? new CircuitBreaker(settings, options.probe, options.onBreaker) : undefined;
   }
 
   /** Runs `call` under the breaker and the time limit; every failure becomes a ZarrsCacheError. */
@@ -158,7 +167,8 @@ export class Guard {
       if (entry.at > now) break;
       entry.settled = true;
       this.deadlines.delete(entry);
-      const error = new ZarrsCacheError("TIMEOUT", `${this.options.label}: ${entry.operation} took longer than ${this.options.timeout} ms`);
+      const what = this.options.timeoutMessage?.(entry.operation, this.options.timeout) ?? `${entry.operation} took longer than ${this.options.timeout} ms`;
+      const error = new ZarrsCacheError("TIMEOUT", `${this.options.label}: ${what}`);
       entry.reject(this.fail(entry.operation, error));
     }
     if (this.deadlines.size === 0 && this.sweeper) {
