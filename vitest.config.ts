@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: "@zarrs-cache/core/testing", replacement: pkg("core/src/testing.ts") },
+      { find: "@zarrs-cache/core/test-utils", replacement: pkg("core/src/test-utils.ts") },
       ...["core", "memory", "disk", "redis", "keyv", "hybrid", "compression", "zarrita", "indexeddb", "metrics", "warming"].map((name) => ({
         find: new RegExp(`^@zarrs-cache/${name}$`),
         replacement: pkg(`${name}/src/index.ts`),

@@ -61,18 +61,8 @@ export async function opsPerSecConcurrent(op, concurrency, { rounds = 7, roundMs
   return (await compareOpsPerSec({ op }, { rounds, roundMs, warmupMs, concurrency })).op;
 }
 
-/** Deterministic pseudo-random bytes. */
-export function randomBytes(length, seed = 1) {
-  const out = new Uint8Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random bytes (core's test generator, the same bytes the tests use). */
+export { testBytes as randomBytes } from "@zarrs-cache/core/test-utils";
 
 /**
  * One result row. `ratio` is always value / baselineValue; `target` says which way is good,

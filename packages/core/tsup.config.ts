@@ -1,11 +1,6 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/testing.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: "es2022",
+export default packageBuild({
+  entry: ["src/index.ts", "src/testing.ts", "src/test-utils.ts"],
   platform: "neutral",
 });

@@ -1,12 +1,6 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: "es2022",
+export default packageBuild({
   platform: "neutral",
   // zarrita publishes only an `import` condition, so `require("zarrita")` fails on every Node version:
   // the CommonJS build inlines the one small, stateless helper it uses (`defineStoreExtension`);

@@ -10,7 +10,7 @@
 // are one-off keys that no cache can hit; counting them only dilutes both variants alike, so the
 // rate over all reads is kept as a second, informational row.
 import path from "node:path";
-import { createCache } from "@zarrs-cache/core";
+import { createCache, entryBytes } from "@zarrs-cache/core";
 import { disk } from "@zarrs-cache/disk";
 import { hybrid } from "@zarrs-cache/hybrid";
 import { memory } from "@zarrs-cache/memory";
@@ -114,7 +114,7 @@ function hindsightBound(keys, memoryBytes) {
   let used = 0;
   let hits = 0;
   for (const [key, count] of [...counts].sort((a, b) => b[1] - a[1])) {
-    const size = valueOf(key).byteLength + 128 + 2 * key.length; // the memory tier's size formula
+    const size = entryBytes(key, valueOf(key)); // the memory tier's size formula
     if (used + size > memoryBytes) continue;
     used += size;
     hits += count;

@@ -6,10 +6,14 @@ import {
   type TierGetOptions,
   type TierInvalidation,
   type TierStats,
+  OpenState,
   ZarrsCacheError,
   assertKey,
   assertSetOptions,
+  assertTier,
   assertValue,
+  forwardOptional,
+  valueTooLarge,
 } from "@zarrs-cache/core";
 import { type Engine, type ImplementationName, fflateEngine, loadNodeEngine, nodeZlibExpected } from "./engines.js";
 import { IncompressibleRun, looksIncompressible } from "./entropy.js";
@@ -44,7 +48,6 @@ export interface CompressionStats extends TierStats {
   oversized: number;
 }
 
-const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"] as const;
 /** Deflate expands at most ~1032:1; an original length beyond that is a corrupt header. */
 const MAX_EXPANSION = 1032;
 
@@ -85,17 +88,15 @@ export class CompressedTier implements CacheTier {
   };
   private readonly incompressible = new IncompressibleRun();
   private readonly buffers: StoredBuffers;
-  private closed = false;
+  private readonly state: OpenState;
 
   constructor(inner: CacheTier, options?: CompressionOptions) {
-    const missing = TIER_METHODS.filter((m) => typeof (inner as unknown as Record<string, unknown> | null)?.[m] !== "function");
-    if (missing.length > 0) {
-      throw new ZarrsCacheError("INVALID_CONFIG", `compressed(tier): the first argument must be a CacheTier (missing ${missing.join(", ")})`);
-    }
+    assertTier(inner, "compressed(tier): the first argument must be a CacheTier");
     this.options = resolveOptions(options, statedValueLimit(inner));
     this.maxValueBytes = this.options.maxDecompressedBytes;
     this.inner = inner;
     this.name = this.options.name ?? `compressed(${inner.name})`;
+    this.state = new OpenState(`the compressed tier "${this.name}"`);
     this.buffers = new StoredBuffers(typeof inner.getSync === "function" ? (key) => inner.getSync!(key) : undefined);
 
     const implementation = this.options.implementation;
@@ -117,28 +118,11 @@ export class CompressedTier implements CacheTier {
     }
 
     if (inner.getMany) this.getMany = (keys) => this.readMany(keys);
-    if (inner.deletePrefix) {
-      this.deletePrefix = async (prefix) => {
-        this.assertOpen();
-        return inner.deletePrefix!(prefix);
-      };
-    }
-    if (inner.onInvalidation) this.onInvalidation = (listener) => inner.onInvalidation!(listener);
-    if (inner.onEviction) this.onEviction = (listener) => inner.onEviction!(listener);
+    forwardOptional(this, inner, ["deletePrefix"], () => this.state.assertOpen());
+    forwardOptional(this, inner, ["onInvalidation", "onEviction"]);
     // Holds concern keys, not bytes: they go to the wrapped tier as they are.
-    if (inner.hold) {
-      this.hold = async (scope, until) => {
-        this.assertOpen();
-        return inner.hold!(scope, until);
-      };
-    }
-    if (inner.release) {
-      this.release = async (scope) => {
-        this.assertOpen();
-        return inner.release!(scope);
-      };
-    }
-    if (inner.repairPending) this.repairPending = (scope) => inner.repairPending!(scope);
+    forwardOptional(this, inner, ["hold", "release"], () => this.state.assertOpen());
+    forwardOptional(this, inner, ["repairPending"]);
   }
 
   /** Resolves with the implementation in use once it is loaded ("node:zlib" or "fflate"). */
@@ -151,7 +135,7 @@ export class CompressedTier implements CacheTier {
   }
 
   async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     // getSync has get's semantics and saves a promise and a turn per read. Only in-process tiers
     // have it, and `options.load` concerns shared ones.
@@ -162,7 +146,7 @@ export class CompressedTier implements CacheTier {
   }
 
   private async readMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
-    this.assertOpen();
+    this.state.assertOpen();
     if (!Array.isArray(keys)) throw new ZarrsCacheError("INVALID_ARGUMENT", "getMany(keys) needs an array of keys");
     for (const key of keys) assertKey(key);
     const entries = await this.inner.getMany!(keys);
@@ -173,13 +157,10 @@ export class CompressedTier implements CacheTier {
   }
 
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     if (value instanceof Uint8Array && value.byteLength > this.maxValueBytes) {
-      throw new ZarrsCacheError(
-        "VALUE_TOO_LARGE",
-        `compressed tier "${this.name}": a value of ${value.byteLength} bytes is over maxDecompressedBytes (${this.maxValueBytes})`,
-      );
+      throw valueTooLarge(`compressed tier "${this.name}"`, value.byteLength, { maxValueBytes: this.maxValueBytes, option: "maxDecompressedBytes" });
     }
     assertValue(value);
     assertSetOptions(options);
@@ -213,23 +194,23 @@ export class CompressedTier implements CacheTier {
   }
 
   async delete(key: string): Promise<boolean> {
-    this.assertOpen();
+    this.state.assertOpen();
     return this.inner.delete(key);
   }
 
   /** Whether the inner tier holds the key; an unreadable value still counts (get() will miss). */
   async has(key: string): Promise<boolean> {
-    this.assertOpen();
+    this.state.assertOpen();
     return this.inner.has(key);
   }
 
   async clear(): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     await this.inner.clear();
   }
 
   async *keys(prefix?: string): AsyncIterable<string> {
-    this.assertOpen();
+    this.state.assertOpen();
     yield* prefix === undefined ? this.inner.keys() : this.inner.keys(prefix);
   }
 
@@ -240,8 +221,7 @@ export class CompressedTier implements CacheTier {
 
   /** Closes this wrapper and the tier it wraps. Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.state.markClosed()) return;
     this.buffers.release();
     await this.inner.close();
   }
@@ -336,10 +316,6 @@ export class CompressedTier implements CacheTier {
   private currentEngine(): Engine | Promise<Engine> {
     if (this.engine) return this.engine;
     return this.options.implementation === "node:zlib" ? this.engineLoad : fflateEngine;
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new ZarrsCacheError("CLOSED", `the compressed tier "${this.name}" is closed`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { forwardingTier } from "@zarrs-cache/core/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CacheEntry, CacheTier, SetOptions, TierGetOptions } from "@zarrs-cache/core";
 import { MemoryTier, memory } from "@zarrs-cache/memory";
@@ -160,17 +161,11 @@ describe("stored buffers: handed over to a tier that keeps them, reused for one 
     const below = newRecording();
     const gets: (TierGetOptions | undefined)[] = [];
     // Only the required methods: like a Redis or Keyv tier.
-    const plain: CacheTier = {
+    const plain = forwardingTier(below, {
       name: "plain",
       get: (key, options) => (gets.push(options), below.get(key)),
-      set: (key, value, options) => below.set(key, value, options),
-      delete: (key) => below.delete(key),
-      has: (key) => below.has(key),
-      clear: () => below.clear(),
-      keys: (prefix) => below.keys(prefix),
-      stats: () => below.stats(),
       close: async () => undefined,
-    };
+    });
     const tier = compressed(plain);
     const written = values(5, 4096);
     for (const [i, value] of written.entries()) await tier.set(`k/${i}`, value);

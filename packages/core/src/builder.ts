@@ -4,6 +4,7 @@ import type { HitBatchListener, HitSubscription } from "./hit-batch.js";
 import { TieredCache, type LevelStats, type TieredCacheOptions } from "./tiered-cache.js";
 import type { CacheTier, TierStats } from "./types.js";
 import { validateCacheOptions } from "./tiered-cache-options.js";
+import { assertTier } from "./tier-kit/assert-tier.js";
 import { describe } from "./validate.js";
 import type { KeyKind } from "./zarr-keys.js";
 import type { PrefetchOptions, PrefetchOutcome } from "./prefetch-queue.js";
@@ -48,8 +49,6 @@ export interface CachePlugin {
   setup(context: PluginContext): void | (() => void | Promise<void>);
 }
 
-const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"] as const;
-
 /** Collects tiers (fastest first) and plugins; `build()` validates everything and returns the cache. */
 export class CacheBuilder {
   private readonly tierList: CacheTier[] = [];
@@ -74,10 +73,7 @@ export class CacheBuilder {
       throw new ZarrsCacheError("INVALID_CONFIG", "createCache(): add at least one tier with .tier(...) before build()");
     }
     this.tierList.forEach((tier, i) => {
-      const missing = TIER_METHODS.filter((m) => typeof (tier as unknown as Record<string, unknown>)?.[m] !== "function");
-      if (missing.length > 0) {
-        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): tier ${i} (${describe(tier)}) is not a CacheTier: missing ${missing.join(", ")}`);
-      }
+      assertTier(tier, `createCache(): tier ${i} (${describe(tier)}) is not a CacheTier`);
       if (this.tierList.indexOf(tier) !== i) {
         throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): tier ${i} ("${tier.name}") was added twice`);
       }

@@ -58,3 +58,4 @@ export {
   type ZarrArrayOptions,
 } from "./zarr-array/index.js";
 export { CACHE_KEY_FORMAT, CacheKeys, cacheKey, parseCacheKey, type KeyRange, type ParsedCacheKey } from "./cache-key.js";
+export * from "./tier-kit/index.js";

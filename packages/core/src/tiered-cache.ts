@@ -1,3 +1,4 @@
+import { deletePrefixOf } from "./tier-kit/delete-prefix.js";
 import { Changes, type KeyMatcher } from "./changes.js";
 import { Deadlines } from "./deadlines.js";
 import { isZarrsCacheError, ZarrsCacheError } from "./errors.js";
@@ -637,12 +638,7 @@ export class TieredCache implements CacheTier {
         await tier.clear();
         return 0;
       }
-      if (tier.deletePrefix) return await tier.deletePrefix(prefix);
-      const keys: string[] = [];
-      for await (const key of tier.keys(prefix)) keys.push(key);
-      let removed = 0;
-      for (const key of keys) if (await tier.delete(key)) removed++;
-      return removed;
+      return await deletePrefixOf(tier, prefix);
     } catch (error) {
       this.reportError("invalidate", tier, prefix, error);
       return undefined;

@@ -1,3 +1,4 @@
+import { forwardingTier } from "@zarrs-cache/core/test-utils";
 import type { CacheEntry, CacheTier, TierGetOptions } from "@zarrs-cache/core";
 
 export const bytes = (...values: number[]) => new Uint8Array(values);
@@ -53,7 +54,7 @@ export function instrumented(inner: CacheTier, name = `spy(${inner.name})`) {
     failDeletes: false,
     throwInSettled: false,
   };
-  const tier: CacheTier = {
+  const tier = forwardingTier(inner, {
     name,
     get: async (key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> => {
       if (options?.load !== false) control.loadingGets.push(key);
@@ -70,15 +71,10 @@ export function instrumented(inner: CacheTier, name = `spy(${inner.name})`) {
       if (control.failDeletes) throw new Error(`${name} delete failed`);
       return inner.delete(key);
     },
-    has: (key) => inner.has(key),
-    clear: () => inner.clear(),
-    keys: (prefix) => inner.keys(prefix),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
     loadSettled(key, outcome) {
       control.settled.push([key, outcome]);
       if (control.throwInSettled) throw new Error("loadSettled must not break a read");
     },
-  };
+  });
   return { tier, control };
 }

@@ -1,3 +1,4 @@
+import { forwardingTier } from "@zarrs-cache/core/test-utils";
 import {
   type CacheEntry,
   type CacheTier,
@@ -34,7 +35,7 @@ function controllable(inner: CacheTier) {
       for (const l of control.listeners) l(message);
     },
   };
-  const tier: CacheTier = {
+  const tier = forwardingTier(inner, {
     name: `ctl(${inner.name})`,
     get: async (key) => {
       if (control.failGets) throw new Error("tier down");
@@ -44,17 +45,11 @@ function controllable(inner: CacheTier) {
       if (control.setGate) await control.setGate;
       return inner.set(key, value, options);
     },
-    delete: (key) => inner.delete(key),
-    has: (key) => inner.has(key),
-    clear: () => inner.clear(),
-    keys: (prefix) => inner.keys(prefix),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
     onInvalidation(listener) {
       control.listeners.push(listener);
       return () => (control.listeners = control.listeners.filter((l) => l !== listener));
     },
-  };
+  });
   return { tier, control };
 }
 
@@ -113,7 +108,7 @@ describe("read-through", () => {
   });
 
   it("never backfills an entry that expired on the way", async () => {
-    const { cache, l1, l2 } = twoLevels();
+    const { cache, l2 } = twoLevels();
     await l2.set("k", bytes(4), { ttl: 1 });
     await sleep(5);
     expect((await cache.getOrLoad("k", async () => bytes(5)))?.[0]).toBe(5);

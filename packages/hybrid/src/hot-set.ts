@@ -1,5 +1,4 @@
-import type { CacheEntry } from "@zarrs-cache/core";
-import { type MemoryTier, memory } from "@zarrs-cache/memory";
+import { type CacheEntry, DEFAULT_ENTRY_OVERHEAD, entryBytes } from "@zarrs-cache/core";
 
 export interface HotSetOptions {
   maxBytes: number;
@@ -8,7 +7,9 @@ export interface HotSetOptions {
 }
 
 interface Resident {
-  /** Bytes charged to the memory budget, computed exactly as the memory tier does. */
+  /** The bytes (the hot set's own copy). */
+  value: Uint8Array;
+  /** Bytes charged to the memory budget (core's entryBytes, the memory tier's formula). */
   size: number;
   /** The entry's absolute expiry (carried exactly from the disk level), if any. */
   expiresAt: number | undefined;
@@ -24,9 +25,10 @@ const MAX_VICTIMS = 16;
 const PROTECTED_SHARE = 0.8;
 
 /**
- * The memory level of a hybrid tier: a MemoryTier holding the bytes, plus an index of the
- * residents. The hybrid decides what enters and leaves, so the index keeps the budget itself
- * (with the memory tier's own size formula) and the memory tier's LRU never evicts on its own.
+ * The memory level of a hybrid tier: the residents and their bytes, under one byte budget. The
+ * hybrid decides what enters and leaves (admission, demotion), so there is no LRU of its own
+ * underneath: each resident holds its bytes, sized with core's `entryBytes` (the memory tier's
+ * formula).
  *
  * The index is a segmented LRU: new residents enter `probation`; a hit moves one to
  * `protected` (at most 80% of the budget; its overflow goes back to probation). Victims come
@@ -34,7 +36,6 @@ const PROTECTED_SHARE = 0.8;
  * again is the first to go, before anything that proved itself with a hit.
  */
 export class HotSet {
-  private readonly store: MemoryTier;
   /** Both segments in least-recently-used-first order (a Map keeps insertion order). */
   private readonly probation = new Map<string, Resident>();
   private readonly protectedSegment = new Map<string, Resident>();
@@ -49,13 +50,11 @@ export class HotSet {
     this.maxBytes = options.maxBytes;
     this.maxValueBytes = Math.min(options.maxValueBytes ?? options.maxBytes, options.maxBytes);
     this.protectedMaxBytes = Math.floor(options.maxBytes * PROTECTED_SHARE);
-    this.overhead = options.entryOverhead ?? 128;
-    this.store = memory({ maxBytes: options.maxBytes, maxValueBytes: this.maxValueBytes, entryOverhead: this.overhead, name: "hybrid-memory" });
+    this.overhead = options.entryOverhead ?? DEFAULT_ENTRY_OVERHEAD;
   }
 
-  /** Same formula as the memory tier, so both agree on the budget to the byte. */
   sizeOf(key: string, value: Uint8Array): number {
-    return value.byteLength + this.overhead + key.length * 2;
+    return entryBytes(key, value, this.overhead);
   }
 
   fits(key: string, value: Uint8Array): boolean {
@@ -92,12 +91,6 @@ export class HotSet {
       this.remove(key);
       return undefined;
     }
-    const slot = this.store.getSync(key);
-    if (slot === undefined) {
-      // Cannot happen while the budgets agree; recover rather than serve nothing forever.
-      this.forget(key, resident);
-      return undefined;
-    }
     resident.lastAccess = now;
     if (resident.protected) {
       this.protectedSegment.delete(key);
@@ -109,7 +102,7 @@ export class HotSet {
       this.protectedBytes += resident.size;
       this.shrinkProtected();
     }
-    return { value: slot.value, expiresAt: resident.expiresAt };
+    return { value: resident.value, expiresAt: resident.expiresAt };
   }
 
   /**
@@ -130,14 +123,17 @@ export class HotSet {
     return free >= size ? victims : undefined;
   }
 
-  /** Stores an entry in probation; it must fit in the free budget (check `victimsFor` first). False if already expired. */
+  /**
+   * Stores a copy of an entry in probation (the caller may reuse its buffer); it must fit in the
+   * free budget (check `victimsFor` first). False if already expired.
+   */
   insert(key: string, entry: CacheEntry, now: number): boolean {
     this.remove(key);
-    const ttl = entry.expiresAt === undefined ? undefined : entry.expiresAt - Date.now();
-    if (ttl !== undefined && ttl <= 0) return false;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return false;
     const size = this.sizeOf(key, entry.value);
-    this.store.setSync(key, entry.value, ttl === undefined ? undefined : { ttl });
-    this.probation.set(key, { size, expiresAt: entry.expiresAt, lastAccess: now, protected: false });
+    const value = new Uint8Array(entry.value.byteLength);
+    value.set(entry.value);
+    this.probation.set(key, { value, size, expiresAt: entry.expiresAt, lastAccess: now, protected: false });
     this.usedBytes += size;
     return true;
   }
@@ -146,10 +142,9 @@ export class HotSet {
   remove(key: string): CacheEntry | undefined {
     const resident = this.find(key);
     if (resident === undefined) return undefined;
-    const slot = this.store.getSync(key);
     this.forget(key, resident);
-    if (slot === undefined || (resident.expiresAt !== undefined && resident.expiresAt <= Date.now())) return undefined;
-    return { value: slot.value, expiresAt: resident.expiresAt };
+    if (resident.expiresAt !== undefined && resident.expiresAt <= Date.now()) return undefined;
+    return { value: resident.value, expiresAt: resident.expiresAt };
   }
 
   /** Residents not accessed since `cutoff` (on the hybrid's clock). */
@@ -180,17 +175,19 @@ export class HotSet {
 
   async clear(): Promise<void> {
     this.reset();
-    await this.store.clear();
   }
 
   async close(): Promise<void> {
     this.reset();
-    await this.store.close();
   }
 
-  /** The memory tier's own view of its size, for checking that both budgets agree. */
-  storeBytes(): number | undefined {
-    return this.store.stats().bytes;
+  /** The residents' sizes recounted from their bytes, for checking the running total `bytes`. */
+  storeBytes(): number {
+    let total = 0;
+    for (const segment of [this.probation, this.protectedSegment]) {
+      for (const [key, resident] of segment) total += this.sizeOf(key, resident.value);
+    }
+    return total;
   }
 
   private find(key: string): Resident | undefined {
@@ -229,7 +226,5 @@ export class HotSet {
       this.protectedBytes -= resident.size;
     } else this.probation.delete(key);
     this.usedBytes -= resident.size;
-    // The memory tier deletes synchronously; it can only reject once closed, when nothing is left to free.
-    this.store.delete(key).catch(() => undefined);
   }
 }

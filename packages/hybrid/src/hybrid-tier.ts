@@ -1,12 +1,17 @@
 import {
   type CacheEntry,
   type CacheTier,
+  type EvictionListener,
+  EvictionListeners,
+  type EvictionReason,
+  OpenState,
   type SetOptions,
   type TierGetOptions,
   ZarrsCacheError,
   assertKey,
-  assertSetOptions,
-  assertValue,
+  assertPrefix,
+  assertSetArguments,
+  deletePrefixOf,
   isZarrsCacheError,
   remainingTtl,
 } from "@zarrs-cache/core";
@@ -51,7 +56,7 @@ export class HybridTier implements CacheTier {
   /** Entries just displaced from memory, still served until the disk level surely has them. */
   private readonly demoting = new Map<string, CacheEntry>();
   private readonly background = new Set<Promise<void>>();
-  private evictionListeners: ((key: string, reason: "evict" | "expire") => void)[] = [];
+  private readonly evictions = new EvictionListeners();
   private readonly unsubscribeLower: (() => void) | undefined;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private maintenance: Promise<MaintenanceReport> | undefined;
@@ -71,11 +76,12 @@ export class HybridTier implements CacheTier {
     writeBacks: 0,
     expiredReclaimed: 0,
   };
-  private closed = false;
+  private readonly state: OpenState;
 
   constructor(options: HybridOptions) {
     this.config = resolveOptions(options);
     this.name = this.config.name;
+    this.state = new OpenState(`the hybrid tier "${this.name}"`);
     this.hot = new HotSet(this.config.memory);
     const capacity = Math.min(1 << 20, Math.max(256, Math.ceil(this.config.memory.maxBytes / ESTIMATED_ENTRY_BYTES)));
     this.sketch = new FrequencySketch(capacity);
@@ -85,7 +91,7 @@ export class HybridTier implements CacheTier {
     this.unsubscribeLower = this.lower.onEviction?.((key, reason) => this.onLowerEviction(key, reason));
     if (this.config.maintenanceInterval > 0) {
       this.timer = setInterval(() => {
-        if (!this.closed) this.maintain().catch(() => this.counters.errors++);
+        if (!this.state.closed) this.maintain().catch(() => this.counters.errors++);
       }, this.config.maintenanceInterval);
       // Maintenance must never keep a process alive.
       this.timer.unref?.();
@@ -164,7 +170,7 @@ export class HybridTier implements CacheTier {
     this.counters.hits++;
     const rate = this.rates.touch(key, now);
     // A write or delete that started meanwhile owns the memory copy now.
-    if (rate >= this.config.promotionThreshold && !ticket?.stale && !this.closed && !this.hot.has(key)) {
+    if (rate >= this.config.promotionThreshold && !ticket?.stale && !this.state.closed && !this.hot.has(key)) {
       if (this.admit(key, entry, now)) {
         this.counters.promotions++;
         this.rates.forget(key);
@@ -217,9 +223,7 @@ export class HybridTier implements CacheTier {
    */
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
     this.assertOpen();
-    assertKey(key);
-    assertValue(value);
-    assertSetOptions(options);
+    assertSetArguments(key, value, options);
     const ttl = options?.ttl ?? this.config.ttl;
     let expiresAt = ttl === undefined ? undefined : Date.now() + ttl;
     this.guard.invalidate(key);
@@ -239,7 +243,7 @@ export class HybridTier implements CacheTier {
     }
     this.counters.sets++;
     this.dropFromMemory(key);
-    let admissible = this.hot.fits(key, value) && !ticket.stale && !this.closed;
+    let admissible = this.hot.fits(key, value) && !ticket.stale && !this.state.closed;
     try {
       // A `diskTier` may apply a default TTL the hybrid cannot know: take the expiry it actually gave.
       // A fill the disk level refused (a newer value of another process is there, or a tombstone):
@@ -258,7 +262,7 @@ export class HybridTier implements CacheTier {
       this.guard.end(ticket);
     }
     // A newer write or delete of this key started while this one ran: it decides what memory holds.
-    if (!admissible || ticket.stale || this.closed) return;
+    if (!admissible || ticket.stale || this.state.closed) return;
     if (this.admit(key, { value, expiresAt }, this.config.now())) this.counters.admissions++;
   }
 
@@ -288,7 +292,7 @@ export class HybridTier implements CacheTier {
   /** Removes every key starting with `prefix` from both levels; returns the larger of the two levels' counts. */
   async deletePrefix(prefix: string): Promise<number> {
     this.assertOpen();
-    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "deletePrefix(prefix) needs a string prefix");
+    assertPrefix(prefix);
     const matches = (key: string) => key.startsWith(prefix);
     this.guard.invalidateWhere(matches);
     const fromMemory = this.hot.removePrefix(prefix);
@@ -296,12 +300,7 @@ export class HybridTier implements CacheTier {
     this.rates.forgetWhere(matches);
     let fromDisk = 0;
     try {
-      if (this.lower.deletePrefix) fromDisk = await this.lower.deletePrefix(prefix);
-      else {
-        const keys: string[] = [];
-        for await (const key of this.lower.keys(prefix)) keys.push(key);
-        for (const key of keys) if (await this.lower.delete(key)) fromDisk++;
-      }
+      fromDisk = await deletePrefixOf(this.lower, prefix);
     } catch (error) {
       this.counters.errors++;
       throw error;
@@ -392,7 +391,7 @@ export class HybridTier implements CacheTier {
    * Resolves once the demoted entries are safely on the disk level.
    */
   maintain(): Promise<MaintenanceReport> {
-    if (this.closed) return Promise.reject(this.closedError());
+    if (this.state.closed) return Promise.reject(this.state.error());
     if (this.maintenance === undefined) {
       this.maintenance = this.runMaintenance().finally(() => (this.maintenance = undefined));
     }
@@ -416,17 +415,14 @@ export class HybridTier implements CacheTier {
   }
 
   /** Entries the tier dropped on its own: those the disk level evicted or expired, unless memory still holds them. */
-  onEviction(listener: (key: string, reason: "evict" | "expire") => void): () => void {
-    this.evictionListeners.push(listener);
-    return () => {
-      this.evictionListeners = this.evictionListeners.filter((l) => l !== listener);
-    };
+  onEviction(listener: EvictionListener): () => void {
+    return this.evictions.add(listener);
   }
 
-  private onLowerEviction(key: string, reason: "evict" | "expire"): void {
+  private onLowerEviction(key: string, reason: EvictionReason): void {
     // Still in memory: not lost, and a demotion writes it back to the disk level.
     if (reason === "evict" && (this.hot.has(key) || this.demoting.has(key))) return;
-    for (const listener of this.evictionListeners) listener(key, reason);
+    this.evictions.emit(key, reason);
   }
 
   // ─── stats and lifecycle ─────────────────────────────────────────────────────
@@ -459,11 +455,10 @@ export class HybridTier implements CacheTier {
 
   /** Stops maintenance, waits for demotions in flight, then closes both levels. Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.state.markClosed()) return;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.unsubscribeLower?.();
-    this.evictionListeners = [];
+    this.evictions.clear();
     await this.maintenance?.catch(() => undefined);
     await Promise.allSettled([...this.background]);
     this.demoting.clear();
@@ -472,11 +467,7 @@ export class HybridTier implements CacheTier {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw this.closedError();
-  }
-
-  private closedError(): ZarrsCacheError {
-    return new ZarrsCacheError("CLOSED", `the hybrid tier "${this.name}" is closed`);
+    this.state.assertOpen();
   }
 }
 

@@ -1,4 +1,4 @@
-import { type CacheTier, ZarrsCacheError, assertKnownOptions, assertTtl, configNumber } from "@zarrs-cache/core";
+import { type CacheTier, ZarrsCacheError, assertKnownOptions, assertTier, configName, configNumber, configTtl } from "@zarrs-cache/core";
 import type { DiskOptions } from "./disk-level.js";
 
 export interface HybridMemoryOptions {
@@ -56,7 +56,6 @@ export interface ResolvedOptions {
 const OWNER = "hybrid()";
 const TOP_LEVEL = ["memory", "disk", "diskTier", "promotionThreshold", "demotionAfter", "maintenanceInterval", "ttl", "name", "now"];
 const MEMORY_KEYS = ["maxBytes", "maxValueBytes", "entryOverhead"];
-const TIER_METHODS = ["get", "set", "delete", "has", "clear", "keys", "stats", "close"];
 
 /** Checks every option; throws INVALID_CONFIG naming the first bad one. */
 export function resolveOptions(options: HybridOptions): ResolvedOptions {
@@ -74,9 +73,7 @@ export function resolveOptions(options: HybridOptions): ResolvedOptions {
 
   if (options.diskTier !== undefined) {
     if (options.disk !== undefined) fail(`give either option "disk" or option "diskTier", not both`);
-    const tier = options.diskTier as unknown as Record<string, unknown>;
-    const missing = isObject(tier) ? TIER_METHODS.filter((m) => typeof tier[m] !== "function") : TIER_METHODS;
-    if (missing.length > 0) fail(`option "diskTier" must be a CacheTier (missing ${missing.join(", ")})`);
+    assertTier(options.diskTier, `${OWNER}: option "diskTier" must be a CacheTier`);
   } else if (!isObject(options.disk)) {
     fail(`option "disk" must be an object like { dir: ".zarr-cache", maxBytes: 10 * 1024 ** 3 }`);
   }
@@ -89,16 +86,9 @@ export function resolveOptions(options: HybridOptions): ResolvedOptions {
     fail(`option "maintenanceInterval" must be at most ${2 ** 31 - 1} ms, got ${options.maintenanceInterval}`);
   }
   const diskTtl = isObject(options.disk) ? (options.disk as { ttl?: unknown }).ttl : undefined;
-  for (const [name, value] of [["ttl", options.ttl], ["disk.ttl", diskTtl]] as const) {
-    try {
-      assertTtl(value, `${OWNER}: option "${name}"`);
-    } catch (error) {
-      throw new ZarrsCacheError("INVALID_CONFIG", (error as Error).message);
-    }
-  }
-  if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
-    fail(`option "name" must be a non-empty string`);
-  }
+  configTtl(OWNER, "ttl", options.ttl);
+  configTtl(OWNER, "disk.ttl", diskTtl);
+  configName(OWNER, options.name);
   if (options.now !== undefined && typeof options.now !== "function") fail(`option "now" must be a function returning ms`);
 
   return {

@@ -1,3 +1,4 @@
+import { forwardingTier } from "@zarrs-cache/core/test-utils";
 import { type CacheEntry, type CacheTier, createCache } from "@zarrs-cache/core";
 import { hybrid } from "@zarrs-cache/hybrid";
 import { memory } from "@zarrs-cache/memory";
@@ -20,23 +21,19 @@ async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
 function gatedTier(inner: CacheTier, syncReads = false) {
   let open!: () => void;
   let gate = new Promise<void>((resolve) => (open = resolve));
-  const tier: CacheTier = {
-    name: "gated",
-    get: async (key) => {
-      const wait = gate;
-      const entry = await inner.get(key);
-      await wait;
-      return entry;
+  const tier = forwardingTier(
+    inner,
+    {
+      name: "gated",
+      get: async (key) => {
+        const wait = gate;
+        const entry = await inner.get(key);
+        await wait;
+        return entry;
+      },
     },
-    set: (key, value, options) => inner.set(key, value, options),
-    delete: (key) => inner.delete(key),
-    has: (key) => inner.has(key),
-    clear: () => inner.clear(),
-    keys: (prefix) => inner.keys(prefix),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
-  };
-  if (syncReads) tier.getSync = (key) => inner.getSync!(key);
+    syncReads ? ["getSync"] : [],
+  );
   return {
     tier,
     release() {
@@ -150,17 +147,7 @@ describe("getSync and use inside a TieredCache", () => {
 
   it("offers no getSync when the disk level has none, and TieredCache then awaits get()", async () => {
     const inner = memory({ maxBytes: 1 << 20 });
-    const asyncOnly: CacheTier = {
-      name: "async-only",
-      get: (key) => inner.get(key),
-      set: (key, value, options) => inner.set(key, value, options),
-      delete: (key) => inner.delete(key),
-      has: (key) => inner.has(key),
-      clear: () => inner.clear(),
-      keys: (prefix) => inner.keys(prefix),
-      stats: () => inner.stats(),
-      close: () => inner.close(),
-    };
+    const asyncOnly = forwardingTier(inner, { name: "async-only" });
     const tier = hybrid({ memory: { maxBytes: 64 * KiB }, diskTier: asyncOnly, maintenanceInterval: 0 });
     expect(tier.getSync).toBeUndefined();
     await inner.set("disk-only", bytes(10, 5));

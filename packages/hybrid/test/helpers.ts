@@ -15,20 +15,8 @@ export function manualClock(start = 1_000_000) {
   };
 }
 
-/** Deterministic bytes of a given length. */
-export function bytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic bytes of a given length (core's generator). */
+export { testBytes as bytes } from "@zarrs-cache/core/test-utils";
 
 /**
  * A hybrid over a second memory tier standing in for the disk level, so admission and

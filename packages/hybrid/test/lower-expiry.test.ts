@@ -1,3 +1,4 @@
+import { forwardingTier } from "@zarrs-cache/core/test-utils";
 import { type CacheTier, createCache } from "@zarrs-cache/core";
 import { disk } from "@zarrs-cache/disk";
 import { hybrid } from "@zarrs-cache/hybrid";
@@ -65,20 +66,13 @@ describe("a diskTier with its own default TTL", () => {
   it("still succeeds when reading the expiry back fails, keeping the value out of memory", async () => {
     const inner = memory({ maxBytes: 1 << 20 });
     let failReads = true;
-    const flaky: CacheTier = {
+    const flaky = forwardingTier(inner, {
       name: "flaky-reads",
       get: async (key) => {
         if (failReads) throw new Error("read failed");
         return inner.get(key);
       },
-      set: (key, value, options) => inner.set(key, value, options),
-      delete: (key) => inner.delete(key),
-      has: (key) => inner.has(key),
-      clear: () => inner.clear(),
-      keys: (prefix) => inner.keys(prefix),
-      stats: () => inner.stats(),
-      close: () => inner.close(),
-    };
+    });
     const tier = hybrid({ memory: { maxBytes: 64 * KiB }, diskTier: flaky, maintenanceInterval: 0 });
     await tier.set("k", bytes(100, 5));
     expect(tier.stats()).toMatchObject({ sets: 1, memoryEntries: 0, errors: 1 });
@@ -96,22 +90,15 @@ describe("entries on their way down to disk", () => {
     // The write-back's first step (lower.has) waits for the test, so the entry stays in transit.
     let hold: Promise<void> | undefined;
     let release!: () => void;
-    const slow: CacheTier = {
+    const slow = forwardingTier(inner, {
       name: "slow-has",
-      get: (key) => inner.get(key),
-      set: (key, value, options) => inner.set(key, value, options),
-      delete: (key) => inner.delete(key),
       has: async (key) => {
         const wait = hold;
         hold = undefined;
         if (wait) await wait;
         return inner.has(key);
       },
-      clear: () => inner.clear(),
-      keys: (prefix) => inner.keys(prefix),
-      stats: () => inner.stats(),
-      close: () => inner.close(),
-    };
+    });
     const tier = hybrid({ memory: { maxBytes: 64 * KiB }, diskTier: slow, demotionAfter: 1000, maintenanceInterval: 0, now: clock.now });
     await tier.set("k", bytes(100, 6), { ttl: 500 });
     hold = new Promise<void>((resolve) => (release = resolve));

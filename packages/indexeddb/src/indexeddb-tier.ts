@@ -1,14 +1,20 @@
 import {
   type CacheEntry,
   type CacheTier,
+  type EvictionListener,
+  EvictionListeners,
+  type EvictionReason,
+  Listeners,
+  OpenState,
   type SetOptions,
   type TierInvalidation,
   type TierStats,
   ZarrsCacheError,
   assertKey,
-  assertSetOptions,
-  assertValue,
+  assertPrefix,
+  assertSetArguments,
   emptyStats,
+  entryBytes,
   isZarrsCacheError,
 } from "@zarrs-cache/core";
 import { type IDBPTransaction, unwrap } from "idb";
@@ -32,8 +38,6 @@ const TOUCH_RESOLUTION_MS = 60_000;
 const MAX_TOUCHES_REMEMBERED = 100_000;
 const READS_PER_TRANSACTION = 256;
 
-type EvictionReason = "evict" | "expire";
-type EvictionListener = (key: string, reason: EvictionReason) => void;
 /** Entries a write transaction dropped on its own, reported once it commits. */
 type Evicted = [key: string, reason: EvictionReason][];
 
@@ -60,9 +64,9 @@ export class IndexedDbTier implements CacheTier {
   /** The readonly transaction reads join while it is active (see `read`), and how many have. */
   private readTx: IDBTransaction | undefined;
   private readTxReads = 0;
-  private evictionListeners: EvictionListener[] = [];
-  private invalidationListeners: ((message: TierInvalidation) => void)[] = [];
-  private closed = false;
+  private readonly evictions = new EvictionListeners();
+  private readonly invalidations = new Listeners<[message: TierInvalidation]>();
+  private readonly state = new OpenState("the indexedDb tier");
 
   constructor(options: IndexedDbOptions) {
     this.options = resolveOptions(options);
@@ -170,9 +174,7 @@ export class IndexedDbTier implements CacheTier {
 
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
     this.assertOpen();
-    assertKey(key);
-    assertValue(value);
-    assertSetOptions(options);
+    assertSetArguments(key, value, options);
     const size = this.sizeOf(key, value);
     if (value.byteLength > this.options.maxValueBytes || size > this.options.maxBytes) {
       throw new ZarrsCacheError(
@@ -255,6 +257,7 @@ export class IndexedDbTier implements CacheTier {
 
   async deletePrefix(prefix: string): Promise<number> {
     this.assertOpen();
+    assertPrefix(prefix);
     let removed = 0;
     await this.write(async (tx, totals) => {
       for (let cursor = await tx.objectStore("index").openCursor(IDBKeyRange.lowerBound(prefix)); cursor; cursor = await cursor.continue()) {
@@ -302,7 +305,7 @@ export class IndexedDbTier implements CacheTier {
       });
       if (!dropped) return;
       this.counters.expired = (this.counters.expired ?? 0) + 1;
-      for (const listener of this.evictionListeners) listener(key, "expire");
+      this.evictions.emit(key, "expire");
     } catch {
       this.counters.errors++;
     }
@@ -347,7 +350,7 @@ export class IndexedDbTier implements CacheTier {
     for (const [key, reason] of evicted) {
       if (reason === "evict") this.counters.evictions++;
       else this.counters.expired = (this.counters.expired ?? 0) + 1;
-      for (const listener of this.evictionListeners) listener(key, reason);
+      this.evictions.emit(key, reason);
     }
   }
 
@@ -372,7 +375,7 @@ export class IndexedDbTier implements CacheTier {
     if (this.touchTimer === undefined) {
       this.touchTimer = setTimeout(() => {
         this.touchTimer = undefined;
-        if (!this.closed) this.flushTouches().catch(() => {});
+        if (!this.state.closed) this.flushTouches().catch(() => {});
       }, this.options.touchDelay);
     }
   }
@@ -414,28 +417,22 @@ export class IndexedDbTier implements CacheTier {
   }
 
   private onTabMessage(message: TabMessage): void {
-    if (this.closed) return;
+    if (this.state.closed) return;
     if (message.type === "totals") {
       this.totals = message.totals;
       this.totalsKnown = true;
       return;
     }
-    for (const listener of this.invalidationListeners) listener(message.message);
+    this.invalidations.emit(message.message);
   }
 
   /** Another tab wrote or invalidated: the tiers above this one (memory) must drop their copies. */
   onInvalidation(listener: (message: TierInvalidation) => void): () => void {
-    this.invalidationListeners.push(listener);
-    return () => {
-      this.invalidationListeners = this.invalidationListeners.filter((l) => l !== listener);
-    };
+    return this.invalidations.add(listener);
   }
 
   onEviction(listener: EvictionListener): () => void {
-    this.evictionListeners.push(listener);
-    return () => {
-      this.evictionListeners = this.evictionListeners.filter((l) => l !== listener);
-    };
+    return this.evictions.add(listener);
   }
 
   // ─── lifecycle ─────────────────────────────────────────────────────────────
@@ -446,11 +443,11 @@ export class IndexedDbTier implements CacheTier {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.state.closed) return;
     if (this.touchTimer !== undefined) clearTimeout(this.touchTimer);
     this.touchTimer = undefined;
     if (this.db !== undefined) await this.flushTouches().catch(() => {});
-    this.closed = true;
+    this.state.markClosed();
     this.channel.close();
     const db = this.db;
     this.db = undefined;
@@ -494,11 +491,11 @@ export class IndexedDbTier implements CacheTier {
   }
 
   private sizeOf(key: string, value: Uint8Array): number {
-    return value.byteLength + this.options.entryOverhead + key.length * 2;
+    return entryBytes(key, value, this.options.entryOverhead);
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ZarrsCacheError("CLOSED", "the indexedDb tier is closed");
+    this.state.assertOpen();
   }
 }
 

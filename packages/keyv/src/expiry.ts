@@ -1,3 +1,5 @@
+import { type ExpiryPlan, planExpiry } from "@zarrs-cache/core";
+
 /**
  * Longest TTL handed to the store: a century. Redis takes any whole number of ms up to 2^53
  * (`PX`), but not a fraction or a number JavaScript prints with an exponent (1e21 and up), and
@@ -7,19 +9,11 @@
  */
 export const MAX_STORE_TTL = 100 * 365 * 24 * 60 * 60 * 1000;
 
-export interface ExpiryPlan {
-  /** TTL for `keyv.set`: whole ms; 0 means "none" to Keyv, even over an instance default; undefined when there is no TTL at all. */
-  storeTtl: number | undefined;
-  /** Absolute expiry written into the envelope, or undefined for none. */
-  expiresAt: number | undefined;
-}
-
 /**
- * The store TTL and envelope expiry for a TTL in ms. The contract allows any positive finite TTL
- * (1500.5, 1e300); stores do not, so it is rounded up to whole ms (never expiring early in ms).
+ * Core's expiry plan with Keyv's convention: a TTL too long for the store is handed over as 0,
+ * which Keyv reads as "none", even over an instance default.
  */
-export function planExpiry(ttl: number | undefined, now: number): ExpiryPlan {
-  if (ttl === undefined) return { storeTtl: undefined, expiresAt: undefined };
-  const whole = Math.max(1, Math.ceil(ttl));
-  return { storeTtl: whole <= MAX_STORE_TTL ? whole : 0, expiresAt: now + whole };
+export function keyvExpiry(ttl: number | undefined, now: number): ExpiryPlan {
+  const plan = planExpiry(ttl, now, MAX_STORE_TTL);
+  return plan.expiresAt !== undefined && plan.storeTtl === undefined ? { ...plan, storeTtl: 0 } : plan;
 }

@@ -1,20 +1,26 @@
 import {
   type CacheEntry,
   type CacheTier,
+  Guard,
+  OpenState,
   type SetOptions,
+  type StoredEntry as DecodedEntry,
   type TierStats,
   ZarrsCacheError,
   assertKey,
-  assertSetOptions,
-  assertValue,
+  assertPrefix,
+  assertSetArguments,
+  deleteByListing,
   emptyStats,
+  isZarrsCacheError,
+  withTimeout,
 } from "@zarrs-cache/core";
 import type { Keyv } from "keyv";
-import { type DecodedEntry, decodeEntry, encodeBinary, encodeText } from "./envelope.js";
+import { decodeStored, encodeBinary, encodeText } from "./envelope.js";
 import { ErrorEvents, type EventMark } from "./error-events.js";
-import { planExpiry } from "./expiry.js";
+import { keyvExpiry } from "./expiry.js";
 import { type KeyvTierOptions, type ResolvedOptions, assertKeyv, resolveOptions } from "./options.js";
-import { isWrongType, storeError, withTimeout } from "./store-errors.js";
+import { isWrongType, storeError } from "./store-errors.js";
 import { type Transport, chooseTransport, readBack } from "./transport.js";
 
 /** Stands for "the key holds something that is not ours" (decodes to nothing). */
@@ -41,16 +47,17 @@ export class KeyvTier implements CacheTier {
   readonly name: string;
   readonly keyv: Keyv;
   private readonly options: ResolvedOptions;
-  private readonly counters: TierStats = { ...emptyStats(), corruptions: 0, expired: 0, timeouts: 0, errorEvents: 0 };
+  private readonly counters: TierStats = { ...emptyStats(), corruptions: 0, expired: 0, errorEvents: 0 };
   private readonly previousThrowOnErrors: boolean;
   /** The adapter's own `throwOnErrors` (as in @keyv/redis), when it has one: on while the tier is open. */
   private readonly adapterSwitch: { store: { throwOnErrors: boolean }; previous: boolean } | undefined;
   private readonly errorEvents = new ErrorEvents();
   private transport: Transport | undefined;
   private readonly transportReady: Promise<Transport | ZarrsCacheError>;
-  private unavailableUntil = 0;
+  /** Time limit per call, and fail-fast for `retryAfter` ms once the store looked unreachable. */
+  private readonly guard: Guard;
   private lastOutage: ZarrsCacheError | undefined;
-  private closed = false;
+  private readonly state: OpenState;
 
   private readonly onErrorEvent = (error: unknown): void => {
     this.errorEvents.record(error);
@@ -62,6 +69,19 @@ export class KeyvTier implements CacheTier {
     this.options = resolveOptions(options);
     this.name = this.options.name;
     this.keyv = keyv;
+    this.state = new OpenState(`keyv tier "${this.name}"`);
+    const retryAfter = this.options.retryAfter;
+    this.guard = new Guard({
+      label: `keyv tier "${this.name}"`,
+      timeout: this.options.timeout,
+      breaker: retryAfter > 0 && { failures: 1, cooldown: retryAfter },
+      classify: (operation, error) => storeError(this.name, operation, error),
+      refusal: (breaker) =>
+        `the store failed recently (${this.lastOutage?.message}); retrying after ${new Date(breaker.retryAt).toISOString()}`,
+      onError: (_operation, error) => {
+        if (error.code === "TIMEOUT" || error.code === "TIER_UNAVAILABLE") this.lastOutage = error;
+      },
+    });
     // Subscribing also means an 'error' nobody else listens to can never crash the process.
     keyv.on("error", this.onErrorEvent);
     this.previousThrowOnErrors = keyv.throwOnErrors;
@@ -91,7 +111,7 @@ export class KeyvTier implements CacheTier {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     const entry = await this.read(key, "get");
     if (entry === undefined) this.counters.misses++;
@@ -100,7 +120,7 @@ export class KeyvTier implements CacheTier {
   }
 
   async has(key: string): Promise<boolean> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     return (await this.read(key, "has")) !== undefined;
   }
@@ -149,7 +169,7 @@ export class KeyvTier implements CacheTier {
     }
     if (data === undefined) return FOREIGN;
     if (typeof data.expires === "number" && data.expires <= Date.now()) return this.reclaim(storeKey);
-    const entry = decodeEntry(data.value);
+    const entry = decodeStored(data.value);
     if (entry === undefined) return FOREIGN;
     if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return this.reclaim(storeKey);
     return entry;
@@ -171,18 +191,10 @@ export class KeyvTier implements CacheTier {
    * write, so a fill is a plain set here (see the README, "Conditional fills").
    */
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
-    this.assertOpen();
-    assertKey(key);
-    assertValue(value);
-    assertSetOptions(options);
-    if (value.byteLength > this.options.maxValueBytes) {
-      throw new ZarrsCacheError(
-        "VALUE_TOO_LARGE",
-        `keyv tier "${this.name}": a value of ${value.byteLength} bytes is over maxValueBytes (${this.options.maxValueBytes})`,
-      );
-    }
+    this.state.assertOpen();
+    assertSetArguments(key, value, options, { maxValueBytes: this.options.maxValueBytes, label: `keyv tier "${this.name}"` });
     const transport = this.transport ?? (await this.resolveTransport());
-    const { storeTtl, expiresAt } = planExpiry(options?.ttl ?? this.options.ttl ?? this.keyvDefaultTtl(), Date.now());
+    const { storeTtl, expiresAt } = keyvExpiry(options?.ttl ?? this.options.ttl ?? this.keyvDefaultTtl(), Date.now());
     const encoded = transport === "base64" ? encodeText(value, expiresAt) : encodeBinary(value, expiresAt);
     const mark = this.errorEvents.mark();
     const stored = await this.call("set", key, () => this.keyv.set(this.storeKey(key), encoded, storeTtl));
@@ -203,7 +215,7 @@ export class KeyvTier implements CacheTier {
   }
 
   async delete(key: string): Promise<boolean> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     const mark = this.errorEvents.mark();
     const removed = await this.call("delete", key, () => this.keyv.delete(this.storeKey(key)));
@@ -215,18 +227,14 @@ export class KeyvTier implements CacheTier {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    this.assertOpen();
-    if (typeof prefix !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", "deletePrefix(prefix) needs a string prefix");
-    const keys: string[] = [];
-    for await (const key of this.keys(prefix)) keys.push(key);
-    let removed = 0;
-    for (const key of keys) if (await this.delete(key)) removed++;
-    return removed;
+    this.state.assertOpen();
+    assertPrefix(prefix);
+    return deleteByListing(this, prefix);
   }
 
   /** Empties this Keyv instance's namespace (Keyv's own clear(), scoped by the namespace). */
   async clear(): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     const mark = this.errorEvents.mark();
     await this.call("clear", undefined, () => this.keyv.clear());
     this.failIfSwallowed("clear", mark);
@@ -240,7 +248,7 @@ export class KeyvTier implements CacheTier {
    * Throws UNSUPPORTED when the store cannot be iterated (Keyv sets no `iterator` for it).
    */
   async *keys(prefix = ""): AsyncIterable<string> {
-    this.assertOpen();
+    this.state.assertOpen();
     const live: string[] = [];
     const expired: string[] = [];
     const mark = this.errorEvents.mark();
@@ -291,7 +299,7 @@ export class KeyvTier implements CacheTier {
     } catch {
       return "foreign";
     }
-    const entry = data === undefined ? undefined : decodeEntry(data.value);
+    const entry = data === undefined ? undefined : decodeStored(data.value);
     if (entry === undefined) return "foreign";
     const now = Date.now();
     const keyvExpired = typeof data!.expires === "number" && data!.expires <= now;
@@ -300,19 +308,20 @@ export class KeyvTier implements CacheTier {
 
   stats(): TierStats {
     // entries/bytes stay undefined: a shared store cannot be sized exactly from one process.
-    return { ...this.counters };
+    const guard = this.guard.counters;
+    return { ...this.counters, errors: guard.errors + guard.rejected, timeouts: guard.timeouts };
   }
 
   /** Stops listening to the Keyv instance, restores its throwOnErrors, and disconnects it unless told not to. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.state.markClosed()) return;
+    this.guard.close();
     try {
       if (this.options.disconnectOnClose) {
         await withTimeout(this.keyv.disconnect(), this.options.timeout, () => `keyv tier "${this.name}": disconnect`);
       }
     } catch (error) {
-      throw storeError(this.name, "disconnect", error);
+      throw isZarrsCacheError(error) ? error : storeError(this.name, "disconnect", error);
     } finally {
       this.keyv.throwOnErrors = this.previousThrowOnErrors;
       if (this.adapterSwitch) this.adapterSwitch.store.throwOnErrors = this.adapterSwitch.previous;
@@ -331,37 +340,14 @@ export class KeyvTier implements CacheTier {
     return result;
   }
 
-  /** Runs one call into Keyv with the time limit and the fail-fast window after an outage. */
-  private async call<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
-    if (Date.now() < this.unavailableUntil) {
-      this.counters.errors++;
-      throw new ZarrsCacheError(
-        "TIER_UNAVAILABLE",
-        `keyv tier "${this.name}": the store failed recently (${this.lastOutage?.message}); retrying after ${new Date(this.unavailableUntil).toISOString()}`,
-        { cause: this.lastOutage },
-      );
-    }
-    try {
-      return await withTimeout(run(), this.options.timeout, () => `keyv tier "${this.name}": ${operation}${key === undefined ? "" : ` of ${JSON.stringify(key)}`}`);
-    } catch (error) {
-      throw this.failure(operation, error);
-    }
+  /** Runs one call into Keyv under the guard (time limit, fail-fast window after an outage). */
+  private call<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    return this.guard.run(key === undefined ? operation : `${operation} of ${JSON.stringify(key)}`, run);
   }
 
-  /** Counts a failed call and, when the store looks unreachable, fails fast for `retryAfter` ms. */
+  /** Counts a failure the tier detected itself (a swallowed error event) and returns it to throw. */
   private failure(operation: string, error: unknown): ZarrsCacheError {
-    const wrapped = storeError(this.name, operation, error);
-    this.counters.errors++;
-    if (wrapped.code === "TIMEOUT") this.counters.timeouts!++;
-    if ((wrapped.code === "TIMEOUT" || wrapped.code === "TIER_UNAVAILABLE") && this.options.retryAfter > 0) {
-      this.unavailableUntil = Date.now() + this.options.retryAfter;
-      this.lastOutage = wrapped;
-    }
-    return wrapped;
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new ZarrsCacheError("CLOSED", `keyv tier "${this.name}" is closed`);
+    return this.guard.fail(operation, error);
   }
 }
 

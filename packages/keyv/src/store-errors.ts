@@ -1,4 +1,4 @@
-import { ZarrsCacheError, isZarrsCacheError } from "@zarrs-cache/core";
+import { ZarrsCacheError } from "@zarrs-cache/core";
 
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 const UNAVAILABLE_MESSAGE = /not connected|connection|connect |socket|closed|offline|unreachable|timed out/i;
@@ -16,28 +16,9 @@ export function isWrongType(error: unknown): boolean {
   return typeof error === "object" && error !== null && /^WRONGTYPE/.test(String((error as { message?: unknown }).message));
 }
 
-/** Wraps an error from Keyv or its store as TIER_UNAVAILABLE or IO_ERROR (ours pass through). */
+/** Classifies an error from Keyv or its store as TIER_UNAVAILABLE or IO_ERROR (the guard's `classify`). */
 export function storeError(tier: string, operation: string, error: unknown): ZarrsCacheError {
-  if (isZarrsCacheError(error)) return error as ZarrsCacheError;
   const detail = error instanceof Error ? error.message : String(error);
   const code = looksUnavailable(error) ? "TIER_UNAVAILABLE" : "IO_ERROR";
   return new ZarrsCacheError(code, `keyv tier "${tier}": ${operation} failed: ${detail}`, { cause: error });
-}
-
-/** Resolves like `promise`, or rejects with TIMEOUT after `ms` (0 = no limit). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, describe: () => string): Promise<T> {
-  if (ms <= 0) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ZarrsCacheError("TIMEOUT", `${describe()} took longer than ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

@@ -1,24 +1,10 @@
-import net from "node:net";
+import { TEST_REDIS_PORT, TEST_REDIS_URL, redisReachable } from "@zarrs-cache/core/test-utils";
 import { it } from "vitest";
 
-/** Redis on loopback; ZC_TEST_REDIS_PORT points the tests at another local port. */
-export const REDIS_PORT = Number(process.env.ZC_TEST_REDIS_PORT ?? 6379);
-export const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
-
-/** True when a Redis server answers PING on 127.0.0.1:REDIS_PORT within a second. */
-export function redisReachable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(REDIS_PORT, "127.0.0.1");
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("error", () => done(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
-    socket.once("data", (data) => done(data.toString().startsWith("+PONG")));
-  });
-}
+/** Redis on loopback (core's test-utils: ZC_TEST_REDIS_PORT points the tests at another local port). */
+export const REDIS_PORT = TEST_REDIS_PORT;
+export const REDIS_URL = TEST_REDIS_URL;
+export { redisReachable };
 
 /**
  * Registers the Redis-backed tests when Redis answers; otherwise, in CI (env CI set) a failing

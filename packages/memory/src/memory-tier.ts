@@ -1,16 +1,22 @@
 import {
   type CacheEntry,
   type CacheTier,
+  DEFAULT_ENTRY_OVERHEAD,
+  type EvictionListener,
+  EvictionListeners,
+  OpenState,
   type SetOptions,
   type TierStats,
   ZarrsCacheError,
   assertKey,
-  assertSetOptions,
-  assertTtl,
   assertKnownOptions,
-  assertValue,
+  assertPrefix,
+  assertSetArguments,
+  configName,
   configNumber,
+  configTtl,
   emptyStats,
+  entryBytes,
 } from "@zarrs-cache/core";
 import { LRUCache } from "lru-cache";
 
@@ -48,8 +54,8 @@ export class MemoryTier implements CacheTier {
   readonly maxValueBytes: number;
   private readonly overhead: number;
   private readonly counters = emptyStats();
-  private evictionListeners: ((key: string, reason: "evict" | "expire") => void)[] = [];
-  private closed = false;
+  private readonly evictions = new EvictionListeners();
+  private readonly state = new OpenState("the memory tier");
 
   constructor(options: MemoryOptions) {
     if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -59,36 +65,29 @@ export class MemoryTier implements CacheTier {
     configNumber(OWNER, "maxBytes", options.maxBytes, { min: 1, integer: true });
     configNumber(OWNER, "maxValueBytes", options.maxValueBytes, { min: 0, integer: true, optional: true });
     configNumber(OWNER, "entryOverhead", options.entryOverhead, { min: 0, integer: true, optional: true });
-    try {
-      assertTtl(options.ttl, `${OWNER}: option "ttl"`);
-    } catch (error) {
-      throw new ZarrsCacheError("INVALID_CONFIG", (error as Error).message);
-    }
-    if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
-      const got = JSON.stringify(options.name) ?? typeof options.name;
-      throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: option "name" must be a non-empty string, got ${got}`);
-    }
+    configTtl(OWNER, "ttl", options.ttl);
+    configName(OWNER, options.name);
     this.name = options.name ?? "memory";
     this.defaultTtl = options.ttl;
     this.maxValueBytes = Math.min(options.maxValueBytes ?? options.maxBytes, options.maxBytes);
-    this.overhead = options.entryOverhead ?? 128;
+    this.overhead = options.entryOverhead ?? DEFAULT_ENTRY_OVERHEAD;
     this.lru = new LRUCache<string, Slot>({
       maxSize: options.maxBytes,
       sizeCalculation: (slot, key) => this.sizeOf(key, slot.value),
       dispose: (_slot, key, reason) => {
         if (reason !== "evict") return;
         this.counters.evictions++;
-        for (const listener of this.evictionListeners) listener(key, "evict");
+        this.evictions.emit(key, "evict");
       },
     });
   }
 
   private sizeOf(key: string, value: Uint8Array): number {
-    return value.byteLength + this.overhead + key.length * 2;
+    return entryBytes(key, value, this.overhead);
   }
 
   getSync(key: string): CacheEntry | undefined {
-    if (this.closed) throw closedError();
+    if (this.state.closed) throw this.state.error();
     if (typeof key !== "string" || key.length === 0) assertKey(key);
     const slot = this.lru.get(key);
     if (slot === undefined) {
@@ -98,7 +97,7 @@ export class MemoryTier implements CacheTier {
     if (slot.expiresAt !== undefined && slot.expiresAt <= Date.now()) {
       this.lru.delete(key);
       this.counters.expired = (this.counters.expired ?? 0) + 1;
-      for (const listener of this.evictionListeners) listener(key, "expire");
+      this.evictions.emit(key, "expire");
       this.counters.misses++;
       return undefined;
     }
@@ -120,10 +119,8 @@ export class MemoryTier implements CacheTier {
 
   /** Synchronous set; throws VALUE_TOO_LARGE (changing nothing) for a value over the bound. */
   setSync(key: string, value: Uint8Array, options?: SetOptions): void {
-    this.assertOpen();
-    assertKey(key);
-    assertValue(value);
-    assertSetOptions(options);
+    this.state.assertOpen();
+    assertSetArguments(key, value, options);
     if (value.byteLength > this.maxValueBytes || this.sizeOf(key, value) > this.lru.maxSize) {
       throw new ZarrsCacheError(
         "VALUE_TOO_LARGE",
@@ -136,7 +133,7 @@ export class MemoryTier implements CacheTier {
   }
 
   async delete(key: string): Promise<boolean> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     const removed = this.lru.delete(key);
     if (removed) this.counters.deletes++;
@@ -144,7 +141,8 @@ export class MemoryTier implements CacheTier {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    this.assertOpen();
+    this.state.assertOpen();
+    assertPrefix(prefix);
     let removed = 0;
     for (const key of [...this.lru.keys()]) {
       if (key.startsWith(prefix) && this.lru.delete(key)) removed++;
@@ -154,19 +152,19 @@ export class MemoryTier implements CacheTier {
   }
 
   async has(key: string): Promise<boolean> {
-    this.assertOpen();
+    this.state.assertOpen();
     assertKey(key);
     const slot = this.lru.peek(key);
     return slot !== undefined && (slot.expiresAt === undefined || slot.expiresAt > Date.now());
   }
 
   async clear(): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     this.lru.clear();
   }
 
   async *keys(prefix = ""): AsyncIterable<string> {
-    this.assertOpen();
+    this.state.assertOpen();
     const now = Date.now();
     const live: string[] = [];
     for (const [key, slot] of this.lru.entries()) {
@@ -175,11 +173,8 @@ export class MemoryTier implements CacheTier {
     yield* live;
   }
 
-  onEviction(listener: (key: string, reason: "evict" | "expire") => void): () => void {
-    this.evictionListeners.push(listener);
-    return () => {
-      this.evictionListeners = this.evictionListeners.filter((l) => l !== listener);
-    };
+  onEviction(listener: EvictionListener): () => void {
+    return this.evictions.add(listener);
   }
 
   stats(): TierStats {
@@ -187,13 +182,7 @@ export class MemoryTier implements CacheTier {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.lru.clear();
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw closedError();
+    if (this.state.markClosed()) this.lru.clear();
   }
 }
 
@@ -206,10 +195,6 @@ function copyOf(value: Uint8Array): Uint8Array {
   const copy = new Uint8Array(value.byteLength);
   copy.set(value);
   return copy;
-}
-
-function closedError(): ZarrsCacheError {
-  return new ZarrsCacheError("CLOSED", "the memory tier is closed");
 }
 
 /** A byte-bounded in-memory LRU tier: `memory({ maxBytes: 256 * 1024 * 1024 })`. */

@@ -215,7 +215,10 @@ export class InvalidationBus {
     this.reconnectTimer = undefined;
     if (this.closed) return;
     const subscriber = createSubscriber(this.client, this.attempt++, this.connectTimeout);
-    if (subscriber === undefined) return this.retryLater();
+    if (subscriber === undefined) {
+      this.retryLater();
+      return;
+    }
     this.subscriber = subscriber;
     subscriber.on("error", () => undefined);
     subscriber.on("message", (_channel: string, payload: string) => this.receive(payload));

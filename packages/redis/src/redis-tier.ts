@@ -11,7 +11,7 @@ import {
   assertSetOptions,
   assertValue,
 } from "@zarrs-cache/core";
-import { BREAKER_STATE_GAUGE, type BreakerState, CircuitBreaker } from "./breaker.js";
+import { BREAKER_STATE_GAUGE, type BreakerState, CircuitBreaker } from "@zarrs-cache/core";
 import { closeClient, createClient, isCluster } from "./connect.js";
 import { MAX_PX, decodeEntry, encodeEntry, expiryHeader, wholeMs } from "./entry-format.js";
 import { GetBatcher } from "./get-batch.js";

@@ -1,5 +1,4 @@
-import type { HoldScope } from "@zarrs-cache/core";
-import type { CircuitBreaker } from "./breaker.js";
+import type { CircuitBreaker, HoldScope } from "@zarrs-cache/core";
 import type { InvalidationBus } from "./invalidation-bus.js";
 import type { RepairOptions } from "./options.js";
 import type { CommandRunner, RedisClient } from "./runner.js";

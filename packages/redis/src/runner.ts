@@ -1,30 +1,18 @@
-import { ZarrsCacheError, isZarrsCacheError } from "@zarrs-cache/core";
+import { type CircuitBreaker, Guard, type GuardCounters, ZarrsCacheError } from "@zarrs-cache/core";
 import type { Cluster, Redis } from "ioredis";
-import type { CircuitBreaker } from "./breaker.js";
 
 export type RedisClient = Redis | Cluster;
 
-export interface RunnerCounters {
-  errors: number;
-  timeouts: number;
-  rejected: number;
-}
-
-interface Deadline {
-  at: number;
-  operation: string;
-  reject: (error: unknown) => void;
-  settled: boolean;
-}
+export type RunnerCounters = GuardCounters;
 
 /** Reply errors that mean "Redis cannot serve now" rather than "this command was wrong". */
 const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|BUSY)\b/;
 
 /**
- * Sends commands so that none waits longer than `timeout`: a connection that is not ready fails
- * at once (only the very first connect is waited for, within the timeout), an open breaker fails
- * at once, and every failure becomes a ZarrsCacheError (TIER_UNAVAILABLE, TIMEOUT or IO_ERROR)
- * with the ioredis error as `cause`.
+ * Sends commands through core's Guard (the timeout, the breaker, the counting), adding what only
+ * Redis has: a connection that is not ready fails at once (only the very first connect is waited
+ * for, within the timeout), and ioredis errors are classified: a reply error is Redis answering
+ * (IO_ERROR, not an outage), anything else TIER_UNAVAILABLE, with the ioredis error as `cause`.
  */
 export class CommandRunner {
   private everReady: boolean;
@@ -33,27 +21,39 @@ export class CommandRunner {
   private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   private closed = false;
   private readonly detach: () => void;
-  private readonly deadlines = new Set<Deadline>();
-  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly guard: Guard;
 
   constructor(
     private readonly client: RedisClient,
-    private readonly timeout: number,
+    timeout: number,
     private readonly label: string,
-    private readonly breaker: CircuitBreaker | undefined,
-    private readonly counters: RunnerCounters,
-    private readonly onError: (operation: string, error: ZarrsCacheError) => void,
+    breaker: CircuitBreaker | undefined,
+    counters: RunnerCounters,
+    onError: (operation: string, error: ZarrsCacheError) => void,
   ) {
+    this.guard = new Guard({
+      label,
+      timeout,
+      breaker: breaker ?? false,
+      counters,
+      classify: (operation, cause) => this.classify(operation, cause),
+      timeoutMessage: (operation, ms) => `Redis did not answer ${operation} within ${ms} ms`,
+      refusal: (open) => `circuit breaker is ${open.state} after repeated Redis failures`,
+      onError: (operation, error) => {
+        if (error.code === "TIMEOUT" && !this.everReady) this.initialWaitExpired = true;
+        onError(operation, error);
+      },
+    });
     this.everReady = client.status === "ready";
     const onReady = () => {
       this.everReady = true;
       this.settleWaiters();
-      this.breaker?.probeSoon();
+      breaker?.probeSoon();
     };
     const onTrouble = (error?: unknown) => {
       if (this.everReady) return;
       this.initialFailed = true;
-      this.settleWaiters(this.unavailable(`could not connect to Redis`, error));
+      this.settleWaiters(this.unavailable("could not connect to Redis", error));
     };
     const onClose = () => onTrouble();
     client.on("ready", onReady);
@@ -70,119 +70,37 @@ export class CommandRunner {
 
   /** Runs `send` under the timeout, the breaker and the connection gate. */
   run<T>(operation: string, send: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new ZarrsCacheError("CLOSED", `${this.label} is closed`));
-    if (this.breaker !== undefined && !this.breaker.closed) {
-      this.counters.rejected++;
-      return Promise.reject(this.unavailable(`circuit breaker is ${this.breaker.state} after repeated Redis failures`));
-    }
-    return this.dispatch(operation, send);
+    return this.guard.run(operation, () => this.dispatch(send));
   }
 
   /** The breaker's half-open probe: like run(), but past the breaker. */
   probe(send: () => Promise<unknown>): Promise<unknown> {
     if (this.closed) return Promise.reject(new ZarrsCacheError("CLOSED", `${this.label} is closed`));
-    return this.dispatch("probe", send);
+    return this.guard.bounded("probe", () => this.dispatch(send));
   }
 
-  private dispatch<T>(operation: string, send: () => Promise<T>): Promise<T> {
+  private dispatch<T>(send: () => Promise<T>): Promise<T> {
     const status = this.client.status;
-    let pending: Promise<T>;
-    if (status === "ready") pending = send();
-    else if (this.mayWaitForConnect(status)) pending = this.waitForConnect().then(send);
-    else {
-      const error = this.unavailable(`the Redis connection is ${status}`);
-      this.fail(operation, error);
-      return Promise.reject(error);
-    }
-    return this.withTimeout(operation, pending);
+    if (status === "ready") return send();
+    if (this.mayWaitForConnect(status)) return this.waitForConnect().then(send);
+    return Promise.reject(this.unavailable(`the Redis connection is ${status}`));
   }
 
   close(): void {
     this.closed = true;
     this.detach();
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = undefined;
     // Nothing may wait on a closed tier: commands still out are answered now.
-    for (const entry of this.deadlines) {
-      entry.settled = true;
-      entry.reject(new ZarrsCacheError("CLOSED", `${this.label} was closed while ${entry.operation} was in flight`));
-    }
-    this.deadlines.clear();
+    this.guard.close();
     this.settleWaiters(new ZarrsCacheError("CLOSED", `${this.label} is closed`));
   }
 
-  /**
-   * Rejects with TIMEOUT when `pending` has not settled by its deadline. One sweep timer serves
-   * every command (a timer per command cost ~3× more CPU); deadlines are checked every
-   * `timeout / 20` ms (at least 5 ms), so a timeout fires at most that much late.
-   */
-  private withTimeout<T>(operation: string, pending: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Deadline = { at: Date.now() + this.timeout, operation, reject, settled: false };
-      this.deadlines.add(entry);
-      this.sweeper ??= this.startSweeper();
-      pending.then(
-        (value) => {
-          if (entry.settled) return;
-          entry.settled = true;
-          this.deadlines.delete(entry);
-          this.breaker?.success();
-          resolve(value);
-        },
-        (cause: unknown) => {
-          if (entry.settled) return;
-          entry.settled = true;
-          this.deadlines.delete(entry);
-          reject(this.classify(operation, cause));
-        },
-      );
-    });
-  }
-
-  private startSweeper(): ReturnType<typeof setInterval> {
-    const timer = setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeout / 20)));
-    timer.unref?.();
-    return timer;
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    // Same timeout for every command, so insertion order is deadline order.
-    for (const entry of this.deadlines) {
-      if (entry.at > now) break;
-      entry.settled = true;
-      this.deadlines.delete(entry);
-      this.counters.timeouts++;
-      if (!this.everReady) this.initialWaitExpired = true;
-      const error = new ZarrsCacheError("TIMEOUT", `${this.label}: Redis did not answer ${entry.operation} within ${this.timeout} ms`);
-      this.fail(entry.operation, error);
-      entry.reject(error);
-    }
-  }
-
   private classify(operation: string, cause: unknown): ZarrsCacheError {
-    if (isZarrsCacheError(cause)) {
-      if (cause.code === "TIER_UNAVAILABLE" || cause.code === "TIMEOUT") this.fail(operation, cause);
-      return cause;
-    }
     const message = (cause as Error)?.message ?? String(cause);
     if ((cause as Error)?.name === "ReplyError" && !UNAVAILABLE_REPLY.test(message)) {
       // Redis answered: it is up, the command itself failed (OOM, WRONGTYPE, NOPERM…).
-      this.breaker?.success();
-      const error = new ZarrsCacheError("IO_ERROR", `${this.label}: Redis refused ${operation}: ${message}`, { cause });
-      this.counters.errors++;
-      this.onError(operation, error);
-      return error;
+      return new ZarrsCacheError("IO_ERROR", `${this.label}: Redis refused ${operation}: ${message}`, { cause });
     }
-    const error = this.unavailable(`${operation} failed: ${message}`, cause);
-    this.fail(operation, error);
-    return error;
-  }
-
-  private fail(operation: string, error: ZarrsCacheError): void {
-    this.counters.errors++;
-    this.breaker?.failure();
-    this.onError(operation, error);
+    return this.unavailable(`${operation} failed: ${message}`, cause);
   }
 
   private unavailable(message: string, cause?: unknown): ZarrsCacheError {

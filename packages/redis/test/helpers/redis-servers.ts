@@ -9,27 +9,18 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { TEST_REDIS_PORT, TEST_REDIS_URL, redisReachable } from "@zarrs-cache/core/test-utils";
 import { Redis } from "ioredis";
 import { describe, it } from "vitest";
 
-/** The shared server: 127.0.0.1:6379 (ZC_REDIS_TEST_PORT overrides the port). */
-export const SHARED_PORT = Number(process.env.ZC_REDIS_TEST_PORT ?? 6379);
-export const SHARED_URL = `redis://127.0.0.1:${SHARED_PORT}`;
+/** The shared server: 127.0.0.1:6379 (ZC_TEST_REDIS_PORT overrides the port; see core's test-utils). */
+export const SHARED_PORT = TEST_REDIS_PORT;
+export const SHARED_URL = TEST_REDIS_URL;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sends PING over a raw socket; true on +PONG within `timeout` ms. */
 export function ping(port: number, timeout = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeout, () => done(false));
-    socket.on("error", () => done(false));
-    socket.on("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (data) => done(data.toString().startsWith("+PONG")));
-  });
+  return redisReachable(port, timeout);
 }
 
 const sharedAvailable = await ping(SHARED_PORT);

@@ -6,31 +6,38 @@ export const BREAKER_STATE_GAUGE: Record<BreakerState, number> = { closed: 0, "h
 export interface BreakerSettings {
   /** Consecutive failures that open the breaker. */
   failures: number;
-  /** Time open before the half-open probe, in ms. */
+  /** Time open before trying the service again, in ms. */
   cooldown: number;
 }
 
 /**
  * A circuit breaker: after `failures` consecutive failures it opens and every call is refused at
- * once. After `cooldown` it goes half-open and runs `probe` itself (so it recovers with no
- * traffic); success closes it, failure opens it for another cooldown.
+ * once. After `cooldown`, with a `probe`, it goes half-open and runs the probe itself (so it
+ * recovers with no traffic): success closes it, failure opens it for another cooldown. Without a
+ * probe it simply closes again after the cooldown and the next call tries the service.
  */
 export class CircuitBreaker {
   state: BreakerState = "closed";
   /** Times the breaker opened from closed. */
   opens = 0;
+  /** When an open breaker without a probe lets calls through again (ms since the epoch). */
+  retryAt = 0;
   private consecutive = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
 
   constructor(
     private readonly settings: BreakerSettings,
-    private readonly probe: () => Promise<unknown>,
-    private readonly onChange: (state: BreakerState, previous: BreakerState) => void,
+    private readonly probe?: () => Promise<unknown>,
+    private readonly onChange: (state: BreakerState, previous: BreakerState) => void = () => {},
   ) {}
 
-  /** True when calls may go to Redis. */
+  /** True when calls may go to the service. */
   get closed(): boolean {
+    if (this.state === "open" && this.probe === undefined && Date.now() >= this.retryAt) {
+      this.state = "closed";
+      this.onChange("closed", "open");
+    }
     return this.state === "closed";
   }
 
@@ -45,7 +52,7 @@ export class CircuitBreaker {
 
   /** Asks for a probe now (the connection came back) instead of waiting out the cooldown. */
   probeSoon(): void {
-    if (this.state !== "open" || this.disposed) return;
+    if (this.state !== "open" || this.disposed || this.probe === undefined) return;
     this.schedule(0);
   }
 
@@ -60,8 +67,9 @@ export class CircuitBreaker {
     this.state = "open";
     this.opens++;
     this.consecutive = 0;
+    this.retryAt = Date.now() + this.settings.cooldown;
     this.onChange("open", previous);
-    this.schedule(this.settings.cooldown);
+    if (this.probe !== undefined) this.schedule(this.settings.cooldown);
   }
 
   private schedule(ms: number): void {
@@ -77,7 +85,7 @@ export class CircuitBreaker {
     this.onChange("half-open", "open");
     let ok = false;
     try {
-      await this.probe();
+      await this.probe!();
       ok = true;
     } catch {
       ok = false;
@@ -90,6 +98,7 @@ export class CircuitBreaker {
     } else {
       // Still down: back to open (not counted as a new opening).
       this.state = "open";
+      this.retryAt = Date.now() + this.settings.cooldown;
       this.onChange("open", "half-open");
       this.schedule(this.settings.cooldown);
     }
