@@ -62,6 +62,7 @@ export class CompressedTier implements CacheTier {
   declare readonly deletePrefix?: (prefix: string) => Promise<number>;
   declare readonly onInvalidation?: (listener: (message: TierInvalidation) => void) => () => void;
   declare readonly onEviction?: (listener: (key: string, reason: "evict" | "expire") => void) => () => void;
+  declare readonly loadSettled?: (key: string, outcome: "failed" | "aborted" | "uncached") => void;
 
   private readonly options: ResolvedOptions;
   private engine: Engine | undefined;
@@ -121,6 +122,7 @@ export class CompressedTier implements CacheTier {
     }
     if (inner.onInvalidation) this.onInvalidation = (listener) => inner.onInvalidation!(listener);
     if (inner.onEviction) this.onEviction = (listener) => inner.onEviction!(listener);
+    if (inner.loadSettled) this.loadSettled = (key, outcome) => inner.loadSettled!(key, outcome);
   }
 
   /** Resolves with the implementation in use once it is loaded ("node:zlib" or "fflate"). */
@@ -135,10 +137,11 @@ export class CompressedTier implements CacheTier {
   async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
     this.assertOpen();
     assertKey(key);
-    // getSync has get's semantics and saves a promise and a turn per read. Only in-process tiers
-    // have it, and `options.load` concerns shared ones.
+    // getSync has get's semantics and saves a promise and a turn per read; a loading read of a tier
+    // that coordinates loads across processes (it has loadSettled, like disk) goes through get.
     const inner = this.inner;
-    const entry = inner.getSync !== undefined ? inner.getSync(key) : await (options === undefined ? inner.get(key) : inner.get(key, options));
+    const sync = inner.getSync !== undefined && (options?.load !== true || inner.loadSettled === undefined);
+    const entry = sync ? inner.getSync!(key) : await (options === undefined ? inner.get(key) : inner.get(key, options));
     const engine = this.currentEngine();
     return this.decodeEntry(entry, engine instanceof Promise ? await engine : engine);
   }
