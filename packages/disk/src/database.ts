@@ -13,8 +13,9 @@ const LOCK_FILE = "zarrs-cache.lock";
 /**
  * 2: totals carry the shared bound and the full-disk limit; openers; the access index covers sizes.
  * 3: tombstones of deleted keys and prefixes (conditional fills; created by SCHEMA from 2).
+ * 4: leases (cross-process single-flight) and the change log (coherence); created by SCHEMA from 3.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Small pages waste little space on large values (≤ 4 KiB each); reads measured as fast as 64 KiB pages. */
 const PAGE_SIZE = 4096;
 
@@ -83,6 +84,9 @@ CREATE TABLE IF NOT EXISTS openers (
 CREATE TABLE IF NOT EXISTS tombstones (key BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_by_age ON tombstones(at);
 CREATE TABLE IF NOT EXISTS prefix_tombstones (prefix BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+-- Who loads a key now (lease.ts), and the writes, deletes and clears other processes follow (change-feed.ts).
+CREATE TABLE IF NOT EXISTS leases (key BLOB PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, kind INTEGER NOT NULL, key BLOB NOT NULL, at INTEGER NOT NULL);
 ${TRIGGERS.map((t) => t.sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS")).join(";\n")};
 `;
 
@@ -272,6 +276,7 @@ function configure(db: Db, settings: ConnectSettings): void {
 const SCHEMA_OBJECTS = [
   ...["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"],
   ...["tombstones", "tombstones_by_age", "prefix_tombstones"],
+  ...["leases", "changes"],
 ];
 
 function schemaComplete(db: Db): boolean {

@@ -356,7 +356,10 @@ export class TierStore extends StoreConnection {
       const due = now - this.lastSweep >= MAINTENANCE_MS;
       const sweep = due && this.sql!.anyExpired.get(now) !== undefined;
       const oldTombstones = now - this.config.tombstoneTtl;
-      const prune = this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined;
+      // The change log is kept as long as tombstones: a process that missed more resyncs (see change-feed.ts).
+      const oldestChange = this.sql!.oldestChange.get() as number | undefined;
+      const prune =
+        this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined || (oldestChange !== undefined && oldestChange < oldTombstones);
       if (!verify && !heartbeat && !sweep && !prune && this.touches.size === 0) return;
       const db = this.connection.db;
       db.pragma(`busy_timeout = ${busyMs}`);
@@ -371,6 +374,8 @@ export class TierStore extends StoreConnection {
             if (prune) {
               sql.pruneTombstones.run(oldTombstones);
               sql.prunePrefixTombstones.run(oldTombstones);
+              sql.pruneChanges.run(oldTombstones);
+              sql.pruneLeases.run(now);
             }
             makeRoom(sql, this.room(NO_KEY, now, SWEEP_BATCH), removed);
           },
