@@ -3,6 +3,7 @@ import {
   type CacheTier,
   type SetOptions,
   type TierGetOptions,
+  type TierInvalidation,
   ZarrsCacheError,
   assertKey,
   assertSetOptions,
@@ -53,6 +54,8 @@ export class HybridTier implements CacheTier {
   private readonly background = new Set<Promise<void>>();
   private evictionListeners: ((key: string, reason: "evict" | "expire") => void)[] = [];
   private readonly unsubscribeLower: (() => void) | undefined;
+  private invalidationListeners: ((message: TierInvalidation) => void)[] = [];
+  private readonly unsubscribeChanges: (() => void) | undefined;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private maintenance: Promise<MaintenanceReport> | undefined;
   private readonly counters = {
@@ -83,6 +86,8 @@ export class HybridTier implements CacheTier {
     this.lower = options.diskTier ?? openDiskLevel(options.disk!);
     if (typeof this.lower.getSync === "function") this.getSync = (key) => this.lookupSync(key);
     this.unsubscribeLower = this.lower.onEviction?.((key, reason) => this.onLowerEviction(key, reason));
+    // Other processes' changes of the shared disk level: memory drops its copies, and the tiers above hear of them too.
+    this.unsubscribeChanges = this.lower.onInvalidation?.((message) => this.onLowerInvalidation(message));
     if (this.config.maintenanceInterval > 0) {
       this.timer = setInterval(() => {
         if (!this.closed) this.maintain().catch(() => this.counters.errors++);
@@ -429,6 +434,36 @@ export class HybridTier implements CacheTier {
     for (const listener of this.evictionListeners) listener(key, reason);
   }
 
+  /** Other processes' writes, deletes and clears of the disk level (see the disk tier's `onInvalidation`). */
+  onInvalidation(listener: (message: TierInvalidation) => void): () => void {
+    this.invalidationListeners.push(listener);
+    return () => {
+      this.invalidationListeners = this.invalidationListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** A load that followed a disk-level miss filled nothing: the disk level releases what it took for it. */
+  loadSettled(key: string, outcome: "failed" | "aborted" | "uncached"): void {
+    this.lower.loadSettled?.(key, outcome);
+  }
+
+  private onLowerInvalidation(message: TierInvalidation): void {
+    if (this.closed) return;
+    if (message.kind === "keys") {
+      for (const key of message.keys) {
+        this.guard.invalidate(key);
+        this.dropFromMemory(key);
+      }
+    } else {
+      const prefix = message.kind === "prefix" ? message.prefix : "";
+      const matches = (key: string) => key.startsWith(prefix);
+      this.guard.invalidateWhere(matches);
+      this.hot.removePrefix(prefix);
+      for (const key of [...this.demoting.keys()]) if (matches(key)) this.demoting.delete(key);
+    }
+    for (const listener of this.invalidationListeners) listener(message);
+  }
+
   // ─── stats and lifecycle ─────────────────────────────────────────────────────
 
   /**
@@ -463,6 +498,8 @@ export class HybridTier implements CacheTier {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.unsubscribeLower?.();
+    this.unsubscribeChanges?.();
+    this.invalidationListeners = [];
     this.evictionListeners = [];
     await this.maintenance?.catch(() => undefined);
     await Promise.allSettled([...this.background]);
