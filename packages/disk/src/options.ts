@@ -49,9 +49,10 @@ export interface DiskOptions {
 
 export interface DiskSingleFlightOptions {
   /**
-   * How long a lease lasts, in ms (default 30000, the TieredCache's default `loadTimeout`). A lease
-   * whose owner's pid is gone from this host is taken over at once; one of another host (a network
-   * file system) or of a live owner that stopped loading only after this.
+   * How long a lease lasts, in ms (default 10000). A lease whose owner's pid is gone from this host
+   * is taken over at once; that of a live owner still loading (a slow upstream, a stuck load) only
+   * after this. Keep `wait` below the TieredCache's `loadTimeout` (30 s by default), so a waiter
+   * loads itself rather than time out.
    */
   leaseTtl?: number;
   /** Longest a process waits for another's load before loading itself, in ms (default: leaseTtl). */
@@ -103,7 +104,7 @@ export const ENTRY_OVERHEAD = 64;
 export const DEFAULT_FILE_THRESHOLD = 128 * 1024;
 /** Default tombstone lifetime: the TieredCache's default loadTimeout (30 s) with a wide margin. */
 export const DEFAULT_TOMBSTONE_TTL = 60_000;
-export const DEFAULT_LEASE_TTL = 30_000;
+export const DEFAULT_LEASE_TTL = 10_000;
 export const DEFAULT_LEASE_POLL = 4;
 export const DEFAULT_COHERENCE_INTERVAL = 100;
 

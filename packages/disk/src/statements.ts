@@ -83,6 +83,10 @@ export interface Statements {
   pruneChanges: Statement<[number]>;
   /** `at` of the oldest log row, or undefined. */
   oldestChange: Statement<[]>;
+  /** How many sequence numbers the log spans (about its rows). */
+  changeSpan: Statement<[]>;
+  /** Keeps only the newest n sequence numbers of the log. */
+  trimChanges: Statement<[number]>;
   /** [owner, pid, host, expires_at] of a key's lease. */
   leaseOf: Statement<[Buffer]>;
   takeLease: Statement<[Buffer, string, number, string, number]>;
@@ -167,6 +171,8 @@ export function prepareStatements(db: Db): Statements {
       "DELETE FROM changes WHERE seq < coalesce((SELECT seq FROM changes WHERE at >= ? ORDER BY seq LIMIT 1), (SELECT coalesce(max(seq), 0) + 1 FROM changes))",
     ),
     oldestChange: db.prepare("SELECT at FROM changes ORDER BY seq LIMIT 1").pluck(),
+    changeSpan: db.prepare("SELECT coalesce(max(seq) - min(seq), 0) FROM changes").pluck(),
+    trimChanges: db.prepare("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?"),
     leaseOf: db.prepare("SELECT owner, pid, host, expires_at FROM leases WHERE key = ?").raw(),
     takeLease: db.prepare("INSERT OR REPLACE INTO leases (key, owner, pid, host, expires_at) VALUES (?, ?, ?, ?, ?)"),
     dropLease: db.prepare("DELETE FROM leases WHERE key = ? AND owner = ? RETURNING key").pluck(),
