@@ -16,21 +16,42 @@ const cache = createCache()
   .build();
 const fetchStore = new FetchStore(url);
 let upstream = 0;
-const counted = { get: (key, options) => (upstream++, fetchStore.get(key, options)) };
+let retries = 0;
+// A keep-alive socket the server closed while this process waited for another's load fails with
+// "fetch failed" (ECONNRESET) when reused: retried, as a client would (each failure retires one pooled socket).
+const counted = {
+  get: async (key, options) => {
+    upstream++;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetchStore.get(key, options);
+      } catch (error) {
+        if (attempt >= 10) throw error;
+        retries++;
+      }
+    }
+  },
+};
 const store = withCache(counted, cache, { namespace: "bench-fleet" });
 
 process.on("message", async ({ keys, concurrency }) => {
   const t = performance.now();
   let next = 0;
   let bytes = 0;
+  const missing = [];
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < keys.length) bytes += (await store.get(keys[next++]))?.byteLength ?? 0;
+      while (next < keys.length) {
+        const key = keys[next++];
+        const value = await store.get(key);
+        if (value === undefined) missing.push(key);
+        bytes += value?.byteLength ?? 0;
+      }
     }),
   );
   const ms = performance.now() - t;
   await cache.close();
-  process.send({ ms, upstream, bytes });
+  process.send({ ms, upstream, retries, bytes, missing, disk: cache.levels[1].stats() });
   process.disconnect();
 });
 process.send({ ready: true });

@@ -26,13 +26,31 @@ const CONCURRENCY = 8;
 /** Starts `n` processes on `dir`, then lets them read `keys` at the same moment; resolves with their reports and the wall time. */
 async function runFleet(n, url, dir, singleFlight, keys) {
   const children = Array.from({ length: n }, () => fork(child, [url, dir, singleFlight ? "on" : "off"], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-  const message = (c) => new Promise((resolve, reject) => (c.once("message", resolve), c.once("error", reject)));
-  await Promise.all(children.map(message));
-  const t = performance.now();
-  const reports = await Promise.all(children.map((c) => (c.send({ keys, concurrency: CONCURRENCY }), message(c))));
-  const wall = performance.now() - t;
+  const message = (c) =>
+    new Promise((resolve, reject) => {
+      c.once("message", resolve);
+      c.once("error", reject);
+      c.once("exit", (code) => reject(new Error(`a fleet process exited with code ${code} before answering`)));
+    });
+  let reports;
+  let wall;
+  try {
+    await Promise.all(children.map(message));
+    const t = performance.now();
+    reports = await Promise.all(children.map((c) => (c.send({ keys, concurrency: CONCURRENCY }), message(c))));
+    wall = performance.now() - t;
+  } catch (error) {
+    for (const c of children) c.kill();
+    throw error;
+  }
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
-  return { wall, upstream: reports.reduce((s, r) => s + r.upstream, 0), bytes: reports.map((r) => r.bytes) };
+  const retries = reports.reduce((s, r) => s + r.retries, 0);
+  if (retries > 0) console.error(`   (${retries} upstream requests retried after a closed keep-alive socket)`);
+  const missing = reports.flatMap((r) => r.missing);
+  if (missing.length > 0 || reports.some((r) => r.bytes !== reports[0].bytes)) {
+    throw new Error(`processes read different bytes (${reports.map((r) => r.bytes).join(", ")}); absent: ${missing.slice(0, 5).join(", ")}`);
+  }
+  return { wall, upstream: reports.reduce((s, r) => s + r.upstream, 0) };
 }
 
 export default async function ({ tmp, log }) {
@@ -52,7 +70,6 @@ export default async function ({ tmp, log }) {
     unshared.push(await runFleet(PROCESSES, server.url, path.join(tmp, `cache-${n++}`), false, keys));
   }
   await server.close();
-  for (const run of [...alone, ...fleet, ...unshared]) if (run.bytes.some((b) => b !== run.bytes[0])) throw new Error("processes read different bytes");
   const fleetUpstream = median(fleet.map((f) => f.upstream));
   const unsharedUpstream = median(unshared.map((f) => f.upstream));
   const aloneWall = median(alone.map((a) => a.wall));
