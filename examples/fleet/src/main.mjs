@@ -7,7 +7,7 @@
 // The primary serves the dataset over HTTP on 127.0.0.1 with injected latency (as the quickstart).
 //
 //   node src/main.mjs [--workers 4] [--latency 20] [--no-single-flight] [--redis redis://127.0.0.1:6379]
-//                     [--data-dir DIR] [--cache-dir DIR] [--json]
+//                     [--only temperature,pressure] [--data-dir DIR] [--cache-dir DIR] [--json]
 import cluster from "node:cluster";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -26,6 +26,8 @@ import * as zarr from "zarrita";
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+// --only: read (and write) only these arrays of the dataset.
+const arrays = Object.fromEntries(Object.entries(ARRAYS).filter(([name]) => option("--only", name).split(",").includes(name)));
 
 if (cluster.isPrimary) await primary();
 else await worker();
@@ -34,7 +36,7 @@ else await worker();
 async function readArrays(store) {
   const root = zarr.root(store);
   const digests = {};
-  for (const name of Object.keys(ARRAYS)) {
+  for (const name of Object.keys(arrays)) {
     const arr = await zarr.open(root.resolve(name), { kind: "array" });
     const { data } = await zarr.get(arr);
     digests[name] = createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex").slice(0, 16);
@@ -99,7 +101,7 @@ async function primary() {
   const log = json ? () => {} : console.log;
   const table = (rows) => json || console.table(rows);
 
-  await writeDataset(dataDir);
+  await writeDataset(dataDir, { arrays });
   const server = await startServer({ root: dataDir, latencyMs });
   log(`dataset served at ${server.url} with ${latencyMs} ms latency; ${workers} workers share ${cacheDir}\n`);
 
@@ -109,7 +111,14 @@ async function primary() {
   const distinct = direct.counter.keys.size;
 
   fs.rmSync(cacheDir, { recursive: true, force: true });
-  cluster.setupPrimary({ exec: fileURLToPath(import.meta.url), args: [] });
+  // Workers get the same arguments (--only) and their settings in the environment.
+  cluster.setupPrimary({ exec: fileURLToPath(import.meta.url), args });
+  let closing = false;
+  cluster.on("exit", (w, code) => {
+    if (closing || code === 0) return;
+    console.error(`a worker exited with code ${code}`);
+    process.exit(1);
+  });
   const env = {
     FLEET_URL: server.url,
     FLEET_CACHE_DIR: cacheDir,
@@ -143,6 +152,7 @@ async function primary() {
     phases.push({ phase, upstream: total, serverRequests: server.stats.requests, distinct, wallMs: ms, perWorker: replies.map((r) => r.upstream), same });
   }
 
+  closing = true;
   const closed = await Promise.all(fleet.map((w) => (w.send({ op: "close" }), next(w, "closed"))));
   log("hit rates per worker over both phases (lookups that reached each tier):");
   table(
