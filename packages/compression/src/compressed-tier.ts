@@ -69,6 +69,7 @@ export class CompressedTier implements CacheTier {
   declare readonly hold?: (scope: HoldScope, until: number) => Promise<void>;
   declare readonly release?: (scope: HoldScope) => Promise<void>;
   declare readonly repairPending?: (scope: HoldScope) => boolean;
+  declare readonly loadSettled?: (key: string, outcome: "failed" | "aborted" | "uncached") => void;
 
   private readonly options: ResolvedOptions;
   private engine: Engine | undefined;
@@ -123,6 +124,7 @@ export class CompressedTier implements CacheTier {
     // Holds concern keys, not bytes: they go to the wrapped tier as they are.
     forwardOptional(this, inner, ["hold", "release"], () => this.state.assertOpen());
     forwardOptional(this, inner, ["repairPending"]);
+    forwardOptional(this, inner, ["loadSettled"]);
   }
 
   /** Resolves with the implementation in use once it is loaded ("node:zlib" or "fflate"). */
@@ -137,10 +139,11 @@ export class CompressedTier implements CacheTier {
   async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
     this.state.assertOpen();
     assertKey(key);
-    // getSync has get's semantics and saves a promise and a turn per read. Only in-process tiers
-    // have it, and `options.load` concerns shared ones.
+    // getSync has get's semantics and saves a promise and a turn per read; a loading read of a tier
+    // that coordinates loads across processes (it has loadSettled, like disk) goes through get.
     const inner = this.inner;
-    const entry = inner.getSync !== undefined ? inner.getSync(key) : await (options === undefined ? inner.get(key) : inner.get(key, options));
+    const sync = inner.getSync !== undefined && (options?.load !== true || inner.loadSettled === undefined);
+    const entry = sync ? inner.getSync!(key) : await (options === undefined ? inner.get(key) : inner.get(key, options));
     const engine = this.currentEngine();
     return this.decodeEntry(entry, engine instanceof Promise ? await engine : engine);
   }

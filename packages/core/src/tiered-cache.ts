@@ -45,6 +45,7 @@ type LoadOutcome = "failed" | "aborted" | "uncached";
 /** An empty value in a tier is the marker for "known absent" (see the README). */
 const ABSENT = new Uint8Array(0);
 const NO_LOAD: TierGetOptions = Object.freeze({ load: false });
+const LOAD: TierGetOptions = Object.freeze({ load: true });
 /** One first-tier lookup in this many is timed (a power of two). */
 const L1_TIMING_EVERY = 16;
 
@@ -373,7 +374,7 @@ export class TieredCache implements CacheTier {
    */
   private async lookup(key: string, from: number, flight?: Flight, epoch?: number, speculativeFill?: number): Promise<CacheEntry | undefined> {
     // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
-    const options = flight === undefined ? NO_LOAD : undefined;
+    const options = flight === undefined ? NO_LOAD : LOAD;
     // A backfill copies what the lookup found: it is as old as the lookup (see SetOptions.loadStartedAt).
     const lookupStartedAt = flight?.started ?? Date.now();
     for (let level = from; level < this.tiers.length; level++) {

@@ -41,7 +41,9 @@ export interface TierGetOptions {
   /**
    * `false` when the caller will not load the value on a miss (a plain lookup or a prefetch
    * probe): a shared tier may then skip cross-process load coordination (Redis single-flight).
-   * Wrappers pass it on to the tier they wrap.
+   * `true` when the caller loads the value on a miss and, unless its load fills the tier, calls
+   * `loadSettled` (a TieredCache's loads): a tier that makes other processes wait for such a load
+   * (the disk tier's single-flight) coordinates only then. Wrappers pass it on to the tier they wrap.
    */
   load?: boolean;
 }

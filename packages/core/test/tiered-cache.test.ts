@@ -489,7 +489,8 @@ describe("builder validation and lifecycle", () => {
     open.push(cache);
     await cache.get("plain-lookup");
     await cache.getOrLoad("read-through", async () => bytes(1));
-    expect(seen).toEqual([false, undefined]);
+    // A loading read says so (the disk tier's single-flight coordinates only then).
+    expect(seen).toEqual([false, true]);
   });
 
   it("refuses use after close and closes its tiers", async () => {

@@ -13,7 +13,8 @@ const LOCK_FILE = "zarrs-cache.lock";
 /**
  * 2: totals carry the shared bound and the full-disk limit; openers; the access index covers sizes.
  * 3: tombstones of deleted keys and prefixes (conditional fills; created by SCHEMA from 2).
- * 4: holds (fills refused while a lower tier may hold an older value; created by SCHEMA from 3).
+ * 4: holds (fills refused while a lower tier may hold an older value), leases (cross-process
+ *    single-flight) and the change log (coherence); created by SCHEMA from 3.
  */
 const SCHEMA_VERSION = 4;
 /** Small pages waste little space on large values (≤ 4 KiB each); reads measured as fast as 64 KiB pages. */
@@ -89,6 +90,9 @@ CREATE TABLE IF NOT EXISTS holds (
   is_prefix INTEGER NOT NULL, scope BLOB NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL,
   PRIMARY KEY (is_prefix, scope, holder)
 ) WITHOUT ROWID;
+-- Who loads a key now (lease.ts), and the writes, deletes and clears other processes follow (change-feed.ts).
+CREATE TABLE IF NOT EXISTS leases (key BLOB PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, kind INTEGER NOT NULL, key BLOB NOT NULL, at INTEGER NOT NULL);
 ${TRIGGERS.map((t) => t.sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS")).join(";\n")};
 `;
 
@@ -279,6 +283,7 @@ const SCHEMA_OBJECTS = [
   ...["entries", "totals", "openers", "entries_by_access_size", "entries_by_expiry"],
   ...["tombstones", "tombstones_by_age", "prefix_tombstones"],
   "holds",
+  ...["leases", "changes"],
 ];
 
 function schemaComplete(db: Db): boolean {

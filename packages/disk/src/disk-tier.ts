@@ -4,6 +4,8 @@ import {
   type CacheTier,
   type HoldScope,
   type SetOptions,
+  type TierGetOptions,
+  type TierInvalidation,
   type TierStats,
   ZarrsCacheError,
   assertKey,
@@ -11,6 +13,8 @@ import {
   assertValue,
 } from "@zarrs-cache/core";
 import { BlobStore } from "./blob-store.js";
+import { ChangeFeed, ChangeKind } from "./change-feed.js";
+import { Leases } from "./lease.js";
 import { entryChecksum } from "./integrity.js";
 import { decodeKey, encodeKey, prefixRange } from "./keys.js";
 import { type DiskOptions, type ResolvedDiskOptions, entrySize, resolveOptions } from "./options.js";
@@ -47,6 +51,21 @@ export interface DiskStats extends TierStats {
   sharedMaxBytes: number;
   /** The bound enforced now: the shared bound, lowered further while the file system is short of space. */
   effectiveMaxBytes: number;
+  /** Single-flight: leases this process took; misses that waited for another process; waits answered by its value. */
+  leasesTaken: number;
+  leaseWaits: number;
+  leaseWaitHits: number;
+  /** Single-flight: leases taken over (released without a value, owner gone, expired); waits that ran out. */
+  leaseTakeovers: number;
+  leaseTimeouts: number;
+  /** Single-flight: leases released early because their load filled nothing. */
+  leasesAbandoned: number;
+  /** Single-flight: leases held now. */
+  leasesHeld: number;
+  /** Coherence: invalidations of other processes reported to the tiers above. */
+  remoteInvalidations: number;
+  /** Coherence: times the change log could not be followed and everything above was dropped. */
+  feedResyncs: number;
 }
 
 /**
@@ -62,11 +81,21 @@ export class DiskTier implements CacheTier {
   private readonly store: TierStore;
   /** Names this instance's holds in the directory: it releases only its own. */
   private readonly holder = randomUUID();
+  /** Other processes' changes, read from the change log (coherence and single-flight wake-ups). */
+  private readonly feed: ChangeFeed;
+  private readonly leases: Leases | undefined;
 
   constructor(options: DiskOptions) {
     this.config = resolveOptions(options);
     this.name = this.config.name;
     this.store = new TierStore(this.config);
+    const origin = this.store.openerId;
+    this.feed = new ChangeFeed(this.store, origin, this.config.coherence?.interval ?? 0, this.store.counters, (batch) => this.leases?.wake(batch));
+    const flight = this.config.singleFlight;
+    if (flight !== undefined) {
+      const read = (encoded: Buffer) => this.lookup(this.store.readStatements(), encoded);
+      this.leases = new Leases(this.store, flight, origin, this.store.counters, this.feed, read);
+    }
   }
 
   /** The largest value `set` accepts, in bytes (the `maxValueBytes` option, at most `maxBytes`). */
@@ -77,6 +106,7 @@ export class DiskTier implements CacheTier {
   /** Opens the database now (build() calls this): a bad or unwritable `dir` throws INVALID_CONFIG naming it. */
   open(): void {
     this.store.statements();
+    this.feed.start();
   }
 
   // ─── reads ───────────────────────────────────────────────────────────────────
@@ -84,8 +114,24 @@ export class DiskTier implements CacheTier {
   getSync(key: string): CacheEntry | undefined {
     const sql = this.store.readStatements();
     assertKey(key, this.config.maxKeyLength);
+    return this.counted(key, this.lookup(sql, encodeKey(key)));
+  }
+
+  /**
+   * With `load: true` (the TieredCache's loads) a miss takes part in the cross-process
+   * single-flight: it waits for the value when another process is loading the key, and otherwise
+   * takes the lease for its caller's load (released by the fill or by `loadSettled`).
+   */
+  async get(key: string, options?: TierGetOptions): Promise<CacheEntry | undefined> {
+    const sql = this.store.readStatements();
+    assertKey(key, this.config.maxKeyLength);
     const encoded = encodeKey(key);
-    const entry = this.lookup(sql, encoded);
+    let entry = this.lookup(sql, encoded);
+    if (entry === undefined && options?.load === true && this.leases !== undefined) entry = await this.leases.afterMiss(key, encoded);
+    return this.counted(key, entry);
+  }
+
+  private counted(key: string, entry: CacheEntry | undefined): CacheEntry | undefined {
     const counters = this.store.counters;
     if (entry === undefined) {
       counters.misses++;
@@ -94,10 +140,6 @@ export class DiskTier implements CacheTier {
     counters.hits++;
     this.store.touch(key);
     return entry;
-  }
-
-  async get(key: string): Promise<CacheEntry | undefined> {
-    return this.getSync(key);
   }
 
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
@@ -167,6 +209,7 @@ export class DiskTier implements CacheTier {
       ...this.store.counters,
       entries: totals?.[0],
       bytes: totals?.[1],
+      leasesHeld: this.leases?.heldCount ?? 0,
       maxBytes: own,
       sharedMaxBytes: effectiveLimit(own, totals?.[2] ?? 0, 0),
       effectiveMaxBytes: effectiveLimit(own, totals?.[2] ?? 0, totals?.[3] ?? 0),
@@ -179,6 +222,27 @@ export class DiskTier implements CacheTier {
     return this.store.onEviction(listener);
   }
 
+  /**
+   * Writes, deletes, prefix deletes and clears that other processes (and other disk tiers of this
+   * process) made in the directory, read from its change log every `coherence.interval` ms while
+   * someone listens: a TieredCache drops those keys from its tiers above. Read-through fills are
+   * not reported (they never replace a live value). `{ kind: "all" }` when the log could not be
+   * followed (the file was recreated, or this process fell behind by more than `tombstoneTtl`).
+   * Returns an unsubscribe; a no-op with `coherence: false`.
+   */
+  onInvalidation(listener: (message: TierInvalidation) => void): () => void {
+    if (typeof listener !== "function") throw new ZarrsCacheError("INVALID_ARGUMENT", "onInvalidation(listener) needs a function");
+    if (this.config.coherence === undefined) return () => undefined;
+    // Subscribing opens nothing (a cache subscribes before build() opens the tier): the feed starts at open or its first poll.
+    return this.feed.subscribe(listener);
+  }
+
+  /** The load that followed a `get(key, { load: true })` miss filled nothing: release its lease so waiters take over now. */
+  loadSettled(key: string, _outcome: "failed" | "aborted" | "uncached"): void {
+    if (this.leases === undefined || typeof key !== "string" || !this.leases.holds(key)) return;
+    this.leases.abandon(key, encodeKey(key));
+  }
+
   // ─── writes ──────────────────────────────────────────────────────────────────
 
   async set(key: string, value: Uint8Array, options?: SetOptions): Promise<void> {
@@ -189,9 +253,18 @@ export class DiskTier implements CacheTier {
   setSync(key: string, value: Uint8Array, options?: SetOptions): void {
     this.store.statements();
     assertKey(key, this.config.maxKeyLength);
+    const encoded = encodeKey(key);
+    try {
+      this.write(key, encoded, value, options);
+    } finally {
+      // A lease this set did not release (refused early, too large, failed): its waiters must not wait for it.
+      if (this.leases?.holds(key)) this.leases.abandon(key, encoded);
+    }
+  }
+
+  private write(key: string, encoded: Buffer, value: Uint8Array, options: SetOptions | undefined): void {
     assertValue(value);
     assertSetOptions(options);
-    const encoded = encodeKey(key);
     const inFile = value.byteLength >= this.config.fileThreshold;
     const size = entrySize(encoded.byteLength, value.byteLength, inFile);
     if (value.byteLength > this.config.maxValueBytes || size > this.config.maxBytes) {
@@ -218,12 +291,16 @@ export class DiskTier implements CacheTier {
     let blob = inFile ? store.writeBlob(value) : null;
     let epoch = store.epoch;
     let stored = true;
+    let released = false;
     try {
       store.write("set", (sql, removed) => {
+        released = this.leases?.releaseIn(sql, key, encoded, now) ?? false;
         if (fill && this.fillRefused(sql, encoded, started, now)) {
           stored = false;
           return;
         }
+        // Other processes drop their copies of a written key; a fill changes no live value.
+        if (!fill) sql.logChange.run(store.openerId, ChangeKind.Key, encoded, now);
         if (blob !== null && store.epoch !== epoch) {
           // The directory was created anew since the file was written, and the file went with it.
           blob = store.blobs.write(value);
@@ -239,6 +316,7 @@ export class DiskTier implements CacheTier {
       if (blob !== null) this.store.blobs.remove([blob]);
       throw error;
     }
+    if (released) this.leases!.settled(key);
     if (stored) {
       this.store.counters.sets++;
     } else {
@@ -309,8 +387,9 @@ export class DiskTier implements CacheTier {
     const removed = this.store.write(
       "delete",
       (sql, dropped) => {
-        // Even when nothing was there: a fill of an older value may be on its way.
+        // Even when nothing was there: a fill of an older value may be on its way, and other processes may hold copies.
         sql.recordTombstone.run(encoded, Date.now());
+        sql.logChange.run(this.store.openerId, ChangeKind.Key, encoded, Date.now());
         const row = sql.deleteKey.get(encoded) as [number | null, string | null] | undefined;
         if (row === undefined) return false;
         collectBlob(dropped, row[1]);
@@ -335,6 +414,7 @@ export class DiskTier implements CacheTier {
       (sql, dropped) => {
         const live = countLive(sql);
         recordPrefixTombstone(sql, from, to, this.config.tombstoneTtl);
+        sql.logChange.run(this.store.openerId, ChangeKind.Prefix, from, Date.now());
         for (const blob of (to ? sql.blobsInRange.all(from, to) : sql.blobsFrom.all(from)) as string[]) collectBlob(dropped, blob);
         if (to) sql.deleteRange.run(from, to);
         else sql.deleteFrom.run(from);
@@ -355,6 +435,7 @@ export class DiskTier implements CacheTier {
         for (const blob of sql.allBlobs.all() as string[]) collectBlob(dropped, blob);
         sql.deleteAll.run();
         recordPrefixTombstone(sql, EMPTY_KEY, undefined, this.config.tombstoneTtl);
+        sql.logChange.run(this.store.openerId, ChangeKind.Clear, EMPTY_KEY, Date.now());
       },
       { whenStillFull: () => undefined },
     );
@@ -363,6 +444,8 @@ export class DiskTier implements CacheTier {
 
   /** Writes queued access times and closes the database. Idempotent. */
   async close(): Promise<void> {
+    this.feed.close();
+    this.leases?.close();
     this.store.close();
   }
 }

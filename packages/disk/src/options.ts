@@ -32,6 +32,38 @@ export interface DiskOptions {
   tombstoneTtl?: number;
   /** Name in stats and events (default "disk"). */
   name?: string;
+  /**
+   * Cross-process single-flight (default on): when a process misses a key that another process
+   * using the directory is loading, it waits for that value instead of loading it too. `false`
+   * turns it off; an object tunes it. Only reads that will load take part (a TieredCache's
+   * loads, `get(key, { load: true })`).
+   */
+  singleFlight?: boolean | DiskSingleFlightOptions;
+  /**
+   * Coherence (default on): other processes' writes, deletes, prefix deletes and clears of the
+   * directory are reported through `onInvalidation`, so a TieredCache drops its stale copies in
+   * the tiers above (memory) within `interval` plus the time to drop them. `false` turns it off.
+   */
+  coherence?: boolean | DiskCoherenceOptions;
+}
+
+export interface DiskSingleFlightOptions {
+  /**
+   * How long a lease lasts, in ms (default 10000). A lease whose owner's pid is gone from this host
+   * is taken over at once; that of a live owner still loading (a slow upstream, a stuck load) only
+   * after this. Keep `wait` below the TieredCache's `loadTimeout` (30 s by default), so a waiter
+   * loads itself rather than time out.
+   */
+  leaseTtl?: number;
+  /** Longest a process waits for another's load before loading itself, in ms (default: leaseTtl). */
+  wait?: number;
+  /** How often a waiting process looks for the owner's release in the change log, in ms (default 4). */
+  poll?: number;
+}
+
+export interface DiskCoherenceOptions {
+  /** How often the change log is polled for other processes' changes, in ms (default 100). */
+  interval?: number;
 }
 
 const KNOWN_OPTIONS: readonly (keyof DiskOptions)[] = [
@@ -44,6 +76,8 @@ const KNOWN_OPTIONS: readonly (keyof DiskOptions)[] = [
   "busyTimeout",
   "tombstoneTtl",
   "name",
+  "singleFlight",
+  "coherence",
 ];
 
 export interface ResolvedDiskOptions {
@@ -56,6 +90,8 @@ export interface ResolvedDiskOptions {
   busyTimeout: number;
   tombstoneTtl: number;
   name: string;
+  singleFlight: Required<DiskSingleFlightOptions> | undefined;
+  coherence: Required<DiskCoherenceOptions> | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -68,6 +104,9 @@ export const ENTRY_OVERHEAD = 64;
 export const DEFAULT_FILE_THRESHOLD = 128 * 1024;
 /** Default tombstone lifetime: the TieredCache's default loadTimeout (30 s) with a wide margin. */
 export const DEFAULT_TOMBSTONE_TTL = 60_000;
+export const DEFAULT_LEASE_TTL = 10_000;
+export const DEFAULT_LEASE_POLL = 4;
+export const DEFAULT_COHERENCE_INTERVAL = 100;
 
 /**
  * Bytes an entry counts against maxBytes: the value (a value in its own file counts whole 4 KiB
@@ -103,6 +142,8 @@ export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
     throw new ZarrsCacheError("INVALID_CONFIG", `disk(): option "maxValueBytes" must be at most ${VALUE_BYTES_LIMIT} (512 MiB), got ${options.maxValueBytes}`);
   }
   return {
+    singleFlight: resolveSingleFlight(options.singleFlight),
+    coherence: resolveCoherence(options.coherence),
     dir: options.dir,
     maxBytes: options.maxBytes,
     ttl: options.ttl,
@@ -113,4 +154,32 @@ export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
     tombstoneTtl: options.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL,
     name: options.name ?? "disk",
   };
+}
+
+function resolveSingleFlight(option: DiskOptions["singleFlight"]): Required<DiskSingleFlightOptions> | undefined {
+  if (option === false) return undefined;
+  const given = sectionOf("singleFlight", option);
+  assertKnownOptions("disk()", given, ["leaseTtl", "wait", "poll"], "singleFlight.");
+  configNumber("disk()", "singleFlight.leaseTtl", given.leaseTtl, { min: 1, integer: true, optional: true });
+  configNumber("disk()", "singleFlight.wait", given.wait, { min: 0, integer: true, optional: true });
+  configNumber("disk()", "singleFlight.poll", given.poll, { min: 1, integer: true, optional: true });
+  const leaseTtl = given.leaseTtl ?? DEFAULT_LEASE_TTL;
+  return { leaseTtl, wait: given.wait ?? leaseTtl, poll: given.poll ?? DEFAULT_LEASE_POLL };
+}
+
+function resolveCoherence(option: DiskOptions["coherence"]): Required<DiskCoherenceOptions> | undefined {
+  if (option === false) return undefined;
+  const given = sectionOf("coherence", option);
+  assertKnownOptions("disk()", given, ["interval"], "coherence.");
+  configNumber("disk()", "coherence.interval", given.interval, { min: 1, integer: true, optional: true });
+  return { interval: given.interval ?? DEFAULT_COHERENCE_INTERVAL };
+}
+
+/** `true` or omitted: the defaults; an object: its fields. */
+function sectionOf<T extends object>(name: string, option: boolean | T | undefined): Partial<T> {
+  if (option === undefined || option === true) return {};
+  if (typeof option !== "object" || option === null || Array.isArray(option)) {
+    throw new ZarrsCacheError("INVALID_CONFIG", `disk(): option "${name}" must be true, false or an object, got ${JSON.stringify(option) ?? String(option)}`);
+  }
+  return option;
 }

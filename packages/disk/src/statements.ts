@@ -79,6 +79,30 @@ export interface Statements {
   anyExpired: Statement<[number]>;
   /** Deletes up to n expired rows; returns [blob, key] of each. */
   deleteExpired: Statement<[number, number]>;
+  /** Changes when another connection commits (SQLite's PRAGMA data_version). */
+  dataVersion: Statement<[]>;
+  /** Appends to the change log: (origin, kind, key or prefix, at). */
+  logChange: Statement<[string, number, Buffer, number]>;
+  /** Up to n log rows after a sequence number: [seq, origin, kind, key]. */
+  changesSince: Statement<[number, number]>;
+  /** The last sequence number the log ever gave (0 before the first). */
+  lastChange: Statement<[]>;
+  /** Drops the log rows before the first one written at or after a time. */
+  pruneChanges: Statement<[number]>;
+  /** `at` of the oldest log row, or undefined. */
+  oldestChange: Statement<[]>;
+  /** How many sequence numbers the log spans (about its rows). */
+  changeSpan: Statement<[]>;
+  /** Keeps only the newest n sequence numbers of the log. */
+  trimChanges: Statement<[number]>;
+  /** [owner, pid, host, expires_at] of a key's lease. */
+  leaseOf: Statement<[Buffer]>;
+  takeLease: Statement<[Buffer, string, number, string, number]>;
+  /** Drops a lease if this owner holds it; returns [key]. */
+  dropLease: Statement<[Buffer, string]>;
+  /** Drops every lease of one owner; returns [key] of each. */
+  dropOwnLeases: Statement<[string]>;
+  pruneLeases: Statement<[number]>;
 }
 
 export function prepareStatements(db: Db): Statements {
@@ -159,5 +183,20 @@ export function prepareStatements(db: Db): Statements {
     pruneHolds: db.prepare("DELETE FROM holds WHERE until < ?"),
     anyExpired: db.prepare("SELECT 1 FROM entries WHERE expires_at <= ? LIMIT 1").pluck(),
     deleteExpired: db.prepare("DELETE FROM entries WHERE expires_at <= ? RETURNING blob, key LIMIT ?").raw(),
+    dataVersion: db.prepare("PRAGMA data_version").pluck(),
+    logChange: db.prepare("INSERT INTO changes (origin, kind, key, at) VALUES (?, ?, ?, ?)"),
+    changesSince: db.prepare("SELECT seq, origin, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?").raw(),
+    lastChange: db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)").pluck(),
+    pruneChanges: db.prepare(
+      "DELETE FROM changes WHERE seq < coalesce((SELECT seq FROM changes WHERE at >= ? ORDER BY seq LIMIT 1), (SELECT coalesce(max(seq), 0) + 1 FROM changes))",
+    ),
+    oldestChange: db.prepare("SELECT at FROM changes ORDER BY seq LIMIT 1").pluck(),
+    changeSpan: db.prepare("SELECT coalesce(max(seq) - min(seq), 0) FROM changes").pluck(),
+    trimChanges: db.prepare("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?"),
+    leaseOf: db.prepare("SELECT owner, pid, host, expires_at FROM leases WHERE key = ?").raw(),
+    takeLease: db.prepare("INSERT OR REPLACE INTO leases (key, owner, pid, host, expires_at) VALUES (?, ?, ?, ?, ?)"),
+    dropLease: db.prepare("DELETE FROM leases WHERE key = ? AND owner = ? RETURNING key").pluck(),
+    dropOwnLeases: db.prepare("DELETE FROM leases WHERE owner = ? RETURNING key").pluck(),
+    pruneLeases: db.prepare("DELETE FROM leases WHERE expires_at < ?"),
   };
 }

@@ -52,6 +52,8 @@ export abstract class StoreConnection {
   readonly counters = {
     ...emptyStats(),
     ...{ expired: 0, corruptions: 0, rebuilds: 0, reopens: 0, orphans: 0, totalsRepaired: 0, diskFull: 0, fillsRefused: 0, holds: 0 },
+    ...{ leasesTaken: 0, leaseWaits: 0, leaseWaitHits: 0, leaseTakeovers: 0, leaseTimeouts: 0, leasesAbandoned: 0 },
+    ...{ remoteInvalidations: 0, feedResyncs: 0 },
   };
   readonly blobs: BlobStore;
   /** Grows each time the database was created anew: value files written before went with the old one. */
@@ -74,7 +76,8 @@ export abstract class StoreConnection {
   protected limitInForce: number;
   protected walBytes: number;
   protected listeners: EvictionListener[] = [];
-  protected readonly openerId = randomBytes(8).toString("hex");
+  /** This tier's id among the processes using the directory (openers, leases, the change log's origin). */
+  readonly openerId = randomBytes(8).toString("hex");
   protected closed = false;
 
   constructor(protected readonly config: ResolvedDiskOptions) {
@@ -94,6 +97,11 @@ export abstract class StoreConnection {
 
   /** Background work, run by the timer the first connection starts. Never throws. */
   protected abstract maintain(busyMs: number, checkIdentity: boolean): void;
+
+  /** True while a connection is open (the tier was used or opened, and not closed). */
+  get connected(): boolean {
+    return this.sql !== undefined && !this.closed;
+  }
 
   statements(): Statements {
     if (this.closed) throw new ZarrsCacheError("CLOSED", `the disk tier "${this.config.name}" is closed`);

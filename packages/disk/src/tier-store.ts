@@ -24,6 +24,8 @@ export type { EvictionListener };
 const ORPHAN_SWEEP_MS = 10 * 60_000;
 /** Past this many queued access times, they are written at once. */
 const MAX_QUEUED_TOUCHES = 10_000;
+/** Most rows the change log keeps (one per application write, delete or lease release), whatever their age. */
+const CHANGE_LOG_ROWS = 100_000;
 /** How often reads check that the database file was not replaced (a rebuild by another process), in ms. */
 const READ_IDENTITY_CHECK_MS = 100;
 
@@ -356,7 +358,10 @@ export class TierStore extends StoreConnection {
       const due = now - this.lastSweep >= MAINTENANCE_MS;
       const sweep = due && this.sql!.anyExpired.get(now) !== undefined;
       const oldTombstones = now - this.config.tombstoneTtl;
-      const prune = this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined;
+      // The change log is kept as long as tombstones, and to CHANGE_LOG_ROWS: a process that missed more resyncs (see change-feed.ts).
+      const oldestChange = this.sql!.oldestChange.get() as number | undefined;
+      const longLog = oldestChange !== undefined && (oldestChange < oldTombstones || (this.sql!.changeSpan.get() as number) > CHANGE_LOG_ROWS);
+      const prune = this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined || longLog;
       if (!verify && !heartbeat && !sweep && !prune && this.touches.size === 0) return;
       const db = this.connection.db;
       db.pragma(`busy_timeout = ${busyMs}`);
@@ -371,6 +376,9 @@ export class TierStore extends StoreConnection {
             if (prune) {
               sql.pruneTombstones.run(oldTombstones);
               sql.prunePrefixTombstones.run(oldTombstones);
+              sql.pruneChanges.run(oldTombstones);
+              sql.trimChanges.run(CHANGE_LOG_ROWS);
+              sql.pruneLeases.run(now);
             }
             makeRoom(sql, this.room(NO_KEY, now, SWEEP_BATCH), removed);
           },

@@ -4,9 +4,11 @@ import {
   type EvictionListener,
   EvictionListeners,
   type EvictionReason,
+  Listeners,
   OpenState,
   type SetOptions,
   type TierGetOptions,
+  type TierInvalidation,
   ZarrsCacheError,
   assertKey,
   assertPrefix,
@@ -58,6 +60,8 @@ export class HybridTier implements CacheTier {
   private readonly background = new Set<Promise<void>>();
   private readonly evictions = new EvictionListeners();
   private readonly unsubscribeLower: (() => void) | undefined;
+  private readonly invalidations = new Listeners<[message: TierInvalidation]>();
+  private readonly unsubscribeChanges: (() => void) | undefined;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private maintenance: Promise<MaintenanceReport> | undefined;
   private readonly counters = {
@@ -89,6 +93,8 @@ export class HybridTier implements CacheTier {
     this.lower = options.diskTier ?? openDiskLevel(options.disk!);
     if (typeof this.lower.getSync === "function") this.getSync = (key) => this.lookupSync(key);
     this.unsubscribeLower = this.lower.onEviction?.((key, reason) => this.onLowerEviction(key, reason));
+    // Other processes' changes of the shared disk level: memory drops its copies, and the tiers above hear of them too.
+    this.unsubscribeChanges = this.lower.onInvalidation?.((message) => this.onLowerInvalidation(message));
     if (this.config.maintenanceInterval > 0) {
       this.timer = setInterval(() => {
         if (!this.state.closed) this.maintain().catch(() => this.counters.errors++);
@@ -425,6 +431,33 @@ export class HybridTier implements CacheTier {
     this.evictions.emit(key, reason);
   }
 
+  /** Other processes' writes, deletes and clears of the disk level (see the disk tier's `onInvalidation`). */
+  onInvalidation(listener: (message: TierInvalidation) => void): () => void {
+    return this.invalidations.add(listener);
+  }
+
+  /** A load that followed a disk-level miss filled nothing: the disk level releases what it took for it. */
+  loadSettled(key: string, outcome: "failed" | "aborted" | "uncached"): void {
+    this.lower.loadSettled?.(key, outcome);
+  }
+
+  private onLowerInvalidation(message: TierInvalidation): void {
+    if (this.state.closed) return;
+    if (message.kind === "keys") {
+      for (const key of message.keys) {
+        this.guard.invalidate(key);
+        this.dropFromMemory(key);
+      }
+    } else {
+      const prefix = message.kind === "prefix" ? message.prefix : "";
+      const matches = (key: string) => key.startsWith(prefix);
+      this.guard.invalidateWhere(matches);
+      this.hot.removePrefix(prefix);
+      for (const key of [...this.demoting.keys()]) if (matches(key)) this.demoting.delete(key);
+    }
+    this.invalidations.emit(message);
+  }
+
   // ─── stats and lifecycle ─────────────────────────────────────────────────────
 
   /**
@@ -459,6 +492,8 @@ export class HybridTier implements CacheTier {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.unsubscribeLower?.();
     this.evictions.clear();
+    this.unsubscribeChanges?.();
+    this.invalidations.clear();
     await this.maintenance?.catch(() => undefined);
     await Promise.allSettled([...this.background]);
     this.demoting.clear();
