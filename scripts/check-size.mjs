@@ -97,7 +97,9 @@ for (const bundle of BUNDLES) {
   const ok = size.gzip <= bundle.limit;
   if (!ok) failed++;
   rows.push({ ...bundle, ...size });
-  console.log(`${ok ? "ok  " : "FAIL"} ${bundle.name.padEnd(36)} ${kb(size.min)} min, ${kb(size.gzip)} min+gzip (limit ${kb(bundle.limit)})`);
+  console.log(
+    `${ok ? "ok  " : "FAIL"} ${bundle.name.padEnd(36)} ${kb(size.min)} min, ${kb(size.gzip)} min+gzip (limit ${kb(bundle.limit)})`,
+  );
 }
 console.log(`indexeddb adds ${kb(rows[1].gzip - rows[0].gzip)} min+gzip`);
 

@@ -10,7 +10,10 @@ import { readAll } from "quickstart/src/read.mjs";
 
 const [url, dir, namespace] = process.argv.slice(2);
 const MiB = 1024 * 1024;
-const cache = createCache().tier(memory({ maxBytes: 256 * MiB })).tier(disk({ dir, maxBytes: 1024 * MiB })).build();
+const cache = createCache()
+  .tier(memory({ maxBytes: 256 * MiB }))
+  .tier(disk({ dir, maxBytes: 1024 * MiB }))
+  .build();
 const store = withCache(new FetchStore(url), cache, { namespace });
 const t = performance.now();
 await readAll(store);

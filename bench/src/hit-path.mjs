@@ -31,25 +31,37 @@ const out = {};
 async function group(name, ops, pairs) {
   const m = await compareOpsPerSec(ops, { rounds });
   const line = pairs.map(([label, a, b]) => `${label} ${ratio(m[a], m[b])}`).join(", ");
-  console.log(`${name}: ${line}  (${Object.entries(m).map(([k, v]) => `${k} ${(v / 1e6).toFixed(2)}M`).join(" ")})`);
+  console.log(
+    `${name}: ${line}  (${Object.entries(m)
+      .map(([k, v]) => `${k} ${(v / 1e6).toFixed(2)}M`)
+      .join(" ")})`,
+  );
   out[name] = m;
 }
 
 if (!only || only === "wbc") {
   const wbc = zarr.withByteCaching(upstream, { cache: new LRUCache({ max: 10_000 }) });
   const wbc2 = zarr.withByteCaching(upstream, { cache: new LRUCache({ max: 10_000 }) });
-  const cache = createCache().tier(memory({ maxBytes: 64 * MiB })).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .build();
   const noCopy = withCache(upstream, cache, { namespace: "bench", copy: false });
   for (const p of paths) await Promise.all([wbc.get(p), wbc2.get(p), noCopy.get(p)]);
   await group(
     "copy:false vs withByteCaching, reused keys",
     { wbc: (i) => wbc.get(reused(i)), wbc2: (i) => wbc2.get(reused(i)), ours: (i) => noCopy.get(reused(i)) },
-    [["ours/wbc", "ours", "wbc"], ["A/A", "wbc2", "wbc"]],
+    [
+      ["ours/wbc", "ours", "wbc"],
+      ["A/A", "wbc2", "wbc"],
+    ],
   );
   await group(
     "copy:false vs withByteCaching, fresh keys",
     { wbc: (i) => wbc.get(fresh(i)), wbc2: (i) => wbc2.get(fresh(i)), ours: (i) => noCopy.get(fresh(i)) },
-    [["ours/wbc", "ours", "wbc"], ["A/A", "wbc2", "wbc"]],
+    [
+      ["ours/wbc", "ours", "wbc"],
+      ["A/A", "wbc2", "wbc"],
+    ],
   );
   await cache.close();
 }
@@ -57,15 +69,27 @@ if (!only || only === "wbc") {
 if (!only || only === "metrics") {
   const temp = zarrArray(
     {
-      zarr_format: 3, node_type: "array", data_type: "uint8", fill_value: 0, shape: [KEYS * 4, 4, 4],
+      zarr_format: 3,
+      node_type: "array",
+      data_type: "uint8",
+      fill_value: 0,
+      shape: [KEYS * 4, 4, 4],
       chunk_grid: { name: "regular", configuration: { chunk_shape: [4, 4, 4] } },
-      chunk_key_encoding: { name: "default" }, codecs: [{ name: "bytes" }],
+      chunk_key_encoding: { name: "default" },
+      codecs: [{ name: "bytes" }],
     },
     { path: "/temp" },
   );
-  const plain = createCache().tier(memory({ maxBytes: 64 * MiB })).build();
-  const plain2 = createCache().tier(memory({ maxBytes: 64 * MiB })).build();
-  const measured = createCache().tier(memory({ maxBytes: 64 * MiB })).use(metrics({ arrays: [temp] })).build();
+  const plain = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .build();
+  const plain2 = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .build();
+  const measured = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .use(metrics({ arrays: [temp] }))
+    .build();
   for (const copy of [false, true]) {
     const s = {
       off: withCache(upstream, plain, { namespace: "bench", copy }),
@@ -76,7 +100,10 @@ if (!only || only === "metrics") {
     await group(
       `metrics on/off, ${copy ? "safe default" : "copy:false"}`,
       Object.fromEntries(Object.entries(s).map(([n, store]) => [n, (i) => store.get(fresh(i))])),
-      [["on/off", "on", "off"], ["A/A", "off2", "off"]],
+      [
+        ["on/off", "on", "off"],
+        ["A/A", "off2", "off"],
+      ],
     );
   }
   await Promise.all([plain.close(), plain2.close(), measured.close()]);
@@ -108,7 +135,10 @@ if (!only || only === "warming") {
   await group(
     "warming installed vs not",
     Object.fromEntries(Object.entries(s).map(([name, { store }]) => [name, (i) => store.get(chunkKeys[i % chunkKeys.length])])),
-    [["with/without", "with", "without"], ["A/A", "without2", "without"]],
+    [
+      ["with/without", "with", "without"],
+      ["A/A", "without2", "without"],
+    ],
   );
   for (const { cache } of Object.values(s)) await cache.close();
 }

@@ -76,7 +76,18 @@ export function row({ group, scenario, unit, value, baseline, baselineValue, tar
     const m = /^(>=|<=)\s*([\d.]+)$/.exec(target);
     if (m) pass = m[1] === ">=" ? ratio >= Number(m[2]) : ratio <= Number(m[2]);
   }
-  return { group, scenario, unit, value: round(value), baseline, baselineValue: round(baselineValue), ratio: round(ratio, 3), target, pass, notes };
+  return {
+    group,
+    scenario,
+    unit,
+    value: round(value),
+    baseline,
+    baselineValue: round(baselineValue),
+    ratio: round(ratio, 3),
+    target,
+    pass,
+    notes,
+  };
 }
 
 function round(x, digits = 1) {

@@ -27,7 +27,9 @@ for (const file of files) {
     const result = await mod.default({ tmp, log: (...a) => console.error("  ", ...a) });
     for (const r of result) {
       rows.push(r);
-      console.error(`   ${r.scenario}: ${r.value} ${r.unit}${r.ratio !== undefined ? `  ×${r.ratio} vs ${r.baseline}` : ""}${r.target ? `  (target ${r.target}: ${r.pass ? "met" : "MISSED"})` : ""}`);
+      console.error(
+        `   ${r.scenario}: ${r.value} ${r.unit}${r.ratio !== undefined ? `  ×${r.ratio} vs ${r.baseline}` : ""}${r.target ? `  (target ${r.target}: ${r.pass ? "met" : "MISSED"})` : ""}`,
+      );
     }
   } catch (error) {
     console.error(`   FAILED: ${error?.stack ?? error}`);
@@ -60,7 +62,7 @@ else if (merge && filters.length > 0) {
   let placed = false;
   for (const r of latest.rows) {
     if (!groups.includes(r.group)) merged.push(r);
-    else if (!placed) (merged.push(...rows), (placed = true));
+    else if (!placed) merged.push(...rows), (placed = true);
   }
   if (!placed) merged.push(...rows);
   latest.rows = merged;

@@ -9,7 +9,16 @@ export default defineConfig({
   title: "zarrs-cache",
   description: "A fast, multi-tier, zarr-aware cache in front of zarrita.js stores",
   srcDir: "..",
-  srcExclude: ["**/node_modules/**", "**/dist/**", "bench/**", ".changeset/**", "**/CHANGELOG.md", "**/test/**", ".scratch/**", "**/.run/**"],
+  srcExclude: [
+    "**/node_modules/**",
+    "**/dist/**",
+    "bench/**",
+    ".changeset/**",
+    "**/CHANGELOG.md",
+    "**/test/**",
+    ".scratch/**",
+    "**/.run/**",
+  ],
   rewrites: { "docs/index.md": "index.md" },
   cleanUrls: true,
   themeConfig: {

@@ -20,7 +20,10 @@ export default async function setup(project: TestProject) {
   const server = await startViewerServer({ dataDir: dir, latencyMs: 0, cors: true });
   // writeDataset seeds the arrays 1, 2, … in order.
   const expected = Object.fromEntries(
-    Object.entries(TEST_ARRAYS).map(([name, spec], i) => [name, { shape: spec.shape, values: Array.from(field(spec.shape, i + 1) as Float32Array) }]),
+    Object.entries(TEST_ARRAYS).map(([name, spec], i) => [
+      name,
+      { shape: spec.shape, values: Array.from(field(spec.shape, i + 1) as Float32Array) },
+    ]),
   );
   project.provide("zarrUrl", server.dataUrl);
   project.provide("zarrExpected", expected);

@@ -151,7 +151,8 @@ export async function benchPieces({ valueBytes = 65536, count = 9, rounds = 9, p
   for (let i = 0; i < count; i++) {
     const value = bytes(valueBytes, i + 1);
     written.objectStore("whole").put({ v: value }, `k${i}`);
-    for (let at = 0, part = 0; at < valueBytes; at += pieceBytes, part++) written.objectStore("pieces").put({ v: value.slice(at, at + pieceBytes) }, [`k${i}`, part]);
+    for (let at = 0, part = 0; at < valueBytes; at += pieceBytes, part++)
+      written.objectStore("pieces").put({ v: value.slice(at, at + pieceBytes) }, [`k${i}`, part]);
   }
   await new Promise((resolve, reject) => {
     written.oncomplete = resolve;
@@ -161,7 +162,10 @@ export async function benchPieces({ valueBytes = 65536, count = 9, rounds = 9, p
     const started = performance.now();
     const tx = db.transaction(store, "readonly");
     const reads = Array.from({ length: count }, (_, i) => {
-      const request = store === "whole" ? tx.objectStore(store).get(`k${i}`) : tx.objectStore(store).getAll(IDBKeyRange.bound([`k${i}`, 0], [`k${i}`, Infinity]));
+      const request =
+        store === "whole"
+          ? tx.objectStore(store).get(`k${i}`)
+          : tx.objectStore(store).getAll(IDBKeyRange.bound([`k${i}`, 0], [`k${i}`, Infinity]));
       return new Promise((resolve, reject) => {
         request.onsuccess = () => resolve(request.result);
         request.onerror = () => reject(request.error);

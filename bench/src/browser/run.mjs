@@ -36,16 +36,23 @@ try {
     outfile: path.join(staticDir, "bench-idb.js"),
     logLevel: "warning",
   });
-  fs.writeFileSync(path.join(staticDir, "bench.html"), '<!doctype html><meta charset=utf-8><script type="module" src="bench-idb.js"></script>');
+  fs.writeFileSync(
+    path.join(staticDir, "bench.html"),
+    '<!doctype html><meta charset=utf-8><script type="module" src="bench-idb.js"></script>',
+  );
   const { page } = harness;
   await page.goto(`${harness.server.url}/bench.html`);
   await page.waitForFunction(() => typeof window.benchIdbHits === "function");
   const hits = await page.evaluate(() => window.benchIdbHits({}));
-  console.log(`IndexedDB tier hits ${hits.tier.toFixed(0)}/s vs raw IndexedDB gets ${hits.raw.toFixed(0)}/s (8 KiB): ${hits.ratio.toFixed(2)}× (median of paired rounds); ` +
-    `vs raw gets sharing a transaction ${hits.rawShared.toFixed(0)}/s: ${hits.sharedRatio.toFixed(2)}×`);
+  console.log(
+    `IndexedDB tier hits ${hits.tier.toFixed(0)}/s vs raw IndexedDB gets ${hits.raw.toFixed(0)}/s (8 KiB): ${hits.ratio.toFixed(2)}× (median of paired rounds); ` +
+      `vs raw gets sharing a transaction ${hits.rawShared.toFixed(0)}/s: ${hits.sharedRatio.toFixed(2)}×`,
+  );
   const pieces = await page.evaluate(() => window.benchPieces({}));
-  console.log(`raw IndexedDB, nine 64 KiB values in one transaction: one record each ${pieces.whole.toFixed(1)} ms, ` +
-    `in pieces of at most 60 KiB ${pieces.pieces.toFixed(1)} ms (${(pieces.whole / pieces.pieces).toFixed(2)}×)`);
+  console.log(
+    `raw IndexedDB, nine 64 KiB values in one transaction: one record each ${pieces.whole.toFixed(1)} ms, ` +
+      `in pieces of at most 60 KiB ${pieces.pieces.toFixed(1)} ms (${(pieces.whole / pieces.pieces).toFixed(2)}×)`,
+  );
 
   // The viewer's first view, measured by the page itself: its read from asking for its tiles to the
   // last tile's data decoded (drawing follows in the next frames; `shown` ends at the last tile
@@ -63,7 +70,11 @@ try {
   const coldRequests = [];
   const openMs = { cold: [], warm: [] };
   const firstView = () =>
-    page.evaluate(() => ({ ms: window.viewer.state.firstViewReadMs, shownMs: window.viewer.state.firstViewMs, openMs: window.viewer.state.openMs }));
+    page.evaluate(() => ({
+      ms: window.viewer.state.firstViewReadMs,
+      shownMs: window.viewer.state.firstViewMs,
+      openMs: window.viewer.state.openMs,
+    }));
   for (let run = 0; run < runs; run++) {
     await harness.open("wind");
     await harness.clearCache();
@@ -88,12 +99,14 @@ try {
     noIdb.push((await firstView()).ms);
   }
   const ratio = median(cold) / median(warm);
-  console.log(`viewer first view read (3×3 tiles of the sharded array, ${latencyMs} ms latency): cold ${median(cold).toFixed(1)} ms ` +
-    `(${median(coldRequests)} requests; memory-only page ${median(noIdb).toFixed(1)} ms), reload warm ${median(warm).toFixed(1)} ms: ` +
-    `${ratio.toFixed(1)}× faster; the view again from IndexedDB alone ${median(fromIdb).toFixed(1)} ms: ${(median(cold) / median(fromIdb)).toFixed(1)}×; ` +
-    `opening the array before it: cold ${median(openMs.cold).toFixed(1)} ms, warm ${median(openMs.warm).toFixed(1)} ms; ` +
-    `view shown (last tile drawn): cold ${median(shown.cold).toFixed(1)} ms, reload warm ${median(shown.warm).toFixed(1)} ms: ` +
-    `${(median(shown.cold) / median(shown.warm)).toFixed(1)}×`);
+  console.log(
+    `viewer first view read (3×3 tiles of the sharded array, ${latencyMs} ms latency): cold ${median(cold).toFixed(1)} ms ` +
+      `(${median(coldRequests)} requests; memory-only page ${median(noIdb).toFixed(1)} ms), reload warm ${median(warm).toFixed(1)} ms: ` +
+      `${ratio.toFixed(1)}× faster; the view again from IndexedDB alone ${median(fromIdb).toFixed(1)} ms: ${(median(cold) / median(fromIdb)).toFixed(1)}×; ` +
+      `opening the array before it: cold ${median(openMs.cold).toFixed(1)} ms, warm ${median(openMs.warm).toFixed(1)} ms; ` +
+      `view shown (last tile drawn): cold ${median(shown.cold).toFixed(1)} ms, reload warm ${median(shown.warm).toFixed(1)} ms: ` +
+      `${(median(shown.cold) / median(shown.warm)).toFixed(1)}×`,
+  );
 
   const chromium = (await harness.page.context().browser()?.version()) ?? (await page.evaluate(() => navigator.userAgent));
   const result = {
@@ -113,7 +126,11 @@ try {
         ratioOf: "median of per-round ratios (rounds alternate which runs first)",
         target: ">= 0.8",
         pass: hits.ratio >= 0.8,
-        samples: { tier: hits.tierRates.map((x) => round(x)), raw: hits.rawRates.map((x) => round(x)), ratios: hits.ratios.map((x) => round(x, 3)) },
+        samples: {
+          tier: hits.tierRates.map((x) => round(x)),
+          raw: hits.rawRates.map((x) => round(x)),
+          ratios: hits.ratios.map((x) => round(x, 3)),
+        },
       },
       {
         group: "browser: IndexedDB hits (8 KiB)",
@@ -211,8 +228,13 @@ function writeReadmeTable(result) {
     "",
     "| scenario | value | baseline | ratio | target |",
     "|---|---|---|---|---|",
-    ...result.rows.map((r) => `| ${r.group}: ${r.scenario} | ${r.value} ${r.unit} | ${r.baseline}: ${r.baselineValue} | ${r.ratio}× | ${r.target} |`),
+    ...result.rows.map(
+      (r) => `| ${r.group}: ${r.scenario} | ${r.value} ${r.unit} | ${r.baseline}: ${r.baselineValue} | ${r.ratio}× | ${r.target} |`,
+    ),
   ];
   const text = fs.readFileSync(readme, "utf8");
-  fs.writeFileSync(readme, text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${lines.join("\n")}\n<!-- bench:end -->`));
+  fs.writeFileSync(
+    readme,
+    text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${lines.join("\n")}\n<!-- bench:end -->`),
+  );
 }

@@ -29,7 +29,11 @@ export default async function ({ tmp, log }) {
     await fn();
     return { ms: performance.now() - t, requests: server.stats.requests };
   };
-  const makeCache = (dir) => createCache().tier(memory({ maxBytes: 256 * MiB })).tier(disk({ dir, maxBytes: 1024 * MiB })).build();
+  const makeCache = (dir) =>
+    createCache()
+      .tier(memory({ maxBytes: 256 * MiB }))
+      .tier(disk({ dir, maxBytes: 1024 * MiB }))
+      .build();
 
   const uncached = [];
   const cold = [];
@@ -60,11 +64,46 @@ export default async function ({ tmp, log }) {
 
   const m = (xs) => median(xs.map((x) => x.ms));
   const requests = (xs) => Math.max(...xs.map((x) => x.requests));
-  log(`uncached ${m(uncached).toFixed(0)} ms (${requests(uncached)} requests), cold ${m(cold).toFixed(0)} ms, warm ${m(warm).toFixed(1)} ms (${requests(warm)} requests), fresh process from disk ${m(fromDisk).toFixed(1)} ms (${requests(fromDisk)} requests), withByteCaching warm ${m(wbcWarm).toFixed(1)} ms`);
+  log(
+    `uncached ${m(uncached).toFixed(0)} ms (${requests(uncached)} requests), cold ${m(cold).toFixed(0)} ms, warm ${m(warm).toFixed(1)} ms (${requests(warm)} requests), fresh process from disk ${m(fromDisk).toFixed(1)} ms (${requests(fromDisk)} requests), withByteCaching warm ${m(wbcWarm).toFixed(1)} ms`,
+  );
   return [
-    row({ group, scenario: "warm (memory) read time vs uncached", unit: "ms", value: m(warm), baseline: "uncached FetchStore", baselineValue: m(uncached), target: "<= 0.01", notes: `${requests(warm)} upstream requests when warm` }),
-    row({ group, scenario: "cold read time vs uncached", unit: "ms", value: m(cold), baseline: "uncached FetchStore", baselineValue: m(uncached), target: "<= 1.05" }),
-    row({ group, scenario: "fresh process, warm from disk, vs uncached", unit: "ms", value: m(fromDisk), baseline: "uncached FetchStore", baselineValue: m(uncached), target: "<= 0.05", notes: `${requests(fromDisk)} upstream requests` }),
-    row({ group, scenario: "warm (memory) vs zarrita withByteCaching warm", unit: "ms", value: m(warm), baseline: "withByteCaching(lru-cache) warm", baselineValue: m(wbcWarm) }),
+    row({
+      group,
+      scenario: "warm (memory) read time vs uncached",
+      unit: "ms",
+      value: m(warm),
+      baseline: "uncached FetchStore",
+      baselineValue: m(uncached),
+      target: "<= 0.01",
+      notes: `${requests(warm)} upstream requests when warm`,
+    }),
+    row({
+      group,
+      scenario: "cold read time vs uncached",
+      unit: "ms",
+      value: m(cold),
+      baseline: "uncached FetchStore",
+      baselineValue: m(uncached),
+      target: "<= 1.05",
+    }),
+    row({
+      group,
+      scenario: "fresh process, warm from disk, vs uncached",
+      unit: "ms",
+      value: m(fromDisk),
+      baseline: "uncached FetchStore",
+      baselineValue: m(uncached),
+      target: "<= 0.05",
+      notes: `${requests(fromDisk)} upstream requests`,
+    }),
+    row({
+      group,
+      scenario: "warm (memory) vs zarrita withByteCaching warm",
+      unit: "ms",
+      value: m(warm),
+      baseline: "withByteCaching(lru-cache) warm",
+      baselineValue: m(wbcWarm),
+    }),
   ];
 }

@@ -36,16 +36,50 @@ export default async function ({ tmp, log }) {
       {
         uncached: read("uncached", (s) => s),
         rangeCoalescing: read("rangeCoalescing", (s) => zarr.withRangeCoalescing(s)),
-        ours: read("ours", (s) => withCache(s, createCache().tier(memory({ maxBytes: 64 * 1024 * 1024 })).build())),
+        ours: read("ours", (s) =>
+          withCache(
+            s,
+            createCache()
+              .tier(memory({ maxBytes: 64 * 1024 * 1024 }))
+              .build(),
+          ),
+        ),
       },
       "uncached",
       { rounds: 7 },
     );
-    log(`cold region read of 64 inner chunks: ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, shard requests ${JSON.stringify(requests)}, ${aaNote(aaSpread)}`);
+    log(
+      `cold region read of 64 inner chunks: ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, shard requests ${JSON.stringify(requests)}, ${aaNote(aaSpread)}`,
+    );
     return [
-      row({ group, scenario: "64 inner chunks of one shard, cold: withCache vs uncached zarrita (time)", unit: "ms", value: medians.ours, baseline: "uncached FetchStore", baselineValue: medians.uncached, target: "<= 0.333", notes: `${requests.ours} shard requests incl. the index (uncached ${requests.uncached}); ${aaNote(aaSpread)}` }),
-      row({ group, scenario: "64 inner chunks of one shard, cold: shard requests incl. the index", unit: "requests", value: requests.ours, baseline: "uncached FetchStore", baselineValue: requests.uncached, target: "<= 0.05" }),
-      row({ group, scenario: "64 inner chunks of one shard, cold: zarrita withRangeCoalescing vs uncached (time)", unit: "ms", value: medians.rangeCoalescing, baseline: "uncached FetchStore", baselineValue: medians.uncached, notes: `${requests.rangeCoalescing} shard requests; ${aaNote(aaSpread)}` }),
+      row({
+        group,
+        scenario: "64 inner chunks of one shard, cold: withCache vs uncached zarrita (time)",
+        unit: "ms",
+        value: medians.ours,
+        baseline: "uncached FetchStore",
+        baselineValue: medians.uncached,
+        target: "<= 0.333",
+        notes: `${requests.ours} shard requests incl. the index (uncached ${requests.uncached}); ${aaNote(aaSpread)}`,
+      }),
+      row({
+        group,
+        scenario: "64 inner chunks of one shard, cold: shard requests incl. the index",
+        unit: "requests",
+        value: requests.ours,
+        baseline: "uncached FetchStore",
+        baselineValue: requests.uncached,
+        target: "<= 0.05",
+      }),
+      row({
+        group,
+        scenario: "64 inner chunks of one shard, cold: zarrita withRangeCoalescing vs uncached (time)",
+        unit: "ms",
+        value: medians.rangeCoalescing,
+        baseline: "uncached FetchStore",
+        baselineValue: medians.uncached,
+        notes: `${requests.rangeCoalescing} shard requests; ${aaNote(aaSpread)}`,
+      }),
     ];
   } finally {
     await server.close();

@@ -69,14 +69,33 @@ export default async function ({ tmp, log }) {
     });
     const floorName = reads.readFileSync >= reads.sqlite ? "readFileSync" : "raw better-sqlite3 get";
     const floor = Math.max(reads.readFileSync, reads.sqlite);
-    log(`${label} hits/s: disk ${Math.round(reads.disk)}, readFileSync ${Math.round(reads.readFileSync)}, raw sqlite ${Math.round(reads.sqlite)}`);
+    log(
+      `${label} hits/s: disk ${Math.round(reads.disk)}, readFileSync ${Math.round(reads.readFileSync)}, raw sqlite ${Math.round(reads.sqlite)}`,
+    );
     const mb = (ops) => (ops * size) / 1e6;
     if (size < MiB) {
-      rows.push(row({ group: GROUP, scenario: `disk get hit ${label}`, unit: "ops/s", value: reads.disk, baseline: floorName, baselineValue: floor, target: ">= 0.5",
-        notes: `readFileSync ${Math.round(reads.readFileSync)}/s, raw sqlite ${Math.round(reads.sqlite)}/s` }));
+      rows.push(
+        row({
+          group: GROUP,
+          scenario: `disk get hit ${label}`,
+          unit: "ops/s",
+          value: reads.disk,
+          baseline: floorName,
+          baselineValue: floor,
+          target: ">= 0.5",
+          notes: `readFileSync ${Math.round(reads.readFileSync)}/s, raw sqlite ${Math.round(reads.sqlite)}/s`,
+        }),
+      );
     } else {
-      const r = row({ group: GROUP, scenario: `disk get hit ${label}`, unit: "MB/s", value: mb(reads.disk), baseline: floorName, baselineValue: mb(floor),
-        notes: `readFileSync ${Math.round(mb(reads.readFileSync))} MB/s, raw sqlite ${Math.round(mb(reads.sqlite))} MB/s; target is absolute` });
+      const r = row({
+        group: GROUP,
+        scenario: `disk get hit ${label}`,
+        unit: "MB/s",
+        value: mb(reads.disk),
+        baseline: floorName,
+        baselineValue: mb(floor),
+        notes: `readFileSync ${Math.round(mb(reads.readFileSync))} MB/s, raw sqlite ${Math.round(mb(reads.sqlite))} MB/s; target is absolute`,
+      });
       rows.push({ ...r, target: ">= 1000 MB/s", pass: mb(reads.disk) >= 1000 });
     }
 
@@ -96,10 +115,22 @@ export default async function ({ tmp, log }) {
       },
       { rounds: 5, roundMs: 250 },
     );
-    log(`${label} writes/s: disk ${Math.round(writes.disk)}, raw sqlite ${Math.round(writes.sqlite)}, new file + rename ${Math.round(writes.newFile)}`);
-    const writeFloor = size < MiB ? { name: "raw better-sqlite3 insert", value: writes.sqlite } : { name: "new file + rename", value: writes.newFile };
-    rows.push(row({ group: GROUP, scenario: `disk set ${label}`, unit: "ops/s", value: writes.disk, baseline: writeFloor.name, baselineValue: writeFloor.value,
-      notes: `raw sqlite ${Math.round(writes.sqlite)}/s, new file + rename ${Math.round(writes.newFile)}/s; values ${size < 128 * KiB ? "inside the database" : "in files"}` }));
+    log(
+      `${label} writes/s: disk ${Math.round(writes.disk)}, raw sqlite ${Math.round(writes.sqlite)}, new file + rename ${Math.round(writes.newFile)}`,
+    );
+    const writeFloor =
+      size < MiB ? { name: "raw better-sqlite3 insert", value: writes.sqlite } : { name: "new file + rename", value: writes.newFile };
+    rows.push(
+      row({
+        group: GROUP,
+        scenario: `disk set ${label}`,
+        unit: "ops/s",
+        value: writes.disk,
+        baseline: writeFloor.name,
+        baselineValue: writeFloor.value,
+        notes: `raw sqlite ${Math.round(writes.sqlite)}/s, new file + rename ${Math.round(writes.newFile)}/s; values ${size < 128 * KiB ? "inside the database" : "in files"}`,
+      }),
+    );
 
     await tier.close();
     db.close();

@@ -78,14 +78,22 @@ export default async function ({ tmp, log }) {
     tier: (i) => tier.get(smallKey(i)),
     disk: (i) => diskTier.get(smallKey(i)),
   });
-  log(`8 KiB get: better-sqlite3 ${hits.raw | 0}/s, raw Keyv(Buffer) ${hits.plain | 0}/s, keyv tier ${hits.tier | 0}/s, disk tier ${hits.disk | 0}/s`);
+  log(
+    `8 KiB get: better-sqlite3 ${hits.raw | 0}/s, raw Keyv(Buffer) ${hits.plain | 0}/s, keyv tier ${hits.tier | 0}/s, disk tier ${hits.disk | 0}/s`,
+  );
   compare("8 KiB get vs better-sqlite3 get", "ops/s", hits.tier, "better-sqlite3 (WAL, 64 KiB pages, mmap)", hits.raw);
   compare("8 KiB get vs disk tier get", "ops/s", hits.tier, "@zarrs-cache/disk", hits.disk);
   compare("8 KiB get vs raw Keyv get of a Buffer (tier overhead)", "ops/s", hits.tier, "keyv.get() on @keyv/sqlite", hits.plain);
   // node-sqlite3 runs queries on libuv's thread pool, so concurrent gets overlap.
   const concurrent = await opsPerSecConcurrent((i) => tier.get(smallKey(i)), 16, { rounds: 5, roundMs: 300, warmupMs: 100 });
   log(`8 KiB get, 16 in flight: keyv tier ${concurrent | 0}/s`);
-  compare("8 KiB get, 16 in flight vs better-sqlite3 get (sync)", "ops/s", concurrent, "better-sqlite3 (WAL, 64 KiB pages, mmap)", hits.raw);
+  compare(
+    "8 KiB get, 16 in flight vs better-sqlite3 get (sync)",
+    "ops/s",
+    concurrent,
+    "better-sqlite3 (WAL, 64 KiB pages, mmap)",
+    hits.raw,
+  );
 
   // 1 MiB hits, in MB/s.
   const big = await compareOpsPerSec(
@@ -115,16 +123,42 @@ export default async function ({ tmp, log }) {
   compare("8 KiB set vs disk tier set", "ops/s", writes.tier, "@zarrs-cache/disk", writes.disk);
 
   // Bytes stored per value byte: what the sqlite row holds (UTF-8 text) over the value's length.
-  const storedBytes = async (store, key) => (await store.query("SELECT length(CAST(value AS BLOB)) AS n FROM keyv WHERE key = ?", key))[0].n;
+  const storedBytes = async (store, key) =>
+    (await store.query("SELECT length(CAST(value AS BLOB)) AS n FROM keyv WHERE key = ?", key))[0].n;
   await plain.set("naive", small[0]);
   const naive = (await storedBytes(plain.store, "zc:naive")) / SMALL;
-  for (const [label, key, bytes] of [["8 KiB", smallKey(0), SMALL], ["1 MiB", largeKey(0), LARGE]]) {
+  for (const [label, key, bytes] of [
+    ["8 KiB", smallKey(0), SMALL],
+    ["1 MiB", largeKey(0), LARGE],
+  ]) {
     const perByte = (await storedBytes(keyv.store, `zc:${key}`)) / bytes;
     const blob = raw.prepare("SELECT length(value) FROM kv WHERE key = ?").pluck().get(key) / bytes;
-    log(`${label}: keyv tier stores ${perByte.toFixed(4)} bytes per value byte; better-sqlite3 BLOB ${blob.toFixed(4)}; raw Keyv Uint8Array ${naive.toFixed(2)}`);
-    rows.push(row({ group, scenario: `${label} value: bytes stored per value byte vs a BLOB`, unit: "B/B", value: perByte, baseline: "better-sqlite3 BLOB", baselineValue: blob, target: "<= 1.34", notes: perByte.toFixed(4) }));
+    log(
+      `${label}: keyv tier stores ${perByte.toFixed(4)} bytes per value byte; better-sqlite3 BLOB ${blob.toFixed(4)}; raw Keyv Uint8Array ${naive.toFixed(2)}`,
+    );
+    rows.push(
+      row({
+        group,
+        scenario: `${label} value: bytes stored per value byte vs a BLOB`,
+        unit: "B/B",
+        value: perByte,
+        baseline: "better-sqlite3 BLOB",
+        baselineValue: blob,
+        target: "<= 1.34",
+        notes: perByte.toFixed(4),
+      }),
+    );
     if (label === "8 KiB") {
-      rows.push(row({ group, scenario: "8 KiB value: bytes stored vs raw Keyv given a Uint8Array", unit: "B/B", value: perByte, baseline: "keyv.set(k, uint8array)", baselineValue: naive }));
+      rows.push(
+        row({
+          group,
+          scenario: "8 KiB value: bytes stored vs raw Keyv given a Uint8Array",
+          unit: "B/B",
+          value: perByte,
+          baseline: "keyv.set(k, uint8array)",
+          baselineValue: naive,
+        }),
+      );
     }
   }
 

@@ -82,9 +82,22 @@ export default async function ({ log }) {
     log(JSON.stringify(many), aaNote(manyAA));
 
     const bestRaw = Math.max(single.rawPlain, single.rawAuto);
-    const rawName = single.rawPlain >= single.rawAuto ? "raw getBuffer (plain client, the faster here)" : "raw getBuffer (auto-pipelined client, the faster here)";
-    const viaGet = (scenario, value, notes) => row({ group: GROUP, scenario, unit: "ops/s", value, baseline: rawName, baselineValue: bestRaw, notes });
-    const viaMget = (scenario, value, notes) => row({ group: GROUP, scenario, unit: "keys/s", value, baseline: `raw mgetBuffer (${BATCH} keys)`, baselineValue: many.rawMget, notes });
+    const rawName =
+      single.rawPlain >= single.rawAuto
+        ? "raw getBuffer (plain client, the faster here)"
+        : "raw getBuffer (auto-pipelined client, the faster here)";
+    const viaGet = (scenario, value, notes) =>
+      row({ group: GROUP, scenario, unit: "ops/s", value, baseline: rawName, baselineValue: bestRaw, notes });
+    const viaMget = (scenario, value, notes) =>
+      row({
+        group: GROUP,
+        scenario,
+        unit: "keys/s",
+        value,
+        baseline: `raw mgetBuffer (${BATCH} keys)`,
+        baselineValue: many.rawMget,
+        notes,
+      });
     return [
       row({
         group: GROUP,

@@ -174,7 +174,8 @@ export default async function ({ tmp, log }) {
 function sum(reports) {
   const out = {};
   for (const r of reports) {
-    for (const k of ["hits", "misses", "locksTaken", "lockWaits", "lockWaitHits", "lockWaitTimeouts", "lateHits", "errors"]) out[k] = (out[k] ?? 0) + (r.redis?.[k] ?? 0);
+    for (const k of ["hits", "misses", "locksTaken", "lockWaits", "lockWaitHits", "lockWaitTimeouts", "lateHits", "errors"])
+      out[k] = (out[k] ?? 0) + (r.redis?.[k] ?? 0);
   }
   return out;
 }

@@ -25,7 +25,9 @@ const CONCURRENCY = 8;
 
 /** Starts `n` processes on `dir`, then lets them read `keys` at the same moment; resolves with their reports and the wall time. */
 async function runFleet(n, url, dir, singleFlight, keys) {
-  const children = Array.from({ length: n }, () => fork(child, [url, dir, singleFlight ? "on" : "off"], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+  const children = Array.from({ length: n }, () =>
+    fork(child, [url, dir, singleFlight ? "on" : "off"], { stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+  );
   const message = (c) =>
     new Promise((resolve, reject) => {
       c.once("message", resolve);
@@ -48,7 +50,9 @@ async function runFleet(n, url, dir, singleFlight, keys) {
   if (retries > 0) console.error(`   (${retries} upstream requests retried after a closed keep-alive socket)`);
   const missing = reports.flatMap((r) => r.missing);
   if (missing.length > 0 || reports.some((r) => r.bytes !== reports[0].bytes)) {
-    throw new Error(`processes read different bytes (${reports.map((r) => r.bytes).join(", ")}); absent: ${missing.slice(0, 5).join(", ")}`);
+    throw new Error(
+      `processes read different bytes (${reports.map((r) => r.bytes).join(", ")}); absent: ${missing.slice(0, 5).join(", ")}`,
+    );
   }
   return { wall, upstream: reports.reduce((s, r) => s + r.upstream, 0) };
 }
@@ -80,12 +84,37 @@ async function fleetRounds(tmp, log) {
   const unsharedUpstream = median(unshared.map((f) => f.upstream));
   const aloneWall = median(alone.map((a) => a.wall));
   const fleetWall = median(fleet.map((f) => f.wall));
-  log(`${PROCESSES} processes: ${fleetUpstream} upstream requests for ${keys.length} chunks (without single-flight ${unsharedUpstream}); wall ${fleetWall | 0} ms vs ${aloneWall | 0} ms alone`);
+  log(
+    `${PROCESSES} processes: ${fleetUpstream} upstream requests for ${keys.length} chunks (without single-flight ${unsharedUpstream}); wall ${fleetWall | 0} ms vs ${aloneWall | 0} ms alone`,
+  );
 
   const rows = [
-    row({ group, scenario: `${PROCESSES} processes, same ${keys.length} chunks at once: upstream requests`, unit: "requests", value: fleetUpstream, baseline: "distinct chunks", baselineValue: keys.length, target: "<= 1.1" }),
-    row({ group, scenario: `${PROCESSES} processes without single-flight: upstream requests`, unit: "requests", value: unsharedUpstream, baseline: "distinct chunks", baselineValue: keys.length }),
-    row({ group, scenario: `${PROCESSES} processes, same chunks at once: wall time`, unit: "ms", value: fleetWall, baseline: "one process alone", baselineValue: aloneWall, target: "<= 1.2" }),
+    row({
+      group,
+      scenario: `${PROCESSES} processes, same ${keys.length} chunks at once: upstream requests`,
+      unit: "requests",
+      value: fleetUpstream,
+      baseline: "distinct chunks",
+      baselineValue: keys.length,
+      target: "<= 1.1",
+    }),
+    row({
+      group,
+      scenario: `${PROCESSES} processes without single-flight: upstream requests`,
+      unit: "requests",
+      value: unsharedUpstream,
+      baseline: "distinct chunks",
+      baselineValue: keys.length,
+    }),
+    row({
+      group,
+      scenario: `${PROCESSES} processes, same chunks at once: wall time`,
+      unit: "ms",
+      value: fleetWall,
+      baseline: "one process alone",
+      baselineValue: aloneWall,
+      target: "<= 1.2",
+    }),
   ];
   return rows;
 }
@@ -95,22 +124,44 @@ async function coldAndHits(tmp, log) {
 
   // Single-flight's cost on cold reads in one process: every read a miss (a lease taken, then released by the fill).
   const value = randomBytes(8 * 1024, 5);
-  const coldCache = (dir, singleFlight) => createCache().tier(memory({ maxBytes: 64 * MiB })).tier(disk({ dir, maxBytes: 4096 * MiB, singleFlight })).build();
+  const coldCache = (dir, singleFlight) =>
+    createCache()
+      .tier(memory({ maxBytes: 64 * MiB }))
+      .tier(disk({ dir, maxBytes: 4096 * MiB, singleFlight }))
+      .build();
   const on = coldCache(path.join(tmp, "cold-on"), true);
   const off = coldCache(path.join(tmp, "cold-off"), false);
   const loader = async () => value;
-  const cold = await compareOpsPerSec({
-    on: (i) => on.getOrLoad(`cold/${i}`, loader),
-    off: (i) => off.getOrLoad(`cold/${i}`, loader),
-  }, { concurrency: 8, rounds: 7, roundMs: 300 });
+  const cold = await compareOpsPerSec(
+    {
+      on: (i) => on.getOrLoad(`cold/${i}`, loader),
+      off: (i) => off.getOrLoad(`cold/${i}`, loader),
+    },
+    { concurrency: 8, rounds: 7, roundMs: 300 },
+  );
   await Promise.all([on.close(), off.close()]);
   log(`cold reads (8 KiB, loader answers at once, 8 in flight): single-flight on ${cold.on | 0}/s, off ${cold.off | 0}/s`);
-  rows.push(row({ group, scenario: "cold reads, single-flight on vs off (no upstream latency)", unit: "ops/s", value: cold.on, baseline: "singleFlight: false", baselineValue: cold.off }));
+  rows.push(
+    row({
+      group,
+      scenario: "cold reads, single-flight on vs off (no upstream latency)",
+      unit: "ops/s",
+      value: cold.on,
+      baseline: "singleFlight: false",
+      baselineValue: cold.off,
+    }),
+  );
 
   // L1 hits with coherence on while another tier writes to the directory (the log moves, the feed reads it).
   const dir = path.join(tmp, "coherence");
-  const coherent = createCache().tier(memory({ maxBytes: 64 * MiB })).tier(disk({ dir, maxBytes: 256 * MiB })).build();
-  const plain = createCache().tier(memory({ maxBytes: 64 * MiB })).tier(disk({ dir, maxBytes: 256 * MiB, coherence: false })).build();
+  const coherent = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .tier(disk({ dir, maxBytes: 256 * MiB }))
+    .build();
+  const plain = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .tier(disk({ dir, maxBytes: 256 * MiB, coherence: false }))
+    .build();
   const hot = Array.from({ length: 1000 }, (_, i) => `hot/${i}`);
   for (const key of hot) {
     await coherent.getOrLoad(key, loader);
@@ -121,7 +172,17 @@ async function coldAndHits(tmp, log) {
   const yielding = (cache) => (i) => ((i & 255) === 0 ? new Promise((r) => setImmediate(r)) : cache.getOrLoad(hot[i % 1000], loader));
   const idle = await compareOpsPerSec({ off: yielding(plain), on: yielding(coherent) });
   log(`L1 hits, nobody else writing: coherence on ${idle.on | 0}/s, off ${idle.off | 0}/s`);
-  rows.push(row({ group, scenario: "L1 memory hits, coherence on vs off (no other writer)", unit: "ops/s", value: idle.on, baseline: "coherence: false", baselineValue: idle.off, target: ">= 0.95" }));
+  rows.push(
+    row({
+      group,
+      scenario: "L1 memory hits, coherence on vs off (no other writer)",
+      unit: "ops/s",
+      value: idle.on,
+      baseline: "coherence: false",
+      baselineValue: idle.off,
+      target: ">= 0.95",
+    }),
+  );
   // Another tier writes 100 keys a second to the directory: the coherent cache hears and drops them.
   const writer = disk({ dir, maxBytes: 256 * MiB });
   let w = 0;
@@ -132,6 +193,16 @@ async function coldAndHits(tmp, log) {
   await Promise.all([coherent.close(), plain.close(), writer.close()]);
   fs.rmSync(dir, { recursive: true, force: true });
   log(`L1 hits, another tier writing 100/s: coherence on ${busy.on | 0}/s, off ${busy.off | 0}/s (${remote} remote invalidations heard)`);
-  rows.push(row({ group, scenario: "L1 memory hits, coherence on vs off (another tier writing 100/s)", unit: "ops/s", value: busy.on, baseline: "coherence: false", baselineValue: busy.off, target: ">= 0.95" }));
+  rows.push(
+    row({
+      group,
+      scenario: "L1 memory hits, coherence on vs off (another tier writing 100/s)",
+      unit: "ops/s",
+      value: busy.on,
+      baseline: "coherence: false",
+      baselineValue: busy.off,
+      target: ">= 0.95",
+    }),
+  );
   return rows;
 }

@@ -150,7 +150,9 @@ async function hitsRow(name, plain, wrapped) {
 const pairedValue = (result, name) => result.bare.median * result[name].ratio;
 
 const describeSpread = (result) =>
-  Object.entries(result).map(([name, r]) => `${name} ${r.median.toFixed(0)} ops/s (×${r.ratio.toFixed(3)}, p10–p90 ${r.p10.toFixed(2)}–${r.p90.toFixed(2)})`).join("; ");
+  Object.entries(result)
+    .map(([name, r]) => `${name} ${r.median.toFixed(0)} ops/s (×${r.ratio.toFixed(3)}, p10–p90 ${r.p10.toFixed(2)}–${r.p90.toFixed(2)})`)
+    .join("; ");
 
 /** How noisy the row is: its per-round ratios, and a bare-vs-bare (A/A) comparison made in the same rounds. */
 const noise = (result, name) =>
@@ -169,28 +171,41 @@ export default async function ({ tmp, log }) {
   for (const [name, data] of Object.entries(datasets)) {
     const packed = zlib.deflateSync(data, { level: LEVEL });
     const ratio = (data.length / packed.length).toFixed(2);
-    const compress = compareMBps({
-      node: () => zlib.deflateSync(data, { level: LEVEL }),
-      fflate: () => zlibSync(data, { level: LEVEL }),
-    }, data.length);
-    const decompress = compareMBps({
-      node: () => zlib.inflateSync(packed, { chunkSize: data.length + 1 }),
-      fflate: () => unzlibSync(packed, { out: new Uint8Array(data.length + 1) }),
-    }, data.length);
-    log(`${name}: ratio ${ratio}; compress node ${compress.node.toFixed(0)} / fflate ${compress.fflate.toFixed(0)} MB/s; decompress node ${decompress.node.toFixed(0)} / fflate ${decompress.fflate.toFixed(0)} MB/s`);
-    for (const [direction, result] of [["compress", compress], ["decompress", decompress]]) {
+    const compress = compareMBps(
+      {
+        node: () => zlib.deflateSync(data, { level: LEVEL }),
+        fflate: () => zlibSync(data, { level: LEVEL }),
+      },
+      data.length,
+    );
+    const decompress = compareMBps(
+      {
+        node: () => zlib.inflateSync(packed, { chunkSize: data.length + 1 }),
+        fflate: () => unzlibSync(packed, { out: new Uint8Array(data.length + 1) }),
+      },
+      data.length,
+    );
+    log(
+      `${name}: ratio ${ratio}; compress node ${compress.node.toFixed(0)} / fflate ${compress.fflate.toFixed(0)} MB/s; decompress node ${decompress.node.toFixed(0)} / fflate ${decompress.fflate.toFixed(0)} MB/s`,
+    );
+    for (const [direction, result] of [
+      ["compress", compress],
+      ["decompress", decompress],
+    ]) {
       // Random bytes are stored raw by the tier, so their decompression speed is context only.
       const context = direction === "decompress" && name === "random bytes";
-      rows.push(row({
-        group,
-        scenario: `${direction} 1 MiB ${name}: node:zlib`,
-        unit: "MB/s",
-        value: result.node,
-        baseline: "fflate",
-        baselineValue: result.fflate,
-        target: context ? undefined : ">= 1",
-        notes: `zlib format, level ${LEVEL}, ratio ${ratio}:1; ${context ? "no target: the tier stores random bytes raw and never inflates them" : "target: node:zlib at least as fast as fflate (why Node uses it)"}`,
-      }));
+      rows.push(
+        row({
+          group,
+          scenario: `${direction} 1 MiB ${name}: node:zlib`,
+          unit: "MB/s",
+          value: result.node,
+          baseline: "fflate",
+          baselineValue: result.fflate,
+          target: context ? undefined : ">= 1",
+          notes: `zlib format, level ${LEVEL}, ratio ${ratio}:1; ${context ? "no target: the tier stores random bytes raw and never inflates them" : "target: node:zlib at least as fast as fflate (why Node uses it)"}`,
+        }),
+      );
     }
   }
 
@@ -208,30 +223,38 @@ export default async function ({ tmp, log }) {
       aa: memory({ maxBytes: 64 * MiB }),
     };
     if ((await tiers.wrapped.ready()) !== "node:zlib") throw new Error("expected node:zlib by default");
-    const result = await interleaved(mapValues(tiers, (tier) => setGet(tier, values, "ds/c")), { baseline: "bare" });
+    const result = await interleaved(
+      mapValues(tiers, (tier) => setGet(tier, values, "ds/c")),
+      { baseline: "bare" },
+    );
     const stats = tiers.wrapped.stats();
-    if (stats.storedCompressed !== 0 || stats.entropySkips !== stats.storedRaw) throw new Error("random bytes were not skipped by the entropy check");
+    if (stats.storedCompressed !== 0 || stats.entropySkips !== stats.storedRaw)
+      throw new Error("random bytes were not skipped by the entropy check");
     const label = sizeLabel(size);
     log(`memory ${label}: ${describeSpread(result)}`);
-    rows.push(row({
-      group,
-      scenario: `set+get random ${label}: compressed(memory)`,
-      unit: "ops/s",
-      value: pairedValue(result, "wrapped"),
-      baseline: "memory",
-      baselineValue: result.bare.median,
-      target: ">= 0.95",
-      notes: `issue target: overhead <= 5% on incompressible data; ${noise(result, "wrapped")}; entropy check ${((stats.compressMs / stats.storedRaw) * 1000).toFixed(2)} µs per set on average (one value in 16 sampled)`,
-    }));
-    rows.push(row({
-      group,
-      scenario: `set+get random ${label}: compressed(memory), header only`,
-      unit: "ops/s",
-      value: pairedValue(result, "headerOnly"),
-      baseline: "memory",
-      baselineValue: result.bare.median,
-      notes: `context, no target: compression off, the cost of the header + value buffer and the wrapper; ${noise(result, "headerOnly")}`,
-    }));
+    rows.push(
+      row({
+        group,
+        scenario: `set+get random ${label}: compressed(memory)`,
+        unit: "ops/s",
+        value: pairedValue(result, "wrapped"),
+        baseline: "memory",
+        baselineValue: result.bare.median,
+        target: ">= 0.95",
+        notes: `issue target: overhead <= 5% on incompressible data; ${noise(result, "wrapped")}; entropy check ${((stats.compressMs / stats.storedRaw) * 1000).toFixed(2)} µs per set on average (one value in 16 sampled)`,
+      }),
+    );
+    rows.push(
+      row({
+        group,
+        scenario: `set+get random ${label}: compressed(memory), header only`,
+        unit: "ops/s",
+        value: pairedValue(result, "headerOnly"),
+        baseline: "memory",
+        baselineValue: result.bare.median,
+        notes: `context, no target: compression off, the cost of the header + value buffer and the wrapper; ${noise(result, "headerOnly")}`,
+      }),
+    );
     await Promise.all(Object.values(tiers).map((tier) => tier.close()));
   }
   {
@@ -247,19 +270,24 @@ export default async function ({ tmp, log }) {
     const tiers = { bare, wrapped: compressed(inner), aa };
     for (const size of [64 * KiB, MiB]) {
       const values = Array.from({ length: KEYS }, (_, i) => randomBytes(size, 200 + i));
-      const result = await interleaved(mapValues(tiers, (tier) => setGet(tier, values, `ds/${size}/c`)), { baseline: "bare" });
+      const result = await interleaved(
+        mapValues(tiers, (tier) => setGet(tier, values, `ds/${size}/c`)),
+        { baseline: "bare" },
+      );
       const label = sizeLabel(size);
       log(`disk ${label}: ${describeSpread(result)}`);
-      rows.push(row({
-        group,
-        scenario: `set+get random ${label}: compressed(disk)`,
-        unit: "ops/s",
-        value: pairedValue(result, "wrapped"),
-        baseline: "disk",
-        baselineValue: result.bare.median,
-        target: ">= 0.95",
-        notes: `issue target: overhead <= 5% on incompressible data, over the tier compression is meant for; ${noise(result, "wrapped")}`,
-      }));
+      rows.push(
+        row({
+          group,
+          scenario: `set+get random ${label}: compressed(disk)`,
+          unit: "ops/s",
+          value: pairedValue(result, "wrapped"),
+          baseline: "disk",
+          baselineValue: result.bare.median,
+          target: ">= 0.95",
+          notes: `issue target: overhead <= 5% on incompressible data, over the tier compression is meant for; ${noise(result, "wrapped")}`,
+        }),
+      );
     }
     rows.push(await hitsRow("disk", bare, tiers.wrapped));
     await Promise.all([bare.close(), tiers.wrapped.close(), aa.close()]);
@@ -271,19 +299,25 @@ export default async function ({ tmp, log }) {
     const checked = compressed(memory({ maxBytes: 16 * MiB }));
     const unchecked = compressed(memory({ maxBytes: 16 * MiB }), { entropyCheck: false });
     await Promise.all([checked.ready(), unchecked.ready()]);
-    const result = compareMBps({
-      checked: () => checked.set("k", random),
-      unchecked: () => unchecked.set("k", random),
-    }, MiB, { rounds: 3, roundMs: 200 });
-    rows.push(row({
-      group,
-      scenario: "set random 1 MiB with the entropy check",
-      unit: "MB/s",
-      value: result.checked,
-      baseline: "entropyCheck: false (compress, then store raw)",
-      baselineValue: result.unchecked,
-      notes: "set() only; memory inner tier",
-    }));
+    const result = compareMBps(
+      {
+        checked: () => checked.set("k", random),
+        unchecked: () => unchecked.set("k", random),
+      },
+      MiB,
+      { rounds: 3, roundMs: 200 },
+    );
+    rows.push(
+      row({
+        group,
+        scenario: "set random 1 MiB with the entropy check",
+        unit: "MB/s",
+        value: result.checked,
+        baseline: "entropyCheck: false (compress, then store raw)",
+        baselineValue: result.unchecked,
+        notes: "set() only; memory inner tier",
+      }),
+    );
     await checked.close();
     await unchecked.close();
   }
@@ -299,16 +333,18 @@ export default async function ({ tmp, log }) {
       if ((await tier.get("k")).value.byteLength !== MiB) throw new Error("bad read");
     };
     const result = await compareOpsPerSec({ node: get(viaNode), fflate: get(viaFflate) }, { rounds: 5 });
-    rows.push(row({
-      group,
-      scenario: "get compressed 1 MiB (shuffled float32) from compressed(memory): default (node:zlib)",
-      unit: "MB/s",
-      value: result.node,
-      baseline: "implementation: fflate",
-      baselineValue: result.fflate,
-      target: ">= 1",
-      notes: `stored ${(viaNode.stats().bytesOut / MiB).toFixed(2)} MiB per MiB (ratio ${viaNode.stats().ratio.toFixed(2)}); 1 op = 1 MiB`,
-    }));
+    rows.push(
+      row({
+        group,
+        scenario: "get compressed 1 MiB (shuffled float32) from compressed(memory): default (node:zlib)",
+        unit: "MB/s",
+        value: result.node,
+        baseline: "implementation: fflate",
+        baselineValue: result.fflate,
+        target: ">= 1",
+        notes: `stored ${(viaNode.stats().bytesOut / MiB).toFixed(2)} MiB per MiB (ratio ${viaNode.stats().ratio.toFixed(2)}); 1 op = 1 MiB`,
+      }),
+    );
     await viaNode.close();
     await viaFflate.close();
   }

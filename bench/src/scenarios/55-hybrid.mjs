@@ -145,7 +145,10 @@ function buildHybrid(dir, memoryBytes) {
 }
 
 function buildStack(dir, memoryBytes) {
-  const cache = createCache().tier(memory({ maxBytes: memoryBytes })).tier(disk({ dir, maxBytes: DISK_BYTES })).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: memoryBytes }))
+    .tier(disk({ dir, maxBytes: DISK_BYTES }))
+    .build();
   return { cache, memoryHits: () => cache.levelStats()[0].hits, hits: () => cache.stats().hits };
 }
 
@@ -168,7 +171,11 @@ async function measure({ cache, memoryHits, hits }, { warmup, blocks }) {
     t.memoryHits += memoryHits() - m0;
     t.hits += hits() - h0;
   }
-  const all = { reads: tally.zipf.reads + tally.scan.reads, memoryHits: tally.zipf.memoryHits + tally.scan.memoryHits, hits: tally.zipf.hits + tally.scan.hits };
+  const all = {
+    reads: tally.zipf.reads + tally.scan.reads,
+    memoryHits: tally.zipf.memoryHits + tally.scan.memoryHits,
+    hits: tally.zipf.hits + tally.scan.hits,
+  };
   const result = {
     zipfMemoryHitRate: (100 * tally.zipf.memoryHits) / tally.zipf.reads,
     allMemoryHitRate: (100 * all.memoryHits) / all.reads,

@@ -116,11 +116,38 @@ export default async function ({ tmp, log }) {
   }
   const m = (xs, f) => median(xs.map(f));
   const floor = m([...plainScan, ...predictedScan], (x) => x.warmMs);
-  log(`scan: without ${m(plainScan, (x) => x.ms).toFixed(0)} ms, with predictive ${m(predictedScan, (x) => x.ms).toFixed(0)} ms, all in memory ${floor.toFixed(0)} ms`);
+  log(
+    `scan: without ${m(plainScan, (x) => x.ms).toFixed(0)} ms, with predictive ${m(predictedScan, (x) => x.ms).toFixed(0)} ms, all in memory ${floor.toFixed(0)} ms`,
+  );
   rows.push(
-    row({ group, scenario: "sequential scan, cold: time with predictive", unit: "ms", value: m(predictedScan, (x) => x.ms), baseline: "no warming", baselineValue: m(plainScan, (x) => x.ms), target: "<= 0.333", notes: `the same scan with every chunk in memory: ${floor.toFixed(0)} ms` }),
-    row({ group, scenario: "sequential scan: upstream requests with predictive", unit: "requests", value: m(predictedScan, (x) => x.requests), baseline: "no warming", baselineValue: m(plainScan, (x) => x.requests), target: "<= 1.05" }),
-    row({ group, scenario: "sequential scan: prefetched bytes never read", unit: "%", value: 100 * m(predictedScan, (x) => x.wasted), baseline: "prefetched bytes", baselineValue: 100, target: "<= 0.05" }),
+    row({
+      group,
+      scenario: "sequential scan, cold: time with predictive",
+      unit: "ms",
+      value: m(predictedScan, (x) => x.ms),
+      baseline: "no warming",
+      baselineValue: m(plainScan, (x) => x.ms),
+      target: "<= 0.333",
+      notes: `the same scan with every chunk in memory: ${floor.toFixed(0)} ms`,
+    }),
+    row({
+      group,
+      scenario: "sequential scan: upstream requests with predictive",
+      unit: "requests",
+      value: m(predictedScan, (x) => x.requests),
+      baseline: "no warming",
+      baselineValue: m(plainScan, (x) => x.requests),
+      target: "<= 1.05",
+    }),
+    row({
+      group,
+      scenario: "sequential scan: prefetched bytes never read",
+      unit: "%",
+      value: 100 * m(predictedScan, (x) => x.wasted),
+      baseline: "prefetched bytes",
+      baselineValue: 100,
+      target: "<= 0.05",
+    }),
   );
 
   // ─── viewer pan: neighbour vs none ─────────────────────────────────────────────
@@ -151,11 +178,21 @@ export default async function ({ tmp, log }) {
     neighbourPan.push(await pan(true));
   }
   log(`pan: median wait per tile without ${median(plainPan).toFixed(1)} ms, with neighbour ${median(neighbourPan).toFixed(1)} ms`);
-  rows.push(row({ group, scenario: "viewer pan: median wait per tile with neighbour", unit: "ms", value: median(neighbourPan), baseline: "no warming", baselineValue: median(plainPan), target: "<= 0.5" }));
+  rows.push(
+    row({
+      group,
+      scenario: "viewer pan: median wait per tile with neighbour",
+      unit: "ms",
+      value: median(neighbourPan),
+      baseline: "no warming",
+      baselineValue: median(plainPan),
+      target: "<= 0.5",
+    }),
+  );
 
   // ─── random reads: predictive must stay out of the way ────────────────────────
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const randomOrder = Array.from({ length: 100 }, () => scanOrder[Math.floor(random() * scanOrder.length)]);
   const randomReads = async (withPlugin) => {
     const plugin = withPlugin ? warming({ strategies: [predictive()] }) : undefined;
@@ -175,10 +212,28 @@ export default async function ({ tmp, log }) {
     predictedRandom.push(await randomReads(true));
   }
   const issued = Math.max(...predictedRandom.map((x) => x.issued));
-  log(`random: without ${m(plainRandom, (x) => x.ms).toFixed(0)} ms, with predictive ${m(predictedRandom, (x) => x.ms).toFixed(0)} ms, ${issued} prefetches`);
+  log(
+    `random: without ${m(plainRandom, (x) => x.ms).toFixed(0)} ms, with predictive ${m(predictedRandom, (x) => x.ms).toFixed(0)} ms, ${issued} prefetches`,
+  );
   rows.push(
-    row({ group, scenario: "random reads: wall time with predictive", unit: "ms", value: m(predictedRandom, (x) => x.ms), baseline: "no warming", baselineValue: m(plainRandom, (x) => x.ms), target: "<= 1.05" }),
-    row({ group, scenario: "random reads: prefetches issued", unit: "prefetches", value: issued, baseline: "reads", baselineValue: randomOrder.length, target: "<= 0.05" }),
+    row({
+      group,
+      scenario: "random reads: wall time with predictive",
+      unit: "ms",
+      value: m(predictedRandom, (x) => x.ms),
+      baseline: "no warming",
+      baselineValue: m(plainRandom, (x) => x.ms),
+      target: "<= 1.05",
+    }),
+    row({
+      group,
+      scenario: "random reads: prefetches issued",
+      unit: "prefetches",
+      value: issued,
+      baseline: "reads",
+      baselineValue: randomOrder.length,
+      target: "<= 0.05",
+    }),
   );
   // ─── time-aware: three simulated days of a 09:00 job, then day four ───────────
   // A fake clock; each day is a fresh process (new cache) that imports yesterday's profile.
@@ -216,10 +271,29 @@ export default async function ({ tmp, log }) {
   await dayFour.plugin.tick();
   const warmShare = morningKeys.filter((key) => dayFour.cache.holds(key)).length / morningKeys.length;
   await dayFour.cache.close();
-  log(`time-aware: ${(100 * warmShare).toFixed(0)} % of ${morningKeys.length} 09:00 keys warm by 08:50 on day four; ${quietIssued} prefetches at hours with no history`);
+  log(
+    `time-aware: ${(100 * warmShare).toFixed(0)} % of ${morningKeys.length} 09:00 keys warm by 08:50 on day four; ${quietIssued} prefetches at hours with no history`,
+  );
   rows.push(
-    row({ group, scenario: "time-aware: 09:00 keys warm by 09:00 on day four (fake clock)", unit: "%", value: 100 * warmShare, baseline: "keys read at 09:00 on days 1-3", baselineValue: 100, target: ">= 0.9", notes: `${morningKeys.length} keys` }),
-    row({ group, scenario: "time-aware: prefetches at hours with no history", unit: "prefetches", value: quietIssued, baseline: "09:00 keys", baselineValue: morningKeys.length, target: "<= 0" }),
+    row({
+      group,
+      scenario: "time-aware: 09:00 keys warm by 09:00 on day four (fake clock)",
+      unit: "%",
+      value: 100 * warmShare,
+      baseline: "keys read at 09:00 on days 1-3",
+      baselineValue: 100,
+      target: ">= 0.9",
+      notes: `${morningKeys.length} keys`,
+    }),
+    row({
+      group,
+      scenario: "time-aware: prefetches at hours with no history",
+      unit: "prefetches",
+      value: quietIssued,
+      baseline: "09:00 keys",
+      baselineValue: morningKeys.length,
+      target: "<= 0",
+    }),
   );
 
   await server.close();
@@ -251,8 +325,21 @@ export default async function ({ tmp, log }) {
   }
   const alone = { p95: median(aloneRuns.map((x) => x.p95)) };
   const during = { p95: median(duringRuns.map((x) => x.p95)), region: duringRuns[0].region };
-  log(`demand p95 alone ${alone.p95.toFixed(1)} ms, during warmRegion ${during.p95.toFixed(1)} ms (region: ${during.region.loaded} chunks loaded)`);
-  rows.push(row({ group, scenario: "demand p95 during a 1,000-chunk warmRegion (server: 6 at once)", unit: "ms", value: during.p95, baseline: "demand reads alone", baselineValue: alone.p95, target: "<= 1.25", notes: `median of 5 interleaved rounds; warmRegion default concurrency 4; ${during.region.loaded} chunks loaded` }));
+  log(
+    `demand p95 alone ${alone.p95.toFixed(1)} ms, during warmRegion ${during.p95.toFixed(1)} ms (region: ${during.region.loaded} chunks loaded)`,
+  );
+  rows.push(
+    row({
+      group,
+      scenario: "demand p95 during a 1,000-chunk warmRegion (server: 6 at once)",
+      unit: "ms",
+      value: during.p95,
+      baseline: "demand reads alone",
+      baselineValue: alone.p95,
+      target: "<= 1.25",
+      notes: `median of 5 interleaved rounds; warmRegion default concurrency 4; ${during.region.loaded} chunks loaded`,
+    }),
+  );
   await limited.close();
 
   // ─── memory hits with the plugin installed vs without ─────────────────────────
@@ -282,6 +369,16 @@ export default async function ({ tmp, log }) {
   await bare.cache.close();
   await plugged.cache.close();
   log(`memory hits: without ${Math.round(rates.without)}/s, with warming ${Math.round(rates.with)}/s`);
-  rows.push(row({ group, scenario: "memory hits/s with warming(neighbor, predictive) installed", unit: "ops/s", value: rates.with, baseline: "no plugin", baselineValue: rates.without, target: ">= 0.9" }));
+  rows.push(
+    row({
+      group,
+      scenario: "memory hits/s with warming(neighbor, predictive) installed",
+      unit: "ops/s",
+      value: rates.with,
+      baseline: "no plugin",
+      baselineValue: rates.without,
+      target: ">= 0.9",
+    }),
+  );
   return rows;
 }

@@ -13,9 +13,14 @@ const group = "metrics";
 function array(path, grid) {
   return zarrArray(
     {
-      zarr_format: 3, node_type: "array", data_type: "uint8", fill_value: 0, shape: grid.map((n) => n * 4),
+      zarr_format: 3,
+      node_type: "array",
+      data_type: "uint8",
+      fill_value: 0,
+      shape: grid.map((n) => n * 4),
       chunk_grid: { name: "regular", configuration: { chunk_shape: grid.map(() => 4) } },
-      chunk_key_encoding: { name: "default" }, codecs: [{ name: "bytes" }],
+      chunk_key_encoding: { name: "default" },
+      codecs: [{ name: "bytes" }],
     },
     { path },
   );
@@ -27,9 +32,14 @@ export default async function ({ log }) {
   const values = new Map(paths.map((p, i) => [p, randomBytes(SIZE, i + 1)]));
   const upstream = { get: async (key) => values.get(key) };
 
-  const plain = createCache().tier(memory({ maxBytes: 64 * 1024 * 1024 })).build();
+  const plain = createCache()
+    .tier(memory({ maxBytes: 64 * 1024 * 1024 }))
+    .build();
   const plugin = metrics({ arrays: [temp] });
-  const measured = createCache().tier(memory({ maxBytes: 64 * 1024 * 1024 })).use(plugin).build();
+  const measured = createCache()
+    .tier(memory({ maxBytes: 64 * 1024 * 1024 }))
+    .use(plugin)
+    .build();
   const stores = {
     offNoCopy: withCache(upstream, plain, { namespace: "bench", copy: false }),
     onNoCopy: withCache(upstream, measured, { namespace: "bench", copy: false }),
@@ -66,12 +76,38 @@ export default async function ({ log }) {
     times.push(performance.now() - t);
   }
   const promMs = median(times.slice(10));
-  log(`prometheus(): ${promMs.toFixed(2)} ms median for ${text.length} bytes, ${text.split("\n").length} lines; ${reads} reads counted in the hit runs`);
+  log(
+    `prometheus(): ${promMs.toFixed(2)} ms median for ${text.length} bytes, ${text.split("\n").length} lines; ${reads} reads counted in the hit runs`,
+  );
   await cache.close();
 
   return [
-    row({ group, scenario: "memory hits, metrics on vs off (copy:false)", unit: "ops/s", value: m.onNoCopy, baseline: "metrics off (copy:false)", baselineValue: m.offNoCopy, target: ">= 0.9" }),
-    row({ group, scenario: "memory hits, metrics on vs off (safe default)", unit: "ops/s", value: m.onSafe, baseline: "metrics off (safe default)", baselineValue: m.offSafe, target: ">= 0.95" }),
-    row({ group, scenario: "prometheus() for 100 arrays × 3 tiers", unit: "ms", value: promMs, baseline: "5 ms budget", baselineValue: 5, target: "<= 1.0" }),
+    row({
+      group,
+      scenario: "memory hits, metrics on vs off (copy:false)",
+      unit: "ops/s",
+      value: m.onNoCopy,
+      baseline: "metrics off (copy:false)",
+      baselineValue: m.offNoCopy,
+      target: ">= 0.9",
+    }),
+    row({
+      group,
+      scenario: "memory hits, metrics on vs off (safe default)",
+      unit: "ops/s",
+      value: m.onSafe,
+      baseline: "metrics off (safe default)",
+      baselineValue: m.offSafe,
+      target: ">= 0.95",
+    }),
+    row({
+      group,
+      scenario: "prometheus() for 100 arrays × 3 tiers",
+      unit: "ms",
+      value: promMs,
+      baseline: "5 ms budget",
+      baselineValue: 5,
+      target: "<= 1.0",
+    }),
   ];
 }

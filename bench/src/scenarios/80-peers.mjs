@@ -38,19 +38,31 @@ const REDIS = { host: "127.0.0.1", port: 6379 };
 const group = "peers";
 
 const binarySerializer = {
-  serialize: (v) => JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? { $b64: Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("base64") } : x)),
-  deserialize: (s) => JSON.parse(s, (_k, x) => (x !== null && typeof x === "object" && typeof x.$b64 === "string" ? Buffer.from(x.$b64, "base64") : x)),
+  serialize: (v) =>
+    JSON.stringify(v, (_k, x) =>
+      x instanceof Uint8Array ? { $b64: Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("base64") } : x,
+    ),
+  deserialize: (s) =>
+    JSON.parse(s, (_k, x) => (x !== null && typeof x === "object" && typeof x.$b64 === "string" ? Buffer.from(x.$b64, "base64") : x)),
 };
 
-const sameBytes = (a, b) => a !== undefined && a !== null && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+const sameBytes = (a, b) =>
+  a !== undefined &&
+  a !== null &&
+  Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 
 /** Memory-hit candidates over `keys` holding `values`; each op(i) reads key i % keys.length. */
 async function memoryCandidates(keys, values) {
   const upstream = { get: async (p) => values.get(p) };
-  const ourCache = createCache().tier(memory({ maxBytes: 512 * MiB })).build();
+  const ourCache = createCache()
+    .tier(memory({ maxBytes: 512 * MiB }))
+    .build();
   const ours = withCache(upstream, ourCache, { namespace: "peers" });
   const oursNoCopy = withCache(upstream, ourCache, { namespace: "peers", copy: false });
-  const bento = new BentoCache({ default: "l1", stores: { l1: bentostore().useL1Layer(memoryDriver({ maxItems: 100_000, serialize: false })) } });
+  const bento = new BentoCache({
+    default: "l1",
+    stores: { l1: bentostore().useL1Layer(memoryDriver({ maxItems: 100_000, serialize: false })) },
+  });
   const cm = createCacheManager({ stores: [new Keyv({ store: new CacheableMemory({ lruSize: 100_000, useClone: false }) })] });
   const cacheable = new Cacheable({ primary: new Keyv({ store: new CacheableMemory({ lruSize: 100_000, useClone: false }) }) });
   const wbc = zarr.withByteCaching(upstream, { cache: new LRUCache({ max: 100_000 }) });
@@ -99,18 +111,41 @@ async function memoryHits(size, count, log, rows) {
   const { ops, close } = await memoryCandidates(keys, values);
   const label = size >= MiB ? `${size / MiB} MiB` : `${size / 1024} KiB`;
   const { medians, aaSpread } = await compareWithAA(ops, "bentocacheL1", { rounds: 7, roundMs: 200 });
-  log(`memory hits ${label}: ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, Math.round(v)])))}, ${aaNote(aaSpread)}`);
+  log(
+    `memory hits ${label}: ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, Math.round(v)])))}, ${aaNote(aaSpread)}`,
+  );
   await close();
   const base = medians.bentocacheL1;
   const baseline = "bentocache L1 (memoryDriver, serialize: false)";
-  rows.push(row({ group, scenario: `memory hits ${label}: ours (safe default) vs bentocache L1`, unit: "ops/s", value: medians.ours, baseline, baselineValue: base, target: size < MiB ? ">= 3" : undefined, notes: aaNote(aaSpread) }));
+  rows.push(
+    row({
+      group,
+      scenario: `memory hits ${label}: ours (safe default) vs bentocache L1`,
+      unit: "ops/s",
+      value: medians.ours,
+      baseline,
+      baselineValue: base,
+      target: size < MiB ? ">= 3" : undefined,
+      notes: aaNote(aaSpread),
+    }),
+  );
   for (const [name, label2] of [
     ["oursNoCopy", "ours copy: false (the buffer itself, as bentocache serialize: false)"],
     ["cacheManager", "cache-manager 7 (Keyv, Buffer values)"],
     ["cacheable", "cacheable 2 (Keyv, Buffer values)"],
     ["withByteCaching", "zarrita withByteCaching (lru-cache, no copy)"],
   ]) {
-    rows.push(row({ group, scenario: `memory hits ${label}: ${label2} vs bentocache L1`, unit: "ops/s", value: medians[name], baseline, baselineValue: base, notes: aaNote(aaSpread) }));
+    rows.push(
+      row({
+        group,
+        scenario: `memory hits ${label}: ${label2} vs bentocache L1`,
+        unit: "ops/s",
+        value: medians[name],
+        baseline,
+        baselineValue: base,
+        notes: aaNote(aaSpread),
+      }),
+    );
   }
 }
 
@@ -122,7 +157,14 @@ async function twoTierHits(log, rows) {
   const values = new Map(keys.map((k, i) => [k, randomBytes(size, i + 7)]));
   const tier = redis({ url: `redis://${REDIS.host}:${REDIS.port}`, keyPrefix: `${prefix}ours:`, bus: false });
   const upstream = { get: async (p) => values.get(p) };
-  const ours = withCache(upstream, createCache().tier(memory({ maxBytes: 64 * size })).tier(tier).build(), { namespace: "peers" });
+  const ours = withCache(
+    upstream,
+    createCache()
+      .tier(memory({ maxBytes: 64 * size }))
+      .tier(tier)
+      .build(),
+    { namespace: "peers" },
+  );
   const bento = new BentoCache({
     default: "two",
     serializer: binarySerializer,
@@ -137,7 +179,8 @@ async function twoTierHits(log, rows) {
     await ours.get(k);
     await bento.getOrSet({ key: k, factory: () => values.get(k) });
   }
-  if (!sameBytes(await bento.getOrSet({ key: keys[5], factory: () => undefined }), values.get(keys[5]))) throw new Error("bentocache two-tier returned other bytes");
+  if (!sameBytes(await bento.getOrSet({ key: keys[5], factory: () => undefined }), values.get(keys[5])))
+    throw new Error("bentocache two-tier returned other bytes");
   const key = (i) => keys[(i * 7919) % keys.length];
   const miss = () => {
     throw new Error("unexpected miss");
@@ -178,9 +221,14 @@ async function concurrentMisses(log, rows) {
   };
   let n = 0;
   const fresh = () => `/peers/miss/${n++}`;
-  const oursCache = createCache().tier(memory({ maxBytes: 64 * MiB })).build();
+  const oursCache = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .build();
   const ours = withCache({ get: slow }, oursCache, { namespace: "peers-miss" });
-  const bento = new BentoCache({ default: "l1", stores: { l1: bentostore().useL1Layer(memoryDriver({ maxItems: 100_000, serialize: false })) } });
+  const bento = new BentoCache({
+    default: "l1",
+    stores: { l1: bentostore().useL1Layer(memoryDriver({ maxItems: 100_000, serialize: false })) },
+  });
   const cm = createCacheManager({ stores: [new Keyv({ store: new CacheableMemory({ lruSize: 100_000, useClone: false }) })] });
   const cacheable = new Cacheable({ primary: new Keyv({ store: new CacheableMemory({ lruSize: 100_000, useClone: false }) }) });
   const wbc = zarr.withByteCaching({ get: slow }, { cache: new LRUCache({ max: 100_000 }) });
@@ -202,9 +250,21 @@ async function concurrentMisses(log, rows) {
     "bentocache",
     { rounds: 7 },
   );
-  log(`64 concurrent misses: ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, upstream calls ${JSON.stringify(callsPer)}, ${aaNote(aaSpread)}`);
+  log(
+    `64 concurrent misses: ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, upstream calls ${JSON.stringify(callsPer)}, ${aaNote(aaSpread)}`,
+  );
   for (const name of ["ours", "cacheManager", "cacheable", "withByteCaching"]) {
-    rows.push(row({ group, scenario: `64 concurrent misses of one key (20 ms upstream): ${name} vs bentocache`, unit: "ms", value: medians[name], baseline: "bentocache getOrSet", baselineValue: medians.bentocache, notes: `${callsPer[name]} upstream calls (bentocache ${callsPer.bentocache}); ${aaNote(aaSpread)}` }));
+    rows.push(
+      row({
+        group,
+        scenario: `64 concurrent misses of one key (20 ms upstream): ${name} vs bentocache`,
+        unit: "ms",
+        value: medians[name],
+        baseline: "bentocache getOrSet",
+        baselineValue: medians.bentocache,
+        notes: `${callsPer[name]} upstream calls (bentocache ${callsPer.bentocache}); ${aaNote(aaSpread)}`,
+      }),
+    );
   }
   await oursCache.close();
   await bento.disconnectAll();
@@ -215,7 +275,10 @@ function gzipArrays(dataDir, names) {
   for (const name of names) {
     const metaPath = path.join(dataDir, name, "zarr.json");
     const meta = JSON.parse(fs.readFileSync(metaPath, "utf8"));
-    meta.codecs = [{ name: "bytes", configuration: { endian: "little" } }, { name: "gzip", configuration: { level: 1 } }];
+    meta.codecs = [
+      { name: "bytes", configuration: { endian: "little" } },
+      { name: "gzip", configuration: { level: 1 } },
+    ];
     fs.writeFileSync(metaPath, JSON.stringify(meta));
     for (const entry of fs.readdirSync(path.join(dataDir, name, "c"), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile()) continue;
@@ -242,18 +305,52 @@ async function warmRun(dataDir, arrays, label, log, rows) {
   const server = await startServer({ root: dataDir, latencyMs: 20 });
   try {
     const wbc = zarr.withByteCaching(new FetchStore(server.url), { cache: new LRUCache({ max: 100_000 }) });
-    const safe = withCache(new FetchStore(server.url), createCache().tier(memory({ maxBytes: 512 * MiB })).build(), { namespace: "e2e-safe" });
-    const always = withCache(new FetchStore(server.url), createCache().tier(memory({ maxBytes: 512 * MiB })).build(), { namespace: "e2e-copy", copy: true });
-    const noCopy = withCache(new FetchStore(server.url), createCache().tier(memory({ maxBytes: 512 * MiB })).build(), { namespace: "e2e-nocopy", copy: false });
+    const safe = withCache(
+      new FetchStore(server.url),
+      createCache()
+        .tier(memory({ maxBytes: 512 * MiB }))
+        .build(),
+      { namespace: "e2e-safe" },
+    );
+    const always = withCache(
+      new FetchStore(server.url),
+      createCache()
+        .tier(memory({ maxBytes: 512 * MiB }))
+        .build(),
+      { namespace: "e2e-copy", copy: true },
+    );
+    const noCopy = withCache(
+      new FetchStore(server.url),
+      createCache()
+        .tier(memory({ maxBytes: 512 * MiB }))
+        .build(),
+      { namespace: "e2e-nocopy", copy: false },
+    );
     for (const s of [wbc, safe, always, noCopy]) await readAll(s);
     const { medians, aaSpread } = await compareTimesWithAA(
-      { withByteCaching: () => readAll(wbc), oursSafe: () => readAll(safe), oursCopyTrue: () => readAll(always), oursNoCopy: () => readAll(noCopy) },
+      {
+        withByteCaching: () => readAll(wbc),
+        oursSafe: () => readAll(safe),
+        oursCopyTrue: () => readAll(always),
+        oursNoCopy: () => readAll(noCopy),
+      },
       "withByteCaching",
       { rounds: 9 },
     );
-    log(`warm end to end (${label}): ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, ${aaNote(aaSpread)}`);
+    log(
+      `warm end to end (${label}): ms ${JSON.stringify(Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, +v.toFixed(1)])))}, ${aaNote(aaSpread)}`,
+    );
     const base = { baseline: "zarrita withByteCaching warm", baselineValue: medians.withByteCaching, notes: aaNote(aaSpread) };
-    rows.push(row({ group, scenario: `warm end to end, ${label}: ours safe default (copy "auto")`, unit: "ms", value: medians.oursSafe, target: "<= 1.1", ...base }));
+    rows.push(
+      row({
+        group,
+        scenario: `warm end to end, ${label}: ours safe default (copy "auto")`,
+        unit: "ms",
+        value: medians.oursSafe,
+        target: "<= 1.1",
+        ...base,
+      }),
+    );
     rows.push(row({ group, scenario: `warm end to end, ${label}: ours copy: true`, unit: "ms", value: medians.oursCopyTrue, ...base }));
     rows.push(row({ group, scenario: `warm end to end, ${label}: ours copy: false`, unit: "ms", value: medians.oursNoCopy, ...base }));
   } finally {

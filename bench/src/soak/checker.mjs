@@ -60,7 +60,10 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
   for (const list of changes.values()) list.sort((a, b) => b.v - a.v);
   // Times (controller clock) at which each process saw a Redis tier call fail.
   for (const inc of incarnations) {
-    inc.redisErrors = inc.records.filter((r) => r.o === "x").map((r) => r.t + inc.offset).sort((a, b) => a - b);
+    inc.redisErrors = inc.records
+      .filter((r) => r.o === "x")
+      .map((r) => r.t + inc.offset)
+      .sort((a, b) => a - b);
   }
   const redisErrorsDuring = (inc, a, b) => {
     const times = inc.redisErrors;
@@ -186,9 +189,16 @@ export function check({ incarnations, applied, faults, machineDown, t0, busBound
       const sameFault = s.examples.filter((x) => x.fault === fault).length;
       if (sameFault < 2 && s.examples.length < maxExamples) {
         s.examples.push({
-          id: r.id, via: r.via, reader: r.inc.name, readAt: rel(r.sC), got: r.v,
+          id: r.id,
+          via: r.via,
+          reader: r.inc.name,
+          readAt: rel(r.sC),
+          got: r.v,
           change: { v: c.v, via: c.via, writer: c.inc.name, doneAt: rel(c.eC) },
-          deadline: rel(deadline), lagMs: lag, fault, sweep: Boolean(r.sw),
+          deadline: rel(deadline),
+          lagMs: lag,
+          fault,
+          sweep: Boolean(r.sw),
           timeline: sameFault === 0 ? timeline(r.id, c.sC - 1500, r.sC, [c.inc, r.inc], [c.sC - 200, c.eC + 200]) : undefined,
         });
       }

@@ -14,7 +14,16 @@ function process(name, machine, records, extra = {}) {
 const write = (id, v, s, e, ok = true) => ({ o: "w", id, via: "write", v, s, e, ok });
 const read = (id, v, s, e = s + 1) => ({ o: "r", id, via: "get", s, e, v });
 /** Object 0 had version 1 from the start and version 2 from t = 100. */
-const applied = () => new Map([[0, [{ version: 1, at: 0 }, { version: 2, at: 100 }]]]);
+const applied = () =>
+  new Map([
+    [
+      0,
+      [
+        { version: 1, at: 0 },
+        { version: 2, at: 100 },
+      ],
+    ],
+  ]);
 
 function run(incarnations, { faults = [], machineDown = [] } = {}) {
   return check({ incarnations, applied: applied(), faults, machineDown, t0: 0, busBoundMs: BUS, healBoundMs: HEAL });

@@ -62,8 +62,21 @@ const random = seeded(seed);
 
 /** Tier counters summed over the processes that stopped cleanly. */
 const TIER_COUNTERS = [
-  "evictions", "corruptions", "rebuilds", "errors", "timeouts", "rejected", "breakerOpens", "resyncs",
-  "published", "publishErrors", "received", "subscriberLosses", "locksTaken", "lockWaits", "lockWaitTimeouts",
+  "evictions",
+  "corruptions",
+  "rebuilds",
+  "errors",
+  "timeouts",
+  "rejected",
+  "breakerOpens",
+  "resyncs",
+  "published",
+  "publishErrors",
+  "received",
+  "subscriberLosses",
+  "locksTaken",
+  "lockWaits",
+  "lockWaitTimeouts",
 ];
 
 const objectConfig = { direct: 24, zarr: 24, colliding: 4 };
@@ -98,7 +111,9 @@ async function spawnProcess(slot) {
   incarnations.push(inc);
   current.set(slot, inc);
   const config = {
-    slot, slots, machine,
+    slot,
+    slots,
+    machine,
     objects: objectConfig,
     upstream: upstream.url,
     upstreamTimeoutMs: 3000,
@@ -218,21 +233,25 @@ try {
 
   phase = "sweeping";
   log("final sweep: every process reads every object once");
-  await Promise.all([...current.values()].map(async (inc) => {
-    inc.child.send("sweep");
-    await next(inc, (m) => m?.swept, 60_000);
-  }));
+  await Promise.all(
+    [...current.values()].map(async (inc) => {
+      inc.child.send("sweep");
+      await next(inc, (m) => m?.swept, 60_000);
+    }),
+  );
   phase = "stopping";
   const stats = [];
-  await Promise.all([...current.values()].map(async (inc) => {
-    inc.child.send("stop");
-    try {
-      stats.push((await next(inc, (m) => m?.stats, 15_000)).stats);
-    } catch (error) {
-      log(`${inc.name} did not stop: ${error.message}`);
-      inc.child.kill("SIGKILL");
-    }
-  }));
+  await Promise.all(
+    [...current.values()].map(async (inc) => {
+      inc.child.send("stop");
+      try {
+        stats.push((await next(inc, (m) => m?.stats, 15_000)).stats);
+      } catch (error) {
+        log(`${inc.name} did not stop: ${error.message}`);
+        inc.child.kill("SIGKILL");
+      }
+    }),
+  );
 
   // ─── check ──────────────────────────────────────────────────────────────────
   let unreadable = 0;
@@ -260,8 +279,16 @@ try {
     node: process.version,
     cpus: os.cpus().length,
     config: {
-      seconds, nodes: machines, processesPerNode: perNode, seed, busBoundMs, healBoundMs, objects: objects.length,
-      loops: Number(args.loops), pauseMs: Number(args["pause-ms"]), faults: !args["no-faults"],
+      seconds,
+      nodes: machines,
+      processesPerNode: perNode,
+      seed,
+      busBoundMs,
+      healBoundMs,
+      objects: objects.length,
+      loops: Number(args.loops),
+      pauseMs: Number(args["pause-ms"]),
+      faults: !args["no-faults"],
     },
     verdict: pass ? "pass" : "FAIL",
     faults: {
@@ -330,8 +357,10 @@ function printTable(r) {
         ? "0"
         : `${r.stale[k].reads} (worst ${r.stale[k].maxLagMs} ms past the deadline; by fault ${JSON.stringify(r.stale[k].byFault)})`,
     ]),
-    ["  older than a change, within its bound", CLASSES.map((k) => `${k} ${r.withinBound[k].reads} (≤${r.withinBound[k].maxAgeMs} ms)`)
-      .join(", ")],
+    [
+      "  older than a change, within its bound",
+      CLASSES.map((k) => `${k} ${r.withinBound[k].reads} (≤${r.withinBound[k].maxAgeMs} ms)`).join(", "),
+    ],
     ["  final sweep: reads / stale / wrong", `${r.sweep.reads} / ${r.sweep.stale} / ${r.sweep.wrong}`],
     ["read latency p50 / p99 / max", `${r.latencyMs.reads.p50} / ${r.latencyMs.reads.p99} / ${r.latencyMs.reads.max} ms`],
     ["changes ok / failed", `${r.changes.acknowledged} / ${r.changes.failed}  ${JSON.stringify(r.changes.byVia)}`],

@@ -7,7 +7,7 @@ export const FRAME = 16;
 
 /** Size of an object's value: 1–12 KiB, fixed per object. */
 export function objectSize(objectId) {
-  return FRAME * (64 + (Math.imul(objectId + 1, 2654435761) >>> 0) % 704);
+  return FRAME * (64 + ((Math.imul(objectId + 1, 2654435761) >>> 0) % 704));
 }
 
 function mix(objectId, version, index) {

@@ -149,43 +149,51 @@ afterAll(() => {
 });
 
 describe.concurrent("the packed packages in fresh projects", () => {
-  it("npm: CommonJS and ESM programs read a zarr array through memory + disk, and the types check", async () => {
-    const dir = project("npm", "npm");
-    await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], dir).catch((error) => {
-      npmFailed(error);
-      throw error;
-    });
-    addonCompiledByNpm(path.join(dir, "node_modules", "better-sqlite3"));
-    const cold = expectRead(await readArray(dir, "read-array.js", "npm-cache"), "cjs");
-    expect(cold.upstream).toBeGreaterThan(0);
-    // A second process, the other module format, the same disk directory: every read is a disk hit.
-    const warm = expectRead(await readArray(dir, "esm/read-array.js", "npm-cache"), "esm");
-    expect(warm.upstream).toBe(0);
-    await typeCheck(dir);
-  }, INSTALL_MS * 2);
+  it(
+    "npm: CommonJS and ESM programs read a zarr array through memory + disk, and the types check",
+    async () => {
+      const dir = project("npm", "npm");
+      await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], dir).catch((error) => {
+        npmFailed(error);
+        throw error;
+      });
+      addonCompiledByNpm(path.join(dir, "node_modules", "better-sqlite3"));
+      const cold = expectRead(await readArray(dir, "read-array.js", "npm-cache"), "cjs");
+      expect(cold.upstream).toBeGreaterThan(0);
+      // A second process, the other module format, the same disk directory: every read is a disk hit.
+      const warm = expectRead(await readArray(dir, "esm/read-array.js", "npm-cache"), "esm");
+      expect(warm.upstream).toBe(0);
+      await typeCheck(dir);
+    },
+    INSTALL_MS * 2,
+  );
 
-  it("pnpm 10 without build scripts: disk() names better-sqlite3 and the fix; with the addon built, both formats read", async () => {
-    const dir = project("pnpm", "pnpm");
-    const pnpm = path.join(root, "node_modules", ".bin", "pnpm");
-    await ok(pnpm, ["install", "--no-frozen-lockfile", "--reporter=append-only"], dir);
-    const unbuilt = await readArray(dir, "esm/read-array.js", "pnpm-cache");
-    expect(unbuilt.status).toBe(1);
-    expect(unbuilt.stderr).toMatch(/^ZarrsCacheError INVALID_CONFIG: disk tier "disk": the native addon of better-sqlite3/);
-    for (const fix of ["npm rebuild better-sqlite3", "pnpm approve-builds", "onlyBuiltDependencies", "yarn"]) {
-      expect(unbuilt.stderr).toContain(fix);
-    }
-    expect(unbuilt.stderr).not.toMatch(/cannot hold the cache/);
+  it(
+    "pnpm 10 without build scripts: disk() names better-sqlite3 and the fix; with the addon built, both formats read",
+    async () => {
+      const dir = project("pnpm", "pnpm");
+      const pnpm = path.join(root, "node_modules", ".bin", "pnpm");
+      await ok(pnpm, ["install", "--no-frozen-lockfile", "--reporter=append-only"], dir);
+      const unbuilt = await readArray(dir, "esm/read-array.js", "pnpm-cache");
+      expect(unbuilt.status).toBe(1);
+      expect(unbuilt.stderr).toMatch(/^ZarrsCacheError INVALID_CONFIG: disk tier "disk": the native addon of better-sqlite3/);
+      for (const fix of ["npm rebuild better-sqlite3", "pnpm approve-builds", "onlyBuiltDependencies", "yarn"]) {
+        expect(unbuilt.stderr).toContain(fix);
+      }
+      expect(unbuilt.stderr).not.toMatch(/cannot hold the cache/);
 
-    // What the allowed build (`pnpm approve-builds`, then `pnpm rebuild better-sqlite3`) produces: the compiled addon.
-    const built = await npmSqlite;
-    const [store] = fs.readdirSync(path.join(dir, "node_modules", ".pnpm")).filter((d) => d.startsWith("better-sqlite3@"));
-    const sqlite = path.join(dir, "node_modules", ".pnpm", store!, "node_modules", "better-sqlite3");
-    const version = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "package.json"), "utf8")).version;
-    expect(version(sqlite)).toBe(version(built));
-    const addon = path.join("build", "Release", "better_sqlite3.node");
-    fs.mkdirSync(path.dirname(path.join(sqlite, addon)), { recursive: true });
-    fs.copyFileSync(path.join(built, addon), path.join(sqlite, addon));
-    expectRead(await readArray(dir, "read-array.js", "pnpm-cache"), "cjs");
-    expect(expectRead(await readArray(dir, "esm/read-array.js", "pnpm-cache"), "esm").upstream).toBe(0);
-  }, INSTALL_MS * 2);
+      // What the allowed build (`pnpm approve-builds`, then `pnpm rebuild better-sqlite3`) produces: the compiled addon.
+      const built = await npmSqlite;
+      const [store] = fs.readdirSync(path.join(dir, "node_modules", ".pnpm")).filter((d) => d.startsWith("better-sqlite3@"));
+      const sqlite = path.join(dir, "node_modules", ".pnpm", store!, "node_modules", "better-sqlite3");
+      const version = (d: string) => JSON.parse(fs.readFileSync(path.join(d, "package.json"), "utf8")).version;
+      expect(version(sqlite)).toBe(version(built));
+      const addon = path.join("build", "Release", "better_sqlite3.node");
+      fs.mkdirSync(path.dirname(path.join(sqlite, addon)), { recursive: true });
+      fs.copyFileSync(path.join(built, addon), path.join(sqlite, addon));
+      expectRead(await readArray(dir, "read-array.js", "pnpm-cache"), "cjs");
+      expect(expectRead(await readArray(dir, "esm/read-array.js", "pnpm-cache"), "esm").upstream).toBe(0);
+    },
+    INSTALL_MS * 2,
+  );
 });

@@ -41,7 +41,10 @@ function bindings(line) {
     const local = spec.split(/\s+as\s+/).pop();
     out.push([local, `import { ${spec} } from ${from};`]);
   }
-  const rest = clause.replace(/\{[^}]*\}/, "").replace(/,/g, " ").trim();
+  const rest = clause
+    .replace(/\{[^}]*\}/, "")
+    .replace(/,/g, " ")
+    .trim();
   const star = /\*\s+as\s+(\w+)/.exec(rest);
   if (star) out.push([star[1], `import * as ${star[1]} from ${from};`]);
   else if (rest !== "") out.push([rest, `import ${rest} from ${from};`]);

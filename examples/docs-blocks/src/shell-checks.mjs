@@ -1,7 +1,21 @@
 // What a shell block promises that can be checked without running it: install lines name every
 // package the same page imports, and `pnpm <script>` names a script of the root package.json.
 const INSTALL = /^(?:npm (?:install|i|add)|pnpm (?:add|install|i)|yarn add)\s+(.+)$/;
-const PNPM_BUILTINS = new Set(["install", "i", "add", "exec", "dlx", "approve-builds", "run", "test", "-r", "--filter", "why", "list", "rebuild"]);
+const PNPM_BUILTINS = new Set([
+  "install",
+  "i",
+  "add",
+  "exec",
+  "dlx",
+  "approve-builds",
+  "run",
+  "test",
+  "-r",
+  "--filter",
+  "why",
+  "list",
+  "rebuild",
+]);
 
 /** Package names an install line names (versions and flags dropped). */
 export function installedBy(line) {

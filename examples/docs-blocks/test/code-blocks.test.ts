@@ -93,29 +93,29 @@ function childEnv(): NodeJS.ProcessEnv {
 
 function runBlock(block: Block, id: string, inherited: string[]): Promise<{ code: number | null; output: string }> {
   const { file, url, annotations } = prepareBlock(block, RUN_DIR, id, inherited);
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "zc-docs-block-"));
-    const config = path.join(RUN_DIR, "vitest.config.mjs");
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "zc-docs-block-"));
+  const config = path.join(RUN_DIR, "vitest.config.mjs");
   if (block.info.includes("vitest")) fs.writeFileSync(config, 'export default { test: { include: ["*.test.mjs"] } };\n');
   const args = block.info.includes("vitest")
-      ? [VITEST, "run", file, "--root", RUN_DIR, "--config", config, "--reporter", "default"]
-      : [path.join(HERE, "../src/run-block.mjs"), url, String(annotations)];
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, args, {
-        cwd,
-        env: { ...childEnv(), DOCS_BLOCKS_SERVER: server.url },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
-      // Generous: a loaded CI machine is slow; a hung block still fails.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        fs.rmSync(cwd, { recursive: true, force: true });
-        resolve({ code, output });
-      });
+    ? [VITEST, "run", file, "--root", RUN_DIR, "--config", config, "--reporter", "default"]
+    : [path.join(HERE, "../src/run-block.mjs"), url, String(annotations)];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { ...childEnv(), DOCS_BLOCKS_SERVER: server.url },
+      stdio: ["ignore", "pipe", "pipe"],
     });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    // Generous: a loaded CI machine is slow; a hung block still fails.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      fs.rmSync(cwd, { recursive: true, force: true });
+      resolve({ code, output });
+    });
+  });
 }
 
 const CHECKED = (b: Block) => CODE.has(b.lang) || SHELL.has(b.lang) || b.lang === "json";
@@ -130,12 +130,16 @@ for (const { page, blocks } of PAGES) {
       const where = `line ${block.line} (${block.lang || "no language"})`;
       if (CODE.has(block.lang)) {
         if (importedPackages(block.code).has("@zarrs-cache/indexeddb")) {
-          it(`${where}: runs in Chromium`, () => expect(BROWSER_PAGES.has(page), `${page} needs IndexedDB: add it to the browser run`).toBe(true));
+          it(`${where}: runs in Chromium`, () =>
+            expect(BROWSER_PAGES.has(page), `${page} needs IndexedDB: add it to the browser run`).toBe(true));
           continue;
         }
         it(`${where}: runs and prints what its comments say`, async () => {
           const id = `${page.replace(/[^\w]+/g, "-")}-${i}`;
-          const inherited = blocks.slice(0, i).filter((b) => CODE.has(b.lang)).flatMap((b) => importLines(b.code));
+          const inherited = blocks
+            .slice(0, i)
+            .filter((b) => CODE.has(b.lang))
+            .flatMap((b) => importLines(b.code));
           const { code, output } = await runBlock(block, id, inherited);
           expect(code, `${page}:${block.line} failed:\n${output}`).toBe(0);
         }, 150_000);
@@ -143,7 +147,10 @@ for (const { page, blocks } of PAGES) {
         it(`${where}: parses`, () => expect(() => JSON.parse(block.code)).not.toThrow());
       } else if (SHELL.has(block.lang)) {
         it(`${where}: installs what the page imports; its pnpm scripts exist`, () => {
-          const lines = block.code.split("\n").map((l) => installedBy(l)).filter(Boolean) as string[][];
+          const lines = block.code
+            .split("\n")
+            .map((l) => installedBy(l))
+            .filter(Boolean) as string[][];
           if (lines.length > 0) {
             const installed = new Set(lines.flat());
             const missing = [...imported].filter((name) => !installed.has(name) && !name.startsWith("node:"));

@@ -39,7 +39,10 @@ async function readArrays(store) {
   for (const name of Object.keys(arrays)) {
     const arr = await zarr.open(root.resolve(name), { kind: "array" });
     const { data } = await zarr.get(arr);
-    digests[name] = createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex").slice(0, 16);
+    digests[name] = createHash("sha256")
+      .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+      .digest("hex")
+      .slice(0, 16);
   }
   return digests;
 }
@@ -49,7 +52,9 @@ function counting(store) {
   const counter = { requests: 0, keys: new Set() };
   const wrapped = {
     get: (key, options) => (counter.requests++, counter.keys.add(key), store.get(key, options)),
-    getRange: (key, range, options) => (counter.requests++, counter.keys.add(`${key} ${JSON.stringify(range)}`), store.getRange(key, range, options)),
+    getRange: (key, range, options) => (
+      counter.requests++, counter.keys.add(`${key} ${JSON.stringify(range)}`), store.getRange(key, range, options)
+    ),
   };
   return { store: wrapped, counter };
 }
@@ -92,7 +97,9 @@ async function primary() {
   const workers = Number(option("--workers", 4));
   const latencyMs = Number(option("--latency", 20));
   if (!Number.isInteger(workers) || workers < 1 || !Number.isFinite(latencyMs) || latencyMs < 0) {
-    console.error("usage: node src/main.mjs [--workers N] [--latency ms] [--no-single-flight] [--redis URL] [--data-dir DIR] [--cache-dir DIR] [--json]");
+    console.error(
+      "usage: node src/main.mjs [--workers N] [--latency ms] [--no-single-flight] [--redis URL] [--data-dir DIR] [--cache-dir DIR] [--json]",
+    );
     process.exit(2);
   }
   const dataDir = path.resolve(option("--data-dir", path.join(here, "..", "data")));
@@ -148,8 +155,18 @@ async function primary() {
       })),
     );
     const total = replies.reduce((sum, r) => sum + r.upstream, 0);
-    log(`${phase}: ${total} upstream requests in total (server saw ${server.stats.requests}) for ${distinct} distinct reads: ${(total / distinct).toFixed(2)}×; fleet wall ${Math.round(ms)} ms\n`);
-    phases.push({ phase, upstream: total, serverRequests: server.stats.requests, distinct, wallMs: ms, perWorker: replies.map((r) => r.upstream), same });
+    log(
+      `${phase}: ${total} upstream requests in total (server saw ${server.stats.requests}) for ${distinct} distinct reads: ${(total / distinct).toFixed(2)}×; fleet wall ${Math.round(ms)} ms\n`,
+    );
+    phases.push({
+      phase,
+      upstream: total,
+      serverRequests: server.stats.requests,
+      distinct,
+      wallMs: ms,
+      perWorker: replies.map((r) => r.upstream),
+      same,
+    });
   }
 
   closing = true;

@@ -20,7 +20,20 @@ interface Summary {
 it("3 workers reading at once make about one upstream request per distinct read, with identical bytes", () => {
   const out = execFileSync(
     process.execPath,
-    [main, "--workers", "3", "--latency", "5", "--only", "pressure", "--data-dir", path.join(tmp, "data"), "--cache-dir", path.join(tmp, "cache"), "--json"],
+    [
+      main,
+      "--workers",
+      "3",
+      "--latency",
+      "5",
+      "--only",
+      "pressure",
+      "--data-dir",
+      path.join(tmp, "data"),
+      "--cache-dir",
+      path.join(tmp, "cache"),
+      "--json",
+    ],
     { encoding: "utf8", timeout: 400_000 },
   );
   const summary = JSON.parse(out.trim().split("\n").pop()!) as Summary;

@@ -14,7 +14,11 @@ export function field(shape, seed = 1) {
   let x = seed >>> 0 || 1;
   const last = shape[shape.length - 1];
   for (let i = 0; i < size; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     const col = i % last;
     const row = Math.floor(i / last);
     data[i] = 15 + 10 * Math.sin(col / 37 + seed) * Math.cos(row / 53) + (x / 2 ** 32 - 0.5);
@@ -138,7 +142,17 @@ export function writeV2Array(dir, { shape, chunkShape, data, separator = "." }) 
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, ".zarray"),
-    JSON.stringify({ zarr_format: 2, shape, chunks: chunkShape, dtype: "<f4", compressor: null, fill_value: 0, order: "C", filters: null, dimension_separator: separator }),
+    JSON.stringify({
+      zarr_format: 2,
+      shape,
+      chunks: chunkShape,
+      dtype: "<f4",
+      compressor: null,
+      fill_value: 0,
+      order: "C",
+      filters: null,
+      dimension_separator: separator,
+    }),
   );
   fs.writeFileSync(path.join(dir, ".zattrs"), JSON.stringify({ written_by: "hand" }));
   const counts = shape.map((s, i) => Math.ceil(s / chunkShape[i]));

@@ -90,7 +90,9 @@ table(
 );
 const s = cache.stats();
 const levels = cache.levelStats().map((l) => ({ name: l.name, hits: l.hits, hitRate: l.hitRate }));
-console.log(`cache: ${s.hits} hits, ${s.misses} misses (${s.loads} upstream loads, ${s.absentHits} cached-absent answers), ${s.joins} merged concurrent misses`);
+console.log(
+  `cache: ${s.hits} hits, ${s.misses} misses (${s.loads} upstream loads, ${s.absentHits} cached-absent answers), ${s.joins} merged concurrent misses`,
+);
 
 const report = stats.report();
 console.log(`\n${stats.formatReport(report)}`);
@@ -102,8 +104,14 @@ await cache.close();
 await server.close();
 const ok = rows.every((r) => r["same bytes"] === "yes");
 if (json) {
-  const summary = { hitRate: report.performanceSummary.averageHitRate, recommendations: report.recommendations.map((r) => r.id), htmlReport };
+  const summary = {
+    hitRate: report.performanceSummary.averageHitRate,
+    recommendations: report.recommendations.map((r) => r.id),
+    htmlReport,
+  };
   process.stdout.write(`${JSON.stringify({ phases: rows, levels, stats: s, metrics: summary })}\n`);
 }
-console.log(`\n${ok ? "all reads identical to uncached" : "MISMATCH"}; total ${((performance.now() - started) / 1000).toFixed(1)} s. Run again: the next process reads from ${path.relative(process.cwd(), cacheDir)}.`);
+console.log(
+  `\n${ok ? "all reads identical to uncached" : "MISMATCH"}; total ${((performance.now() - started) / 1000).toFixed(1)} s. Run again: the next process reads from ${path.relative(process.cwd(), cacheDir)}.`,
+);
 if (!ok) process.exitCode = 1;

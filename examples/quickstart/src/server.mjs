@@ -55,7 +55,11 @@ export async function startServer({ root, latencyMs = 0, fail } = {}) {
       }
       const part = body.subarray(start, end + 1);
       stats.bytes += part.length;
-      res.writeHead(206, { "content-length": part.length, "content-range": `bytes ${start}-${end}/${body.length}`, "accept-ranges": "bytes" });
+      res.writeHead(206, {
+        "content-length": part.length,
+        "content-range": `bytes ${start}-${end}/${body.length}`,
+        "accept-ranges": "bytes",
+      });
       res.end(req.method === "HEAD" ? undefined : part);
       return;
     }

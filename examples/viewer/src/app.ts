@@ -123,7 +123,9 @@ async function loadTile(row: number, col: number): Promise<{ drawn: Promise<Tile
   const chunk = await arr.getChunk(coords, options as { signal?: AbortSignal });
   const read = performance.now();
   const sources = keysOfRead.get(options)!.map((key) => sourceOfKey.get(key));
-  const source = sources.includes(undefined) ? "unknown" : sources.reduce<Source>((worst, s) => (RANK[s!] > RANK[worst] ? s! : worst), "memory");
+  const source = sources.includes(undefined)
+    ? "unknown"
+    : sources.reduce<Source>((worst, s) => (RANK[s!] > RANK[worst] ? s! : worst), "memory");
   const drawn = drawInNextFrame(chunk.data as Float32Array, row, col).then(
     (drawMs): TileRecord => ({ tile: [row, col], source, ms: performance.now() - started, readMs: read - started, drawMs }),
   );
@@ -223,7 +225,12 @@ canvas.addEventListener("pointerup", (e) => {
   dragFrom = undefined;
   if (dr !== 0 || dc !== 0) void panTo(state.origin[0] + dr, state.origin[1] + dc);
 });
-for (const [id, dr, dc] of [["up", -1, 0], ["down", 1, 0], ["left", 0, -1], ["right", 0, 1]] as const) {
+for (const [id, dr, dc] of [
+  ["up", -1, 0],
+  ["down", 1, 0],
+  ["left", 0, -1],
+  ["right", 0, 1],
+] as const) {
   document.querySelector(`#${id}`)!.addEventListener("click", () => void panTo(state.origin[0] + dr, state.origin[1] + dc));
 }
 setInterval(render, 500);
@@ -235,7 +242,8 @@ Object.assign(window, {
     panTo,
     /** Waits for fills in flight, so what was read is in IndexedDB before a reload. */
     flush: () => cache.flush(),
-    levels: () => cache.levelStats().map((l) => ({ name: l.name, hits: l.hits, hitRate: l.hitRate, bytes: l.tier.bytes, entries: l.tier.entries })),
+    levels: () =>
+      cache.levelStats().map((l) => ({ name: l.name, hits: l.hits, hitRate: l.hitRate, bytes: l.tier.bytes, entries: l.tier.entries })),
     clear: () => cache.clear(),
     /** Empties the memory tier only: the next view reads IndexedDB (or upstream with `?idb=0`). */
     dropMemory: () => l1.clear(),

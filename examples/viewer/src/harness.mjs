@@ -45,7 +45,8 @@ export async function startViewerHarness({ latencyMs = 20, arrays = ["wind"] } =
     async close({ keep = [] } = {}) {
       await context.close();
       await server.close();
-      for (const entry of fs.readdirSync(dir)) if (!keep.includes(entry)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+      for (const entry of fs.readdirSync(dir))
+        if (!keep.includes(entry)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
     },
   };
 }

@@ -163,7 +163,10 @@ export class CompressedTier implements CacheTier {
     this.state.assertOpen();
     assertKey(key);
     if (value instanceof Uint8Array && value.byteLength > this.maxValueBytes) {
-      throw valueTooLarge(`compressed tier "${this.name}"`, value.byteLength, { maxValueBytes: this.maxValueBytes, option: "maxDecompressedBytes" });
+      throw valueTooLarge(`compressed tier "${this.name}"`, value.byteLength, {
+        maxValueBytes: this.maxValueBytes,
+        option: "maxDecompressedBytes",
+      });
     }
     assertValue(value);
     assertSetOptions(options);

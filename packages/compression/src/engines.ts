@@ -55,7 +55,15 @@ interface NodeZlib {
 }
 
 const NEEDED: readonly (keyof NodeZlib)[] = [
-  "deflateRawSync", "inflateRawSync", "deflateSync", "inflateSync", "gzipSync", "gunzipSync", "inflateRaw", "inflate", "gunzip",
+  "deflateRawSync",
+  "inflateRawSync",
+  "deflateSync",
+  "inflateSync",
+  "gzipSync",
+  "gunzipSync",
+  "inflateRaw",
+  "inflate",
+  "gunzip",
 ];
 
 /**

@@ -51,7 +51,7 @@ export function isRawValue(stored: Uint8Array): boolean {
     stored[1] === MAGIC_1 &&
     stored[2] === FORMAT_VERSION &&
     stored[3] === CODE_BY_KIND.raw &&
-    ((stored[4]! | (stored[5]! << 8) | (stored[6]! << 16) | (stored[7]! << 24)) >>> 0) === length - HEADER_BYTES
+    (stored[4]! | (stored[5]! << 8) | (stored[6]! << 16) | (stored[7]! << 24)) >>> 0 === length - HEADER_BYTES
   );
 }
 

@@ -64,7 +64,15 @@ const OWNER = "compressed()";
 const CODECS: readonly Codec[] = ["deflate", "zlib", "gzip"];
 const IMPLEMENTATIONS: readonly Implementation[] = ["auto", "node:zlib", "fflate"];
 const KNOWN = [
-  "codec", "level", "minBytes", "minSavings", "entropyCheck", "implementation", "maxDecompressedBytes", "asyncAboveBytes", "name",
+  "codec",
+  "level",
+  "minBytes",
+  "minSavings",
+  "entropyCheck",
+  "implementation",
+  "maxDecompressedBytes",
+  "asyncAboveBytes",
+  "name",
 ] as const;
 
 function invalid(message: string): ZarrsCacheError {
@@ -82,7 +90,8 @@ export function resolveOptions(options: CompressionOptions | undefined, innerMax
   }
   assertKnownOptions(OWNER, options, KNOWN);
   const { codec = "zlib", level = 1, minBytes = 256, minSavings = 0.1, entropyCheck = true, implementation = "auto", name } = options;
-  if (!CODECS.includes(codec)) throw invalid(`option "codec" must be one of ${CODECS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(codec)}`);
+  if (!CODECS.includes(codec))
+    throw invalid(`option "codec" must be one of ${CODECS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(codec)}`);
   configNumber(OWNER, "level", level, { min: 1, integer: true });
   if (level > 9) throw invalid(`option "level" must be an integer from 1 to 9, got ${level}`);
   configNumber(OWNER, "minBytes", minBytes, { min: 0, integer: true });
@@ -90,7 +99,9 @@ export function resolveOptions(options: CompressionOptions | undefined, innerMax
   if (minSavings >= 1) throw invalid(`option "minSavings" must be a fraction in [0, 1), got ${minSavings}`);
   if (typeof entropyCheck !== "boolean") throw invalid(`option "entropyCheck" must be a boolean, got ${typeof entropyCheck}`);
   if (!IMPLEMENTATIONS.includes(implementation)) {
-    throw invalid(`option "implementation" must be one of ${IMPLEMENTATIONS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(implementation)}`);
+    throw invalid(
+      `option "implementation" must be one of ${IMPLEMENTATIONS.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(implementation)}`,
+    );
   }
   const fromInner = innerMaxValueBytes === undefined ? undefined : Math.min(innerMaxValueBytes, MAX_ORIGINAL_BYTES);
   const { maxDecompressedBytes = fromInner ?? DEFAULT_MAX_DECOMPRESSED_BYTES, asyncAboveBytes = DEFAULT_ASYNC_ABOVE_BYTES } = options;

@@ -51,7 +51,13 @@ describe("the cap: maxDecompressedBytes", () => {
     expect(compressed(memory({ maxBytes: 8 * 1024 * MiB })).maxValueBytes).toBe(0xffff_ffff);
     expect(compressed(memory({ maxBytes: 8 * MiB }), { maxDecompressedBytes: 100 * MiB }).maxValueBytes).toBe(100 * MiB);
     // A TieredCache states no value limit.
-    expect(compressed(createCache().tier(memory({ maxBytes: MiB })).build()).maxValueBytes).toBe(64 * MiB);
+    expect(
+      compressed(
+        createCache()
+          .tier(memory({ maxBytes: MiB }))
+          .build(),
+      ).maxValueBytes,
+    ).toBe(64 * MiB);
     // Nested: the outer one follows the inner one's cap.
     expect(compressed(compressed(memory({ maxBytes: MiB }), { maxDecompressedBytes: 1000 })).maxValueBytes).toBe(1000);
   });

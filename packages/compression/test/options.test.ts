@@ -192,7 +192,9 @@ describe("the wrapper forwards to the inner tier", () => {
 
   it("omits the optional methods the inner tier lacks", async () => {
     // A TieredCache is a tier with deletePrefix but no getMany, getSync or onInvalidation.
-    const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 1 << 20 }))
+      .build();
     const tier = compressed(cache);
     expect(tier.getMany).toBeUndefined();
     expect(tier.onInvalidation).toBeUndefined();

@@ -81,7 +81,13 @@ describe("compressible and incompressible values", () => {
     const tier = compressed(inner);
     const value = randomBytes(256 * 1024, 3);
     await tier.set("random", value);
-    expect(tier.stats()).toMatchObject({ storedRaw: 1, entropySkips: 1, storedCompressed: 0, bytesIn: value.byteLength, bytesOut: value.byteLength + 8 });
+    expect(tier.stats()).toMatchObject({
+      storedRaw: 1,
+      entropySkips: 1,
+      storedCompressed: 0,
+      bytesIn: value.byteLength,
+      bytesOut: value.byteLength + 8,
+    });
     expect((await inner.get("random"))!.value.byteLength).toBe(value.byteLength + 8);
     const entry = await tier.get("random");
     expect(same(entry?.value, value)).toBe(true);
@@ -145,7 +151,16 @@ describe("compressible and incompressible values", () => {
     expect(strict.stats()).toMatchObject({ storedRaw: 1, storedCompressed: 0, entropySkips: 0 });
     expect(lenient.stats()).toMatchObject({ storedRaw: 0, storedCompressed: 1 });
 
-    const json = new TextEncoder().encode(JSON.stringify({ zarr_format: 3, node_type: "array", shape: [365, 720, 1440], data_type: "float32", fill_value: "NaN", attributes: { units: "K", long_name: "2 metre temperature" } }));
+    const json = new TextEncoder().encode(
+      JSON.stringify({
+        zarr_format: 3,
+        node_type: "array",
+        shape: [365, 720, 1440],
+        data_type: "float32",
+        fill_value: "NaN",
+        attributes: { units: "K", long_name: "2 metre temperature" },
+      }),
+    );
     const small = compressed(newMemory(), { minBytes: json.byteLength + 1 });
     const fine = compressed(newMemory(), { minBytes: 64 });
     await small.set("zarr.json", json);
@@ -224,7 +239,9 @@ describe("pass-through", () => {
       }
     }
     const tier = compressed(track(new LateCopyTier({ maxBytes: 8 * MiB })));
-    const values = Array.from({ length: 24 }, (_, i) => (i % 2 ? randomBytes(16 * 1024 + i, i + 1) : shuffled(floatField(16 * 1024, i + 1))));
+    const values = Array.from({ length: 24 }, (_, i) =>
+      i % 2 ? randomBytes(16 * 1024 + i, i + 1) : shuffled(floatField(16 * 1024, i + 1)),
+    );
     for (let round = 0; round < 2; round++) {
       await Promise.all(values.map((value, i) => tier.set(`k/${i}`, value)));
       const entries = await tier.getMany!(values.map((_, i) => `k/${i}`));

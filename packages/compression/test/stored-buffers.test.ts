@@ -88,7 +88,8 @@ describe("stored buffers: handed over to a tier that keeps them, reused for one 
         if (i % 5 === 4) await writes.at(-1); // some finish (their buffer is reused) while others are still in flight
       }
       await Promise.all(writes);
-      for (const [i, value] of written.entries()) expect(same((await tier.get(`k/${i}`))?.value, value), `round ${round}, k/${i}`).toBe(true);
+      for (const [i, value] of written.entries())
+        expect(same((await tier.get(`k/${i}`))?.value, value), `round ${round}, k/${i}`).toBe(true);
     }
     expect(new Set(inner.handed.map((h) => h.buffer)).size).toBeLessThan(inner.handed.length); // some were reused
   });

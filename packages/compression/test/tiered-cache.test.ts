@@ -15,7 +15,10 @@ describe("compressed() as the second level of a TieredCache", () => {
     const l1 = memory({ maxBytes: 4 << 20 });
     const l2inner = memory({ maxBytes: 4 << 20, name: "slow" });
     const l2 = compressed(l2inner);
-    cache = createCache({ ttl: { chunk: 60_000 } }).tier(l1).tier(l2).build();
+    cache = createCache({ ttl: { chunk: 60_000 } })
+      .tier(l1)
+      .tier(l2)
+      .build();
     return { cache, l1, l2, l2inner };
   }
 

@@ -83,7 +83,11 @@ export class CacheBuilder {
         tier.open?.();
       } catch (error) {
         if (isZarrsCacheError(error)) throw error;
-        throw new ZarrsCacheError("INVALID_CONFIG", `createCache(): tier "${tier.name}" failed to open: ${(error as Error)?.message ?? error}`, { cause: error });
+        throw new ZarrsCacheError(
+          "INVALID_CONFIG",
+          `createCache(): tier "${tier.name}" failed to open: ${(error as Error)?.message ?? error}`,
+          { cause: error },
+        );
       }
     }
     const cache = new TieredCache(this.tierList, this.options);

@@ -52,7 +52,18 @@ export type CacheEventType = keyof CacheEvents;
 
 /** Every event type, for checking a name a caller passed (the check below keeps it complete). */
 export const CACHE_EVENT_TYPES = [
-  "hit", "levelMiss", "miss", "join", "load", "set", "delete", "invalidate", "evict", "backfill", "abandon", "error",
+  "hit",
+  "levelMiss",
+  "miss",
+  "join",
+  "load",
+  "set",
+  "delete",
+  "invalidate",
+  "evict",
+  "backfill",
+  "abandon",
+  "error",
 ] as const satisfies readonly CacheEventType[];
 /** Fails to compile when an event is added to CacheEvents but not to CACHE_EVENT_TYPES. */
 type AllListed<Missing extends never> = Missing;

@@ -114,7 +114,12 @@ export class Holds {
   }
 
   /** Runs `work` on each tier of `levels` at once; a failure is reported, never thrown. */
-  private async each(levels: number[], scope: HoldScope, operation: string, work: (tier: CacheTier) => Promise<unknown> | undefined): Promise<void> {
+  private async each(
+    levels: number[],
+    scope: HoldScope,
+    operation: string,
+    work: (tier: CacheTier) => Promise<unknown> | undefined,
+  ): Promise<void> {
     await Promise.all(
       levels.map(async (level) => {
         const tier = this.tiers[level]!;

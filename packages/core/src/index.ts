@@ -1,5 +1,14 @@
 export { ZarrsCacheError, isZarrsCacheError, type ZarrsCacheErrorCode } from "./errors.js";
-export { emptyStats, type CacheEntry, type CacheTier, type HoldScope, type SetOptions, type TierGetOptions, type TierInvalidation, type TierStats } from "./types.js";
+export {
+  emptyStats,
+  type CacheEntry,
+  type CacheTier,
+  type HoldScope,
+  type SetOptions,
+  type TierGetOptions,
+  type TierInvalidation,
+  type TierStats,
+} from "./types.js";
 export { CacheEmitter, HitBuffer, type HitBatch, type HitBatchListener, type HitSubscription } from "./hit-batch.js";
 export { CACHE_EVENT_TYPES, Emitter, type CacheEvents, type CacheEventListener, type CacheEventType, type EventOrigin } from "./events.js";
 export {
@@ -19,9 +28,18 @@ export { json, jsonCodec, text, textCodec, typed, TypedCache, type ByteCache, ty
 export { CacheNamespace, namespace } from "./namespace.js";
 export { CacheBuilder, createCache, type CachePlugin, type PluginContext } from "./builder.js";
 export { DatasetArrays, type KeyPlace } from "./plugin-arrays.js";
-export { type PrefetchOptions, type PrefetchOutcome, type PrefetchTarget } from "./prefetch-queue.js";
+export type { PrefetchOptions, PrefetchOutcome, PrefetchTarget } from "./prefetch-queue.js";
 export { bindStore, STORE_BINDING, storeBinding, type StoreBinding } from "./store-binding.js";
-export { assertKey, assertKnownOptions, assertSetOptions, assertTtl, assertValue, closestName, configNumber, remainingTtl } from "./validate.js";
+export {
+  assertKey,
+  assertKnownOptions,
+  assertSetOptions,
+  assertTtl,
+  assertValue,
+  closestName,
+  configNumber,
+  remainingTtl,
+} from "./validate.js";
 export { basename, chunkKey, classifyKey, isMetadataKey, parseChunkKey, type ChunkKey, type KeyKind } from "./zarr-keys.js";
 export {
   ArrayLocator,

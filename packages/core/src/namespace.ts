@@ -60,7 +60,12 @@ export class CacheNamespace {
     return this.keyed(path, (key) => this.cache.set(key, value, options));
   }
 
-  write(path: string, value: Uint8Array, writer: () => Promise<void> | void, options?: { kind?: KeyKind; ttl?: Ttl }): Promise<WriteResult> {
+  write(
+    path: string,
+    value: Uint8Array,
+    writer: () => Promise<void> | void,
+    options?: { kind?: KeyKind; ttl?: Ttl },
+  ): Promise<WriteResult> {
     return this.keyed(path, (key) => this.cache.write(key, value, writer, options));
   }
 
@@ -139,7 +144,10 @@ export function namespace(cache: TieredCache, name: string): CacheNamespace {
   }
   const c = cache as Partial<TieredCache> | null;
   if (typeof c?.getOrLoad !== "function" || typeof c.invalidate !== "function" || typeof c.hasEntry !== "function") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `namespace(cache, name): cache must be a cache built with createCache()...build(), got ${describe(cache)}`);
+    throw new ZarrsCacheError(
+      "INVALID_ARGUMENT",
+      `namespace(cache, name): cache must be a cache built with createCache()...build(), got ${describe(cache)}`,
+    );
   }
   if (typeof name !== "string" || name === "") {
     throw new ZarrsCacheError("INVALID_ARGUMENT", `namespace(cache, name): name must be a non-empty string, got ${describe(name)}`);

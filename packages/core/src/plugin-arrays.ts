@@ -98,7 +98,10 @@ export class DatasetArrays {
       dataset.disabled.delete(array.path);
       return array;
     }
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `no array metadata (zarr.json or .zarray) at ${JSON.stringify(arrayPath)} in ${namespace}`);
+    throw new ZarrsCacheError(
+      "INVALID_ARGUMENT",
+      `no array metadata (zarr.json or .zarray) at ${JSON.stringify(arrayPath)} in ${namespace}`,
+    );
   }
 
   /** True when warming was switched off for the array at `path` (its metadata did not parse). */

@@ -215,7 +215,12 @@ export class PrefetchGate {
 }
 
 /** Runs `task` over `items` with at most `limit` at once; stops taking new items once `stop()` says so. */
-export async function eachLimited<T>(items: readonly T[], limit: number, stop: () => boolean, task: (item: T) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  stop: () => boolean,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && !stop()) await task(items[next++]!);

@@ -10,7 +10,11 @@ export interface StoreBinding {
   readonly cache: TieredCache;
   readonly keys: CacheKeys;
   /** Reads `path` (or a byte range of it) from the wrapped store, bypassing the cache. */
-  readonly fetch: (path: string, range: { offset: number; length: number } | undefined, signal: AbortSignal) => Promise<Uint8Array | undefined>;
+  readonly fetch: (
+    path: string,
+    range: { offset: number; length: number } | undefined,
+    signal: AbortSignal,
+  ) => Promise<Uint8Array | undefined>;
   /** True when the wrapped store can read byte ranges. */
   readonly ranges: boolean;
 }

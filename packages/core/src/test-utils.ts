@@ -58,7 +58,11 @@ export function gatedLoader(value: Uint8Array): { load: () => Promise<Uint8Array
  * them. Tests build slow, flaky or stripped-down tiers with it:
  * `forwardingTier(inner, { name: "flaky", get: async () => { throw new Error("down") } })`.
  */
-export function forwardingTier(inner: CacheTier, overrides: Partial<CacheTier> = {}, optional: readonly OptionalTierMethod[] = []): CacheTier {
+export function forwardingTier(
+  inner: CacheTier,
+  overrides: Partial<CacheTier> = {},
+  optional: readonly OptionalTierMethod[] = [],
+): CacheTier {
   const tier: CacheTier = {
     name: inner.name,
     get: (key, options) => (options === undefined ? inner.get(key) : inner.get(key, options)),
@@ -78,7 +82,9 @@ export function forwardingTier(inner: CacheTier, overrides: Partial<CacheTier> =
  * The Redis the tests and the bench use: 127.0.0.1, port 6379 unless the one environment
  * variable ZC_TEST_REDIS_PORT says otherwise.
  */
-export const TEST_REDIS_PORT = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.ZC_TEST_REDIS_PORT ?? 6379);
+export const TEST_REDIS_PORT = Number(
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.ZC_TEST_REDIS_PORT ?? 6379,
+);
 export const TEST_REDIS_URL = `redis://127.0.0.1:${TEST_REDIS_PORT}`;
 
 /** True when a Redis server answers PING on 127.0.0.1:`port` within `timeout` ms (Node only). */

@@ -152,155 +152,155 @@ function describeBasics(make: Make, options: ConformanceOptions): void {
   const exactSize = options.exactSize ?? true;
   const large = options.largeValueBytes ?? 1 << 20;
   describe("basic", () => {
-      it("answers undefined for a key it never saw", async () => {
-        const tier = await make();
-        expect(typeof tier.name).toBe("string");
-        expect(await tier.get("never-set")).toBeUndefined();
-        expect(await tier.has("never-set")).toBe(false);
-        expect(await tier.delete("never-set")).toBe(false);
-      });
-      it("round-trips bytes exactly, as a Uint8Array", async () => {
-        const tier = await make();
-        const all = Uint8Array.from({ length: 256 }, (_, i) => i);
-        await tier.set("all-bytes", all);
-        const entry = await tier.get("all-bytes");
-        expect(entry?.value).toBeInstanceOf(Uint8Array);
-        expect(Array.from(entry!.value)).toEqual(Array.from(all));
-        expect(entry?.expiresAt).toBeUndefined();
-        expect(await tier.has("all-bytes")).toBe(true);
-      });
-      it("stores an empty value as an empty value", async () => {
-        const tier = await make();
-        await tier.set("empty", new Uint8Array(0));
-        const entry = await tier.get("empty");
-        expect(entry?.value).toBeInstanceOf(Uint8Array);
-        expect(entry?.value.byteLength).toBe(0);
-      });
-      it(`round-trips a large value (${large} bytes) and a view into a larger buffer`, async () => {
-        const tier = await make();
-        const value = bytes(large, 7);
-        await tier.set("large", value);
-        expectBytes((await tier.get("large"))!.value, value);
-        const backing = bytes(4096, 3);
-        const view = backing.subarray(100, 200);
-        await tier.set("view", view);
-        expectBytes((await tier.get("view"))!.value, view);
-      });
-      it("keeps what was stored when the caller later mutates its buffer", async () => {
-        const tier = await make();
-        const value = bytes(64, 9);
-        const original = value.slice();
-        await tier.set("owned", value);
-        value.fill(0);
-        expectBytes((await tier.get("owned"))!.value, original);
-      });
-      it("handles keys with unicode, slashes, dots, spaces and control characters", async () => {
-        const tier = await make();
-        const keys = ["héllo/wörld/🧊", "../../etc/passwd", "a b\tc", "nul\u0000inside", "/abs/c/0/1", ".zarray", "x".repeat(300)];
-        for (const [i, key] of keys.entries()) await tier.set(key, bytes(10, i + 1));
-        for (const [i, key] of keys.entries()) expectBytes((await tier.get(key))!.value, bytes(10, i + 1));
-      });
-      it("overwrites a key and accounts its size once", async () => {
-        const tier = await make();
-        await tier.set("k", bytes(1000, 1));
-        await tier.set("k", bytes(10, 2));
-        expectBytes((await tier.get("k"))!.value, bytes(10, 2));
-        if (exactSize) {
-          const stats = tier.stats();
-          expect(stats.entries).toBe(1);
-          expect(stats.bytes).toBeGreaterThanOrEqual(10);
-          expect(stats.bytes).toBeLessThan(1000);
-        }
-      });
-      it("deletes a key", async () => {
-        const tier = await make();
-        await tier.set("gone", bytes(8));
-        expect(await tier.delete("gone")).toBe(true);
-        expect(await tier.get("gone")).toBeUndefined();
-        expect(await tier.has("gone")).toBe(false);
-        expect(await tier.delete("gone")).toBe(false);
-        if (exactSize) expect(tier.stats().entries).toBe(0);
-      });
-      it("counts hits, misses and sets in stats", async () => {
-        const tier = await make();
-        const before = tier.stats();
-        for (const counter of ["hits", "misses", "sets", "deletes", "evictions", "errors"]) {
-          expect(typeof before[counter], `stats().${counter}`).toBe("number");
-        }
-        await tier.set("s", bytes(100));
-        await tier.get("s");
-        await tier.get("missing");
-        const after = tier.stats();
-        expect(after.hits - before.hits).toBe(1);
-        expect(after.misses - before.misses).toBe(1);
-        expect(after.sets - before.sets).toBe(1);
-        if (exactSize) {
-          expect(after.entries).toBe(1);
-          expect(after.bytes).toBeGreaterThanOrEqual(100);
-        }
-      });
-      it("handles many concurrent sets and gets", async () => {
-        const tier = await make();
-        await Promise.all(Array.from({ length: 100 }, (_, i) => tier.set(`c/${i}`, bytes(256, i + 1))));
-        const entries = await Promise.all(Array.from({ length: 100 }, (_, i) => tier.get(`c/${i}`)));
-        entries.forEach((entry, i) => expectBytes(entry!.value, bytes(256, i + 1)));
-      });
-      it("rejects bad input with typed errors", async () => {
-        const tier = await make();
-        await expectCode(tier.get(""), "INVALID_KEY");
-        await expectCode(tier.get(42 as unknown as string), "INVALID_KEY");
-        await expectCode(tier.set("", bytes(1)), "INVALID_KEY");
-        await expectCode(tier.set("k", "not bytes" as unknown as Uint8Array), "INVALID_ARGUMENT");
-        await expectCode(tier.set("k", [1, 2, 3] as unknown as Uint8Array), "INVALID_ARGUMENT");
-        await expectCode(tier.set("k", bytes(1), { ttl: -5 }), "INVALID_ARGUMENT");
-        await expectCode(tier.set("k", bytes(1), { ttl: Number.NaN }), "INVALID_ARGUMENT");
-        await expectCode(tier.delete(""), "INVALID_KEY");
-        await expectCode(tier.has(""), "INVALID_KEY");
-        expect(await tier.has("k")).toBe(false);
-      });
-      if (options.oversizedValueBytes !== undefined) {
-        const oversized = options.oversizedValueBytes;
-        it(`refuses a value of ${oversized} bytes without side effects`, async () => {
-          const tier = await make();
-          await tier.set("keep", bytes(32, 5));
-          await tier.set("big", bytes(16, 6));
-          const before = tier.stats();
-          await expectCode(tier.set("big", bytes(oversized, 8)), "VALUE_TOO_LARGE");
-          // The old value of the key and every other entry are untouched.
-          expectBytes((await tier.get("keep"))!.value, bytes(32, 5));
-          expectBytes((await tier.get("big"))!.value, bytes(16, 6));
-          if (exactSize) {
-            expect(tier.stats().entries).toBe(before.entries);
-            expect(tier.stats().bytes).toBe(before.bytes);
-          }
-        });
+    it("answers undefined for a key it never saw", async () => {
+      const tier = await make();
+      expect(typeof tier.name).toBe("string");
+      expect(await tier.get("never-set")).toBeUndefined();
+      expect(await tier.has("never-set")).toBe(false);
+      expect(await tier.delete("never-set")).toBe(false);
+    });
+    it("round-trips bytes exactly, as a Uint8Array", async () => {
+      const tier = await make();
+      const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await tier.set("all-bytes", all);
+      const entry = await tier.get("all-bytes");
+      expect(entry?.value).toBeInstanceOf(Uint8Array);
+      expect(Array.from(entry!.value)).toEqual(Array.from(all));
+      expect(entry?.expiresAt).toBeUndefined();
+      expect(await tier.has("all-bytes")).toBe(true);
+    });
+    it("stores an empty value as an empty value", async () => {
+      const tier = await make();
+      await tier.set("empty", new Uint8Array(0));
+      const entry = await tier.get("empty");
+      expect(entry?.value).toBeInstanceOf(Uint8Array);
+      expect(entry?.value.byteLength).toBe(0);
+    });
+    it(`round-trips a large value (${large} bytes) and a view into a larger buffer`, async () => {
+      const tier = await make();
+      const value = bytes(large, 7);
+      await tier.set("large", value);
+      expectBytes((await tier.get("large"))!.value, value);
+      const backing = bytes(4096, 3);
+      const view = backing.subarray(100, 200);
+      await tier.set("view", view);
+      expectBytes((await tier.get("view"))!.value, view);
+    });
+    it("keeps what was stored when the caller later mutates its buffer", async () => {
+      const tier = await make();
+      const value = bytes(64, 9);
+      const original = value.slice();
+      await tier.set("owned", value);
+      value.fill(0);
+      expectBytes((await tier.get("owned"))!.value, original);
+    });
+    it("handles keys with unicode, slashes, dots, spaces and control characters", async () => {
+      const tier = await make();
+      const keys = ["héllo/wörld/🧊", "../../etc/passwd", "a b\tc", "nul\u0000inside", "/abs/c/0/1", ".zarray", "x".repeat(300)];
+      for (const [i, key] of keys.entries()) await tier.set(key, bytes(10, i + 1));
+      for (const [i, key] of keys.entries()) expectBytes((await tier.get(key))!.value, bytes(10, i + 1));
+    });
+    it("overwrites a key and accounts its size once", async () => {
+      const tier = await make();
+      await tier.set("k", bytes(1000, 1));
+      await tier.set("k", bytes(10, 2));
+      expectBytes((await tier.get("k"))!.value, bytes(10, 2));
+      if (exactSize) {
+        const stats = tier.stats();
+        expect(stats.entries).toBe(1);
+        expect(stats.bytes).toBeGreaterThanOrEqual(10);
+        expect(stats.bytes).toBeLessThan(1000);
       }
+    });
+    it("deletes a key", async () => {
+      const tier = await make();
+      await tier.set("gone", bytes(8));
+      expect(await tier.delete("gone")).toBe(true);
+      expect(await tier.get("gone")).toBeUndefined();
+      expect(await tier.has("gone")).toBe(false);
+      expect(await tier.delete("gone")).toBe(false);
+      if (exactSize) expect(tier.stats().entries).toBe(0);
+    });
+    it("counts hits, misses and sets in stats", async () => {
+      const tier = await make();
+      const before = tier.stats();
+      for (const counter of ["hits", "misses", "sets", "deletes", "evictions", "errors"]) {
+        expect(typeof before[counter], `stats().${counter}`).toBe("number");
+      }
+      await tier.set("s", bytes(100));
+      await tier.get("s");
+      await tier.get("missing");
+      const after = tier.stats();
+      expect(after.hits - before.hits).toBe(1);
+      expect(after.misses - before.misses).toBe(1);
+      expect(after.sets - before.sets).toBe(1);
+      if (exactSize) {
+        expect(after.entries).toBe(1);
+        expect(after.bytes).toBeGreaterThanOrEqual(100);
+      }
+    });
+    it("handles many concurrent sets and gets", async () => {
+      const tier = await make();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => tier.set(`c/${i}`, bytes(256, i + 1))));
+      const entries = await Promise.all(Array.from({ length: 100 }, (_, i) => tier.get(`c/${i}`)));
+      entries.forEach((entry, i) => expectBytes(entry!.value, bytes(256, i + 1)));
+    });
+    it("rejects bad input with typed errors", async () => {
+      const tier = await make();
+      await expectCode(tier.get(""), "INVALID_KEY");
+      await expectCode(tier.get(42 as unknown as string), "INVALID_KEY");
+      await expectCode(tier.set("", bytes(1)), "INVALID_KEY");
+      await expectCode(tier.set("k", "not bytes" as unknown as Uint8Array), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", [1, 2, 3] as unknown as Uint8Array), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", bytes(1), { ttl: -5 }), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", bytes(1), { ttl: Number.NaN }), "INVALID_ARGUMENT");
+      await expectCode(tier.delete(""), "INVALID_KEY");
+      await expectCode(tier.has(""), "INVALID_KEY");
+      expect(await tier.has("k")).toBe(false);
+    });
+    if (options.oversizedValueBytes !== undefined) {
+      const oversized = options.oversizedValueBytes;
+      it(`refuses a value of ${oversized} bytes without side effects`, async () => {
+        const tier = await make();
+        await tier.set("keep", bytes(32, 5));
+        await tier.set("big", bytes(16, 6));
+        const before = tier.stats();
+        await expectCode(tier.set("big", bytes(oversized, 8)), "VALUE_TOO_LARGE");
+        // The old value of the key and every other entry are untouched.
+        expectBytes((await tier.get("keep"))!.value, bytes(32, 5));
+        expectBytes((await tier.get("big"))!.value, bytes(16, 6));
+        if (exactSize) {
+          expect(tier.stats().entries).toBe(before.entries);
+          expect(tier.stats().bytes).toBe(before.bytes);
+        }
+      });
+    }
   });
 }
 
 /** `keys(prefix)` and `deletePrefix`. */
 function describePrefixes(make: Make): void {
   describe("prefix", () => {
-      it("lists keys by prefix", async () => {
-        const tier = await make();
-        await tier.set("a/1", bytes(4));
-        await tier.set("a/2", bytes(4));
-        await tier.set("ab", bytes(4));
-        await tier.set("b/1", bytes(4));
-        expect(await collect(tier.keys("a/"))).toEqual(["a/1", "a/2"]);
-        expect(await collect(tier.keys())).toEqual(["a/1", "a/2", "ab", "b/1"]);
-        expect(await collect(tier.keys("zzz"))).toEqual([]);
-      });
-      it("removes a prefix with its own deletePrefix, when it has one", async () => {
-        const tier = await make();
-        await tier.set("p/1", bytes(8, 1));
-        await tier.set("p/2", bytes(8, 2));
-        await tier.set("q/1", bytes(8, 3));
-        if (tier.deletePrefix) {
-          expect(await tier.deletePrefix("p/")).toBe(2);
-          expect(await collect(tier.keys())).toEqual(["q/1"]);
-        }
-      });
+    it("lists keys by prefix", async () => {
+      const tier = await make();
+      await tier.set("a/1", bytes(4));
+      await tier.set("a/2", bytes(4));
+      await tier.set("ab", bytes(4));
+      await tier.set("b/1", bytes(4));
+      expect(await collect(tier.keys("a/"))).toEqual(["a/1", "a/2"]);
+      expect(await collect(tier.keys())).toEqual(["a/1", "a/2", "ab", "b/1"]);
+      expect(await collect(tier.keys("zzz"))).toEqual([]);
+    });
+    it("removes a prefix with its own deletePrefix, when it has one", async () => {
+      const tier = await make();
+      await tier.set("p/1", bytes(8, 1));
+      await tier.set("p/2", bytes(8, 2));
+      await tier.set("q/1", bytes(8, 3));
+      if (tier.deletePrefix) {
+        expect(await tier.deletePrefix("p/")).toBe(2);
+        expect(await collect(tier.keys())).toEqual(["q/1"]);
+      }
+    });
   });
 }
 
@@ -308,81 +308,81 @@ function describePrefixes(make: Make): void {
 function describeLifecycle(make: Make, options: ConformanceOptions): void {
   const exactSize = options.exactSize ?? true;
   describe("lifecycle", () => {
-      it("clears every entry", async () => {
-        const tier = await make();
-        for (let i = 0; i < 20; i++) await tier.set(`clear/${i}`, bytes(16, i));
-        await tier.clear();
-        expect(await collect(tier.keys())).toEqual([]);
-        expect(await tier.get("clear/3")).toBeUndefined();
-        if (exactSize) {
-          expect(tier.stats().entries).toBe(0);
-          expect(tier.stats().bytes).toBe(0);
-        }
-        await tier.set("after-clear", bytes(4));
-        expect(await tier.has("after-clear")).toBe(true);
-      });
-      it("refuses use after close, and closes twice without error", async () => {
-        const tier = await make();
-        await tier.set("k", bytes(8));
-        await tier.close();
-        await tier.close();
-        await expectCode(tier.get("k"), "CLOSED");
-        await expectCode(tier.set("k", bytes(8)), "CLOSED");
-      });
+    it("clears every entry", async () => {
+      const tier = await make();
+      for (let i = 0; i < 20; i++) await tier.set(`clear/${i}`, bytes(16, i));
+      await tier.clear();
+      expect(await collect(tier.keys())).toEqual([]);
+      expect(await tier.get("clear/3")).toBeUndefined();
+      if (exactSize) {
+        expect(tier.stats().entries).toBe(0);
+        expect(tier.stats().bytes).toBe(0);
+      }
+      await tier.set("after-clear", bytes(4));
+      expect(await tier.has("after-clear")).toBe(true);
+    });
+    it("refuses use after close, and closes twice without error", async () => {
+      const tier = await make();
+      await tier.set("k", bytes(8));
+      await tier.close();
+      await tier.close();
+      await expectCode(tier.get("k"), "CLOSED");
+      await expectCode(tier.set("k", bytes(8)), "CLOSED");
+    });
   });
 }
 
 /** Per-entry TTLs and the expiry they report. */
 function describeTtl(make: Make): void {
   describe("ttl", () => {
-      it("expires entries after their TTL and reports the expiry", async () => {
-        const tier = await make();
-        const t0 = Date.now();
-        await tier.set("short", bytes(8), { ttl: 300 });
-        await tier.set("long", bytes(8), { ttl: 60_000 });
-        await tier.set("forever", bytes(8));
-        const entry = await tier.get("short");
-        expect(entry).toBeDefined();
-        expect(entry!.expiresAt).toBeGreaterThanOrEqual(t0 + 300 - 5);
-        expect(entry!.expiresAt).toBeLessThanOrEqual(Date.now() + 300 + 5);
-        await sleep(450);
-        expect(await tier.get("short")).toBeUndefined();
-        expect(await tier.has("short")).toBe(false);
-        expect(await collect(tier.keys())).toEqual(["forever", "long"]);
-        const long = await tier.get("long");
-        expect(long!.expiresAt! - Date.now()).toBeGreaterThan(50_000);
-        expect((await tier.get("forever"))!.expiresAt).toBeUndefined();
-      });
+    it("expires entries after their TTL and reports the expiry", async () => {
+      const tier = await make();
+      const t0 = Date.now();
+      await tier.set("short", bytes(8), { ttl: 300 });
+      await tier.set("long", bytes(8), { ttl: 60_000 });
+      await tier.set("forever", bytes(8));
+      const entry = await tier.get("short");
+      expect(entry).toBeDefined();
+      expect(entry!.expiresAt).toBeGreaterThanOrEqual(t0 + 300 - 5);
+      expect(entry!.expiresAt).toBeLessThanOrEqual(Date.now() + 300 + 5);
+      await sleep(450);
+      expect(await tier.get("short")).toBeUndefined();
+      expect(await tier.has("short")).toBe(false);
+      expect(await collect(tier.keys())).toEqual(["forever", "long"]);
+      const long = await tier.get("long");
+      expect(long!.expiresAt! - Date.now()).toBeGreaterThan(50_000);
+      expect((await tier.get("forever"))!.expiresAt).toBeUndefined();
+    });
 
-      it("replaces a TTL when a key is set again", async () => {
-        const tier = await make();
-        await tier.set("k", bytes(8), { ttl: 200 });
-        await tier.set("k", bytes(8, 2));
-        await sleep(300);
-        expect(await tier.get("k")).toBeDefined();
-      });
+    it("replaces a TTL when a key is set again", async () => {
+      const tier = await make();
+      await tier.set("k", bytes(8), { ttl: 200 });
+      await tier.set("k", bytes(8, 2));
+      await sleep(300);
+      expect(await tier.get("k")).toBeDefined();
+    });
   });
 }
 
 /** The optional batched and synchronous reads agree with `get()`. */
 function describeBatch(make: Make): void {
   describe("batch", () => {
-      it("agrees with get() in its optional fast paths (getSync, getMany)", async () => {
-        const tier = await make();
-        await tier.set("p/1", bytes(8, 1));
-        await tier.set("p/2", bytes(8, 2));
-        if (tier.getSync) {
-          expectBytes(tier.getSync("p/1")!.value, bytes(8, 1));
-          expect(tier.getSync("nope")).toBeUndefined();
-        }
-        if (tier.getMany) {
-          const many = await tier.getMany(["p/2", "nope", "p/1"]);
-          expect(many).toHaveLength(3);
-          expectBytes(many[0]!.value, bytes(8, 2));
-          expect(many[1]).toBeUndefined();
-          expectBytes(many[2]!.value, bytes(8, 1));
-        }
-      });
+    it("agrees with get() in its optional fast paths (getSync, getMany)", async () => {
+      const tier = await make();
+      await tier.set("p/1", bytes(8, 1));
+      await tier.set("p/2", bytes(8, 2));
+      if (tier.getSync) {
+        expectBytes(tier.getSync("p/1")!.value, bytes(8, 1));
+        expect(tier.getSync("nope")).toBeUndefined();
+      }
+      if (tier.getMany) {
+        const many = await tier.getMany(["p/2", "nope", "p/1"]);
+        expect(many).toHaveLength(3);
+        expectBytes(many[0]!.value, bytes(8, 2));
+        expect(many[1]).toBeUndefined();
+        expectBytes(many[2]!.value, bytes(8, 1));
+      }
+    });
   });
 }
 
@@ -441,18 +441,18 @@ function describeTransfer(make: Make): void {
 /** Read-through fills (`fill`, `loadStartedAt`). */
 function describeFill(make: Make): void {
   describe("fill", () => {
-      it("stores a fill of a key it does not hold, and checks the fill options", async () => {
-        const tier = await make();
-        await tier.set("filled", bytes(8, 4), { fill: true, loadStartedAt: Date.now() });
-        expectBytes((await tier.get("filled"))!.value, bytes(8, 4));
-        await tier.set("filled-untimed", bytes(8, 5), { fill: true });
-        expectBytes((await tier.get("filled-untimed"))!.value, bytes(8, 5));
-        await expectCode(tier.set("k", bytes(1), { fill: true, loadStartedAt: Number.NaN }), "INVALID_ARGUMENT");
-        await expectCode(tier.set("k", bytes(1), { fill: true, loadStartedAt: "now" as unknown as number }), "INVALID_ARGUMENT");
-        expect(await tier.has("k")).toBe(false);
-        const limit = tier.maxValueBytes;
-        if (limit !== undefined) expect(Number.isInteger(limit) && limit >= 0, `maxValueBytes ${limit}`).toBe(true);
-      });
+    it("stores a fill of a key it does not hold, and checks the fill options", async () => {
+      const tier = await make();
+      await tier.set("filled", bytes(8, 4), { fill: true, loadStartedAt: Date.now() });
+      expectBytes((await tier.get("filled"))!.value, bytes(8, 4));
+      await tier.set("filled-untimed", bytes(8, 5), { fill: true });
+      expectBytes((await tier.get("filled-untimed"))!.value, bytes(8, 5));
+      await expectCode(tier.set("k", bytes(1), { fill: true, loadStartedAt: Number.NaN }), "INVALID_ARGUMENT");
+      await expectCode(tier.set("k", bytes(1), { fill: true, loadStartedAt: "now" as unknown as number }), "INVALID_ARGUMENT");
+      expect(await tier.has("k")).toBe(false);
+      const limit = tier.maxValueBytes;
+      if (limit !== undefined) expect(Number.isInteger(limit) && limit >= 0, `maxValueBytes ${limit}`).toBe(true);
+    });
   });
 }
 

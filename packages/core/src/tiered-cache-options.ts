@@ -200,7 +200,10 @@ export function assertTtlOption(code: "INVALID_CONFIG" | "INVALID_ARGUMENT", own
     value === 0 || value === Number.POSITIVE_INFINITY || value === null
       ? " (ambiguous: use false for no expiry, or leave the option out for the default)"
       : "";
-  throw new ZarrsCacheError(code, `${owner}: option "${name}" must be a positive number of ms, or false for no expiry, got ${describe(value)}${hint}`);
+  throw new ZarrsCacheError(
+    code,
+    `${owner}: option "${name}" must be a positive number of ms, or false for no expiry, got ${describe(value)}${hint}`,
+  );
 }
 
 /** The TTL classes with defaults applied: ms, or undefined for no expiry. */

@@ -102,8 +102,12 @@ export class TieredCache implements CacheTier {
     this.ttl = ttlClassesOf(options);
     this.negativeCaching = options.negativeCaching ?? true;
     this.writePolicy = options.writePolicy ?? "write-through";
-    this.writes = new PendingWrites(options.maxPendingWrites ?? 1024, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
-    this.holding = new Holds(this.tiers, options.holdTime ?? DEFAULT_HOLD_TIME, (operation, tier, key, error) => this.reportError(operation, tier, key, error));
+    this.writes = new PendingWrites(options.maxPendingWrites ?? 1024, (operation, tier, key, error) =>
+      this.reportError(operation, tier, key, error),
+    );
+    this.holding = new Holds(this.tiers, options.holdTime ?? DEFAULT_HOLD_TIME, (operation, tier, key, error) =>
+      this.reportError(operation, tier, key, error),
+    );
     this.levelHits = tiers.map(() => 0);
     this.levelMisses = tiers.map(() => 0);
     tiers.forEach((tier, level) => {
@@ -328,7 +332,8 @@ export class TieredCache implements CacheTier {
     const from = this.fillStart(flight);
     if (!flight.stale && !this.closed) {
       if (value === undefined) {
-        if (this.negativeCaching) this.markFilled(flight, this.fill(key, ABSENT, this.absentTtl(ttl), this.tiers.length, flight.started, from));
+        if (this.negativeCaching)
+          this.markFilled(flight, this.fill(key, ABSENT, this.absentTtl(ttl), this.tiers.length, flight.started, from));
       } else if (value.byteLength > 0) {
         // A real empty value is never cached: an empty entry means "absent".
         this.markFilled(flight, this.fill(key, value, this.valueTtl(kind, ttl), this.tiers.length, flight.started, from));
@@ -372,7 +377,13 @@ export class TieredCache implements CacheTier {
    * Looks in tiers[from..]; on a hit fills the tiers above it. A flight's lookup fills only while
    * the flight is not stale; a plain lookup only if no change started or ended during it (`epoch`).
    */
-  private async lookup(key: string, from: number, flight?: Flight, epoch?: number, speculativeFill?: number): Promise<CacheEntry | undefined> {
+  private async lookup(
+    key: string,
+    from: number,
+    flight?: Flight,
+    epoch?: number,
+    speculativeFill?: number,
+  ): Promise<CacheEntry | undefined> {
     // Without a flight nobody will load on a miss: tell the tiers so (see TierGetOptions.load).
     const options = flight === undefined ? NO_LOAD : LOAD;
     // A backfill copies what the lookup found: it is as old as the lookup (see SetOptions.loadStartedAt).
@@ -452,7 +463,14 @@ export class TieredCache implements CacheTier {
    * was skipped (too many pending), if any. `loadStartedAt`: when the load or lookup that produced
    * `value` began, so shared tiers can refuse a fill older than another process's change.
    */
-  private fill(key: string, value: Uint8Array, ttl: number | undefined, upTo: number, loadStartedAt: number, from = 0): number[] | undefined {
+  private fill(
+    key: string,
+    value: Uint8Array,
+    ttl: number | undefined,
+    upTo: number,
+    loadStartedAt: number,
+    from = 0,
+  ): number[] | undefined {
     const options: SetOptions = ttl === undefined ? { fill: true, loadStartedAt } : { ttl, fill: true, loadStartedAt };
     let dropped: number[] | undefined;
     for (let level = from; level < upTo; level++) {
@@ -761,31 +779,36 @@ export class TieredCache implements CacheTier {
       });
       wanted = missing;
     }
-    await eachLimited(wanted, concurrencyOf(options), () => signal?.aborted === true || this.closed, async (key) => {
-      let ended: () => void; // tells the gate this speculative load is no longer upstream
-      try {
-        ended = await this.gate.admit(options?.priority ?? 0, signal);
-      } catch {
-        return report(key, "cancelled");
-      }
-      const source = options?.load === undefined ? this.loaders.find((l) => key.startsWith(l.prefix)) : { load: options.load };
-      try {
-        if (this.closed) return report(key, "cancelled");
-        if (source === undefined) {
-          const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch, from);
-          return report(key, entry === undefined ? "unknown" : "cached");
+    await eachLimited(
+      wanted,
+      concurrencyOf(options),
+      () => signal?.aborted === true || this.closed,
+      async (key) => {
+        let ended: () => void; // tells the gate this speculative load is no longer upstream
+        try {
+          ended = await this.gate.admit(options?.priority ?? 0, signal);
+        } catch {
+          return report(key, "cancelled");
         }
-        const read = await this.speculate(key, (loadSignal) => source.load(key, loadSignal), options?.kind ?? "other", signal, target);
-        report(key, read.status, read.value?.byteLength ?? 0, read.late);
-      } catch (error) {
-        // The prefetch's own abort is not a failure.
-        if (signal?.aborted || this.closed) return report(key, "cancelled");
-        this.reportError("prefetch", undefined, key, error);
-        report(key, "failed");
-      } finally {
-        ended();
-      }
-    });
+        const source = options?.load === undefined ? this.loaders.find((l) => key.startsWith(l.prefix)) : { load: options.load };
+        try {
+          if (this.closed) return report(key, "cancelled");
+          if (source === undefined) {
+            const entry = await this.lookup(key, this.l1 ? 1 : 0, undefined, this.changes.epoch, from);
+            return report(key, entry === undefined ? "unknown" : "cached");
+          }
+          const read = await this.speculate(key, (loadSignal) => source.load(key, loadSignal), options?.kind ?? "other", signal, target);
+          report(key, read.status, read.value?.byteLength ?? 0, read.late);
+        } catch (error) {
+          // The prefetch's own abort is not a failure.
+          if (signal?.aborted || this.closed) return report(key, "cancelled");
+          this.reportError("prefetch", undefined, key, error);
+          report(key, "failed");
+        } finally {
+          ended();
+        }
+      },
+    );
     for (const key of unique) if (!outcomes.has(key)) report(key, "cancelled");
     return unique.map((key) => outcomes.get(key)!);
   }
@@ -1053,7 +1076,10 @@ function assertListener(method: string, type: unknown, listener: unknown): void 
     );
   }
   if (typeof listener !== "function") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `${method}("${type as string}", listener): listener must be a function, got ${describe(listener)}`);
+    throw new ZarrsCacheError(
+      "INVALID_ARGUMENT",
+      `${method}("${type as string}", listener): listener must be a function, got ${describe(listener)}`,
+    );
   }
 }
 

@@ -110,7 +110,10 @@ export class TypedCache<T> {
   private encode(value: T): Uint8Array {
     const bytes = this.codec.encode(value);
     if (!(bytes instanceof Uint8Array)) {
-      throw new ZarrsCacheError("INVALID_ARGUMENT", `the ${this.codec.name} codec's encode() returned ${describe(bytes)}, not a Uint8Array`);
+      throw new ZarrsCacheError(
+        "INVALID_ARGUMENT",
+        `the ${this.codec.name} codec's encode() returned ${describe(bytes)}, not a Uint8Array`,
+      );
     }
     return bytes;
   }
@@ -162,8 +165,17 @@ const JSON_CODEC: ValueCodec<unknown> = {
 export function typed<T>(cache: ByteCache, codec: ValueCodec<T>): TypedCache<T> {
   assertByteCache("typed", cache);
   const c = codec as Partial<ValueCodec<T>> | null;
-  if (typeof c !== "object" || c === null || typeof c.encode !== "function" || typeof c.decode !== "function" || typeof c.name !== "string") {
-    throw new ZarrsCacheError("INVALID_ARGUMENT", `typed(cache, codec): codec must be { name, encode(value), decode(bytes) }, got ${describe(codec)}`);
+  if (
+    typeof c !== "object" ||
+    c === null ||
+    typeof c.encode !== "function" ||
+    typeof c.decode !== "function" ||
+    typeof c.name !== "string"
+  ) {
+    throw new ZarrsCacheError(
+      "INVALID_ARGUMENT",
+      `typed(cache, codec): codec must be { name, encode(value), decode(bytes) }, got ${describe(codec)}`,
+    );
   }
   return new TypedCache(cache, codec);
 }

@@ -66,7 +66,12 @@ export function parseChunkKey(path: string): ChunkKey | undefined {
   }
   if (i < segments.length - 1) {
     // Trailing digit segments: v2 "/"-separated (or a 1-d "." key such as "/arr/3").
-    return { arrayPath: segments.slice(0, i + 1).join("/"), coords: segments.slice(i + 1).map(Number), encoding: "v2", separator: i === segments.length - 2 ? "." : "/" };
+    return {
+      arrayPath: segments.slice(0, i + 1).join("/"),
+      coords: segments.slice(i + 1).map(Number),
+      encoding: "v2",
+      separator: i === segments.length - 2 ? "." : "/",
+    };
   }
   return undefined;
 }

@@ -38,7 +38,12 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("createCache() options", () => {
-  const build = (options: object) => failure(() => createCache(options as never).tier(tier()).build());
+  const build = (options: object) =>
+    failure(() =>
+      createCache(options as never)
+        .tier(tier())
+        .build(),
+    );
 
   it("refuses unknown option names, with a did-you-mean, also inside ttl", () => {
     expect(build({ loadTimout: 5 })).toMatch(/^INVALID_CONFIG: .*unknown option "loadTimout" — did you mean "loadTimeout"\?/);

@@ -12,7 +12,6 @@ function oldFormatKey(namespace: string, path: string, range?: KeyRange): string
 /** What a tier that stores keys as UTF-8 text (Redis, Keyv) reads back. */
 const throughUtf8 = (key: string) => Buffer.from(key, "utf8").toString("utf8");
 
-
 // Characters that matter to the encoding (its separators, escapes and range syntax) and a few that do not.
 const ALPHABET = ["a", "b", "/", ":", "|", "%", "\u0000", "r", "n", "c", "u", "D", "8", "0", "1", "+", "-", "z"];
 ALPHABET.push("\ud800", "\udc00", "é", "😀", "%3A", "%u");
@@ -205,7 +204,10 @@ describe("cache keys", () => {
     const keys = new CacheKeys("ns");
     const bad = [{ offset: -1, length: 2 }, { offset: 0.5, length: 2 }, { offset: 0, length: Number.NaN }, { suffixLength: -3 }, {}, null];
     for (const range of bad) {
-      expect(codeOf(() => keys.range("/a", range as never)), JSON.stringify(range)).toBe("INVALID_ARGUMENT");
+      expect(
+        codeOf(() => keys.range("/a", range as never)),
+        JSON.stringify(range),
+      ).toBe("INVALID_ARGUMENT");
     }
     expect(codeOf(() => keys.range("/a", { offset: 2 ** 53, length: 1 }))).toBe("INVALID_ARGUMENT");
     expect(codeOf(() => keys.whole(undefined as never))).toBe("INVALID_KEY");

@@ -60,7 +60,11 @@ describe("hung loads", () => {
     vi.useFakeTimers();
     const cache = cacheWith({ loadTimeout: 50 });
     const settled: string[] = [];
-    const track = (name: string, p: Promise<unknown>) => p.then(() => settled.push(`${name}:ok`), (e) => settled.push(`${name}:${e.code}`));
+    const track = (name: string, p: Promise<unknown>) =>
+      p.then(
+        () => settled.push(`${name}:ok`),
+        (e) => settled.push(`${name}:${e.code}`),
+      );
     const quick = gatedLoader(bytes(1));
     void track("a", cache.getOrLoad("a", quick.load));
     await vi.advanceTimersByTimeAsync(20);

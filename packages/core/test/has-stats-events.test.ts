@@ -171,9 +171,13 @@ describe("on / once / off", () => {
 
   it("refuses unknown event names (with a did-you-mean) and listeners that are not functions", () => {
     const { cache } = twoLevels();
-    expect(codeOf(() => cache.on("mis" as never, () => {}))).toMatch(/^INVALID_ARGUMENT: on\(type, listener\): unknown event "mis" — did you mean "miss"\?/);
+    expect(codeOf(() => cache.on("mis" as never, () => {}))).toMatch(
+      /^INVALID_ARGUMENT: on\(type, listener\): unknown event "mis" — did you mean "miss"\?/,
+    );
     expect(codeOf(() => cache.once("loaded" as never, () => {}))).toMatch(/^INVALID_ARGUMENT: once\(.*did you mean "load"/);
-    expect(codeOf(() => cache.off("nonsense" as never, () => {}))).toMatch(/^INVALID_ARGUMENT: off\(type, listener\): unknown event "nonsense" \(events: hit, /);
+    expect(codeOf(() => cache.off("nonsense" as never, () => {}))).toMatch(
+      /^INVALID_ARGUMENT: off\(type, listener\): unknown event "nonsense" \(events: hit, /,
+    );
     expect(codeOf(() => cache.on("hit", "listener" as never))).toBe(
       'INVALID_ARGUMENT: on("hit", listener): listener must be a function, got "listener"',
     );

@@ -30,7 +30,13 @@ function recording(tiers = [memory({ maxBytes: MiB })]) {
       subscription = ctx.on("hits", (batch: HitBatch) => {
         const seen: Seen[] = [];
         for (let i = 0; i < batch.length; i++) {
-          const entry = { key: batch.keys[i]!, level: batch.levels[i]!, bytes: batch.bytes[i]!, timed: !Number.isNaN(batch.ms[i]!), prefetch: batch.prefetch[i] === 1 };
+          const entry = {
+            key: batch.keys[i]!,
+            level: batch.levels[i]!,
+            bytes: batch.bytes[i]!,
+            timed: !Number.isNaN(batch.ms[i]!),
+            prefetch: batch.prefetch[i] === 1,
+          };
           seen.push(entry);
           log.push(`hit ${entry.key}`);
         }
@@ -152,7 +158,9 @@ describe("hits in batches", () => {
   });
 
   it("cost nothing while nobody listens in batches: a `hit` listener still gets every event at once", async () => {
-    const cache = createCache().tier(memory({ maxBytes: MiB })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .build();
     open.push(cache);
     const seen: string[] = [];
     cache.events.on("hit", (e) => seen.push(e.key));

@@ -107,7 +107,8 @@ function partitionedView(shared: CacheTier, options: { repairs?: boolean } = {})
     },
   };
   if (options.repairs !== false) {
-    tier.repairPending = (scope) => (scope.key !== undefined ? isPending(scope.key) : [...pending].some((id) => id.startsWith(scope.prefix)));
+    tier.repairPending = (scope) =>
+      scope.key !== undefined ? isPending(scope.key) : [...pending].some((id) => id.startsWith(scope.prefix));
   }
   return { tier, control };
 }
@@ -119,8 +120,16 @@ function twoProcesses(holdTime?: number, repairs = true) {
   const writerView = partitionedView(redis, { repairs });
   const siblingView = partitionedView(redis);
   const options = holdTime === undefined ? {} : { holdTime };
-  const writer = createCache(options).tier(memory({ maxBytes: MiB })).tier(disk.tier).tier(writerView.tier).build();
-  const sibling = createCache(options).tier(memory({ maxBytes: MiB })).tier(disk.tier).tier(siblingView.tier).build();
+  const writer = createCache(options)
+    .tier(memory({ maxBytes: MiB }))
+    .tier(disk.tier)
+    .tier(writerView.tier)
+    .build();
+  const sibling = createCache(options)
+    .tier(memory({ maxBytes: MiB }))
+    .tier(disk.tier)
+    .tier(siblingView.tier)
+    .build();
   open.push(writer, sibling);
   const upstream = new Map<string, Uint8Array>();
   const read = async (cache: TieredCache, key: string) => (await cache.getOrLoad(key, async () => upstream.get(key)))?.[0];
@@ -234,9 +243,16 @@ describe("holds after a failed update of a lower tier", () => {
   });
 
   it("takes a holdTime, and refuses a bad one naming it", async () => {
-    await createCache({ holdTime: 50 }).tier(memory({ maxBytes: MiB })).build().close();
+    await createCache({ holdTime: 50 })
+      .tier(memory({ maxBytes: MiB }))
+      .build()
+      .close();
     for (const holdTime of [-5, Number.NaN, "30s"]) {
-      expect(() => createCache({ holdTime: holdTime as number }).tier(memory({ maxBytes: MiB })).build()).toThrow(/option "holdTime"/);
+      expect(() =>
+        createCache({ holdTime: holdTime as number })
+          .tier(memory({ maxBytes: MiB }))
+          .build(),
+      ).toThrow(/option "holdTime"/);
     }
   });
 });

@@ -9,7 +9,6 @@ import { seededRandom } from "@zarrs-cache/core/testing";
 const KEY = "ds:/temp/c/0";
 const MiB = 1024 * 1024;
 
-
 const pause = (ms: number) => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)));
 
 /** A memory tier behind random latency: reads see the value before the delay, writes land after it. */

@@ -113,14 +113,20 @@ describe("namespace()", () => {
   it("refuses bad input with clear errors", async () => {
     const { cache } = twoLevels();
     const ns = namespace(cache, "n");
-    expect(await codeOf(() => namespace(cache, ""))).toBe('INVALID_ARGUMENT: namespace(cache, name): name must be a non-empty string, got ""');
+    expect(await codeOf(() => namespace(cache, ""))).toBe(
+      'INVALID_ARGUMENT: namespace(cache, name): name must be a non-empty string, got ""',
+    );
     expect(await codeOf(() => namespace(cache, 5 as never))).toMatch(/^INVALID_ARGUMENT: .*name must be a non-empty string, got 5/);
-    expect(await codeOf(() => namespace({} as never, "x"))).toMatch(/^INVALID_ARGUMENT: namespace\(cache, name\): cache must be a cache built with createCache/);
+    expect(await codeOf(() => namespace({} as never, "x"))).toMatch(
+      /^INVALID_ARGUMENT: namespace\(cache, name\): cache must be a cache built with createCache/,
+    );
     expect(await codeOf(() => namespace(ns as never, "child"))).toMatch(/already the namespace view "n"; .*namespace\(cache, "n\/child"\)/);
     expect(await codeOf(() => ns.getOrLoad("", async () => bytes(1)))).toMatch(/^INVALID_KEY: key must be a non-empty string/);
     expect(await codeOf(() => ns.set(7 as never, bytes(1)))).toMatch(/^INVALID_KEY/);
     expect(await codeOf(() => ns.invalidate(null as never))).toMatch(/^INVALID_ARGUMENT: invalidate\(prefix\): prefix must be a string/);
     expect(await codeOf(() => ns.invalidate("x\ud83d"))).toMatch(/^INVALID_ARGUMENT: .*surrogate pair/);
-    expect(await codeOf(() => ns.getOrLoad("k", async () => bytes(1), { ttl: 0 }))).toMatch(/^INVALID_ARGUMENT: getOrLoad\(\): option "ttl"/);
+    expect(await codeOf(() => ns.getOrLoad("k", async () => bytes(1), { ttl: 0 }))).toMatch(
+      /^INVALID_ARGUMENT: getOrLoad\(\): option "ttl"/,
+    );
   });
 });

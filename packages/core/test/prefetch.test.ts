@@ -28,7 +28,9 @@ function setup(tiers = 1) {
 
 describe("prefetch is not demand", () => {
   it("counts no hit, miss or load-as-miss, and marks its events", async () => {
-    const cache = createCache().tier(memory({ maxBytes: MiB })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .build();
     open.push(cache);
     cache.registerLoader("ds:", async (key) => new Uint8Array(key.length));
     const events: string[] = [];
@@ -127,7 +129,10 @@ describe("demand first", () => {
 
 describe("targets, readAhead and holds", () => {
   it('"lower" leaves L1 alone; "all" fills it', async () => {
-    const cache = createCache().tier(memory({ maxBytes: MiB, name: "l1" })).tier(memory({ maxBytes: MiB, name: "l2" })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB, name: "l1" }))
+      .tier(memory({ maxBytes: MiB, name: "l2" }))
+      .build();
     open.push(cache);
     cache.registerLoader("ds:", async () => new Uint8Array(3));
     await cache.prefetch(["ds:/a"], { target: "lower" });
@@ -139,7 +144,9 @@ describe("targets, readAhead and holds", () => {
   });
 
   it("readAhead reads through the cache without counting; holds answers from L1", async () => {
-    const cache = createCache().tier(memory({ maxBytes: MiB })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .build();
     open.push(cache);
     let loads = 0;
     cache.registerLoader("ds:", async () => (loads++, new Uint8Array([7])));
@@ -153,10 +160,18 @@ describe("targets, readAhead and holds", () => {
 
   it("refuses bad prefetch options", async () => {
     const { cache } = setup();
-    const message = async (p: Promise<unknown>) => p.then(() => "no error", (e) => (isZarrsCacheError(e) ? `${e.code}: ${e.message}` : String(e)));
-    expect(await message(cache.prefetch([], { priority: Number.NaN }))).toMatch(/^INVALID_ARGUMENT: prefetch\(\): option "priority" must be a finite number/);
+    const message = async (p: Promise<unknown>) =>
+      p.then(
+        () => "no error",
+        (e) => (isZarrsCacheError(e) ? `${e.code}: ${e.message}` : String(e)),
+      );
+    expect(await message(cache.prefetch([], { priority: Number.NaN }))).toMatch(
+      /^INVALID_ARGUMENT: prefetch\(\): option "priority" must be a finite number/,
+    );
     expect(await message(cache.prefetch([], { concurrency: 0 }))).toMatch(/option "concurrency" must be a positive integer/);
     expect(await message(cache.prefetch([], { target: "l1" as never }))).toMatch(/option "target" must be "all" or "lower"/);
-    expect(await message(cache.prefetch([], { concurency: 1 } as never))).toMatch(/^INVALID_ARGUMENT: .*"concurency".*did you mean "concurrency"/);
+    expect(await message(cache.prefetch([], { concurency: 1 } as never))).toMatch(
+      /^INVALID_ARGUMENT: .*"concurency".*did you mean "concurrency"/,
+    );
   });
 });

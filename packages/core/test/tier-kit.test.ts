@@ -64,7 +64,12 @@ describe("entry codec", () => {
 describe("Guard", () => {
   it("times a call out, counts it, and opens the breaker after consecutive failures", async () => {
     const errors: string[] = [];
-    const guard = new Guard({ label: "test tier", timeout: 50, breaker: { failures: 2, cooldown: 60_000 }, onError: (_op, e) => errors.push(e.code) });
+    const guard = new Guard({
+      label: "test tier",
+      timeout: 50,
+      breaker: { failures: 2, cooldown: 60_000 },
+      onError: (_op, e) => errors.push(e.code),
+    });
     const never = () => new Promise<never>(() => {});
     expect(await codeOf(guard.run("get", never))).toBe("TIMEOUT");
     expect(await codeOf(guard.run("get", () => Promise.reject(new ZarrsCacheError("TIER_UNAVAILABLE", "down"))))).toBe("TIER_UNAVAILABLE");
@@ -98,9 +103,13 @@ describe("Guard", () => {
   it("with a probe, recovers by itself once the probe succeeds", async () => {
     let up = false;
     const states: string[] = [];
-    const breaker = new CircuitBreaker({ failures: 1, cooldown: 20 }, async () => {
-      if (!up) throw new Error("still down");
-    }, (state) => states.push(state));
+    const breaker = new CircuitBreaker(
+      { failures: 1, cooldown: 20 },
+      async () => {
+        if (!up) throw new Error("still down");
+      },
+      (state) => states.push(state),
+    );
     breaker.failure();
     await sleep(50);
     expect(breaker.state).toBe("open");
@@ -116,12 +125,16 @@ describe("guarded()", () => {
   it("wraps a slow tier: timeouts, then fail-fast, then recovery; stats add the guard's counters", async () => {
     const inner = memory({ maxBytes: 1 << 20 });
     let slow = false;
-    const flaky: CacheTier = forwardingTier(inner, {
-      get: async (key) => {
-        if (slow) await sleep(200);
-        return inner.get(key);
+    const flaky: CacheTier = forwardingTier(
+      inner,
+      {
+        get: async (key) => {
+          if (slow) await sleep(200);
+          return inner.get(key);
+        },
       },
-    }, ["getSync", "onEviction"]);
+      ["getSync", "onEviction"],
+    );
     const tier = guarded(flaky, { timeout: 40, breaker: { failures: 2, cooldown: 100 } });
     expect(tier.getSync).toBeUndefined(); // a guarded tier always goes through the timed path
     expect(typeof tier.onEviction).toBe("function");

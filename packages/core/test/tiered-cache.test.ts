@@ -3,7 +3,7 @@ import {
   type CacheEntry,
   type CacheTier,
   type TierInvalidation,
-  TieredCache,
+  type TieredCache,
   ZarrsCacheError,
   createCache,
   isZarrsCacheError,
@@ -187,7 +187,10 @@ describe("read-through", () => {
     const { tier, control } = controllable(memory({ maxBytes: MiB, name: "slow" }));
     const gate = deferred();
     control.setGate = gate.promise;
-    const cache = createCache().tier(memory({ maxBytes: MiB })).tier(tier).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .tier(tier)
+      .build();
     open.push(cache);
     // The read resolves while the slow tier's write is still held at the gate.
     expect((await cache.getOrLoad("k", async () => bytes(7)))?.[0]).toBe(7);
@@ -342,7 +345,9 @@ describe("events, plugins and prefetch", () => {
 
   it("reports entries a tier evicted or expired on its own", async () => {
     const l1 = memory({ maxBytes: 4096, entryOverhead: 0 });
-    const cache = createCache({ ttl: { chunk: 20 } }).tier(l1).build();
+    const cache = createCache({ ttl: { chunk: 20 } })
+      .tier(l1)
+      .build();
     open.push(cache);
     const evicted: string[] = [];
     cache.events.on("evict", (e) => evicted.push(`${e.key}:${e.reason}@${e.tier}`));
@@ -418,19 +423,56 @@ describe("builder validation and lifecycle", () => {
   it("names the bad option", () => {
     const tier = () => memory({ maxBytes: MiB });
     expect(codeAndMessage(() => createCache().build())).toMatch(/^INVALID_CONFIG: .*at least one tier/);
-    expect(codeAndMessage(() => createCache({ ttl: { chunk: -1 } }).tier(tier()).build())).toMatch(/INVALID_CONFIG: .*ttl\.chunk/);
-    expect(codeAndMessage(() => createCache({ ttl: { chunks: 5 } as never }).tier(tier()).build())).toMatch(/INVALID_CONFIG: .*ttl\.chunks/);
-    expect(codeAndMessage(() => createCache({ writePolicy: "write-back" as never }).tier(tier()).build())).toMatch(/INVALID_CONFIG: .*writePolicy/);
+    expect(
+      codeAndMessage(() =>
+        createCache({ ttl: { chunk: -1 } })
+          .tier(tier())
+          .build(),
+      ),
+    ).toMatch(/INVALID_CONFIG: .*ttl\.chunk/);
+    expect(
+      codeAndMessage(() =>
+        createCache({ ttl: { chunks: 5 } as never })
+          .tier(tier())
+          .build(),
+      ),
+    ).toMatch(/INVALID_CONFIG: .*ttl\.chunks/);
+    expect(
+      codeAndMessage(() =>
+        createCache({ writePolicy: "write-back" as never })
+          .tier(tier())
+          .build(),
+      ),
+    ).toMatch(/INVALID_CONFIG: .*writePolicy/);
     expect(codeAndMessage(() => createCache({ maxPendingWrites: 0 }).tier(tier()).build())).toMatch(/INVALID_CONFIG: .*maxPendingWrites/);
-    expect(codeAndMessage(() => createCache().tier({ name: "half" } as never).build())).toMatch(/INVALID_CONFIG: .*missing get, set/);
+    expect(
+      codeAndMessage(() =>
+        createCache()
+          .tier({ name: "half" } as never)
+          .build(),
+      ),
+    ).toMatch(/INVALID_CONFIG: .*missing get, set/);
     const t = tier();
     expect(codeAndMessage(() => createCache().tier(t).tier(t).build())).toMatch(/INVALID_CONFIG: .*added twice/);
-    expect(codeAndMessage(() => createCache().tier(tier()).use({} as never).build())).toMatch(/INVALID_CONFIG: .*setup/);
+    expect(
+      codeAndMessage(() =>
+        createCache()
+          .tier(tier())
+          .use({} as never)
+          .build(),
+      ),
+    ).toMatch(/INVALID_CONFIG: .*setup/);
     expect(codeAndMessage(() => memory({ maxBytes: -1 }))).toMatch(/INVALID_CONFIG: .*maxBytes/);
   });
 
   it("runs each tier's open() check at build()", () => {
-    const failing = { ...memory({ maxBytes: MiB }), name: "picky", open: () => { throw new Error("dir /nope is not writable"); } };
+    const failing = {
+      ...memory({ maxBytes: MiB }),
+      name: "picky",
+      open: () => {
+        throw new Error("dir /nope is not writable");
+      },
+    };
     const tier = Object.assign(memory({ maxBytes: MiB }), { open: failing.open });
     expect(codeAndMessage(() => createCache().tier(tier).build())).toMatch(/INVALID_CONFIG: .*dir \/nope is not writable/);
   });
@@ -485,7 +527,10 @@ describe("builder validation and lifecycle", () => {
     const spy = Object.assign(Object.create(l2) as typeof l2, {
       get: (key: string, options?: { load?: boolean }) => (seen.push(options?.load), l2.get(key)),
     });
-    const cache = createCache().tier(memory({ maxBytes: MiB })).tier(spy).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .tier(spy)
+      .build();
     open.push(cache);
     await cache.get("plain-lookup");
     await cache.getOrLoad("read-through", async () => bytes(1));
@@ -512,8 +557,13 @@ describe("builder validation and lifecycle", () => {
   });
 
   it("works as a tier inside another TieredCache", async () => {
-    const inner = createCache().tier(memory({ maxBytes: MiB })).build();
-    const outer = createCache().tier(memory({ maxBytes: MiB })).tier(inner).build();
+    const inner = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .build();
+    const outer = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .tier(inner)
+      .build();
     open.push(outer);
     await inner.set("k", bytes(8));
     expect((await outer.getOrLoad("k", async () => bytes(0)))?.[0]).toBe(8);

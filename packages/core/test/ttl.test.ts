@@ -58,7 +58,8 @@ describe("TTL class defaults", () => {
   it("agree with the core README's table", () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
     const row = (name: string) => readme.match(new RegExp(`^\\| \`ttl\\.${name}\` \\| ([^|]+) \\|`, "m"))?.[1]?.trim();
-    const documented = (ttl: number | false) => (ttl === false ? "`false` (no expiry)" : `${ttl.toLocaleString("en").replace(/,/g, " ")} ms`);
+    const documented = (ttl: number | false) =>
+      ttl === false ? "`false` (no expiry)" : `${ttl.toLocaleString("en").replace(/,/g, " ")} ms`;
     for (const name of ["metadata", "chunk", "other", "absent"] as const) expect(row(name)).toBe(documented(DEFAULT_TTL[name]));
   });
 
@@ -158,13 +159,19 @@ describe("per-call ttl", () => {
 
 describe("bad TTLs are refused, naming the option", () => {
   it("in createCache()", async () => {
-    const build = (ttl: unknown) => codeOf(() => createCache({ ttl: ttl as never }).tier(memory({ maxBytes: MiB })).build());
+    const build = (ttl: unknown) =>
+      codeOf(() =>
+        createCache({ ttl: ttl as never })
+          .tier(memory({ maxBytes: MiB }))
+          .build(),
+      );
     for (const value of [0, Number.POSITIVE_INFINITY, null]) {
       expect(await build({ chunk: value })).toMatch(
         /^INVALID_CONFIG: createCache\(\): option "ttl\.chunk" must be a positive number of ms, or false for no expiry, got .* \(ambiguous: use false for no expiry/,
       );
     }
-    for (const value of [-1, Number.NaN, "60s", true]) expect(await build({ metadata: value })).toMatch(/^INVALID_CONFIG: .*"ttl\.metadata" must be/);
+    for (const value of [-1, Number.NaN, "60s", true])
+      expect(await build({ metadata: value })).toMatch(/^INVALID_CONFIG: .*"ttl\.metadata" must be/);
     expect(await build({ absent: false })).toBe("no error");
   });
 

@@ -106,7 +106,9 @@ describe("json()", () => {
     expect(await codeOf(() => values.set("fn", () => 1))).toBe("INVALID_ARGUMENT: the json codec cannot encode function");
     expect(await codeOf(() => values.set("k", 1, { ttl: 0 }))).toMatch(/^INVALID_ARGUMENT: set\(\): option "ttl" must be .*ambiguous/);
     expect(await codeOf(() => values.set("k", 1, { tll: 5 } as never))).toBe('INVALID_ARGUMENT: set(): unknown option "tll" (known: ttl)');
-    expect(await codeOf(() => values.getOrLoad("k", "load" as never))).toMatch(/^INVALID_ARGUMENT: getOrLoad\(key, loader\): loader must be a function/);
+    expect(await codeOf(() => values.getOrLoad("k", "load" as never))).toMatch(
+      /^INVALID_ARGUMENT: getOrLoad\(key, loader\): loader must be a function/,
+    );
     expect(await codeOf(() => json({} as never))).toMatch(/^INVALID_ARGUMENT: json\(cache\): cache must be a cache built with createCache/);
     // Bytes that are not JSON (written by something else under the same key).
     await l1.set("raw", new Uint8Array([0xff, 0xfe]));
@@ -126,7 +128,9 @@ describe("text()", () => {
     expect(await pages.getOrLoad("empty", async () => (calls++, ""))).toBe("");
     expect(await pages.getOrLoad("empty", async () => (calls++, ""))).toBe("");
     expect(calls).toBe(2);
-    expect(await codeOf(() => pages.set("empty", ""))).toMatch(/^INVALID_ARGUMENT: set\("empty"\): the text codec encoded the value as no bytes/);
+    expect(await codeOf(() => pages.set("empty", ""))).toMatch(
+      /^INVALID_ARGUMENT: set\("empty"\): the text codec encoded the value as no bytes/,
+    );
     expect(await codeOf(() => pages.set("n", 5 as never))).toBe("INVALID_ARGUMENT: the text codec encodes strings, got 5");
     await l1.set("latin1", new Uint8Array([0xe9]));
     expect(await codeOf(() => pages.get("latin1"))).toMatch(/^CORRUPT_ENTRY: the value cached under "latin1" is not text/);

@@ -56,14 +56,27 @@ describe("ChunkGrid", () => {
     const grid = new ChunkGrid([40, 40, 40], [10, 10, 10]); // 4×4×4
     // Default: the last two dimensions (the plane a viewer pans), distance 1.
     expect(grid.neighbours([2, 1, 1])).toEqual([
-      [2, 0, 0], [2, 0, 1], [2, 0, 2],
-      [2, 1, 0], [2, 1, 2],
-      [2, 2, 0], [2, 2, 1], [2, 2, 2],
+      [2, 0, 0],
+      [2, 0, 1],
+      [2, 0, 2],
+      [2, 1, 0],
+      [2, 1, 2],
+      [2, 2, 0],
+      [2, 2, 1],
+      [2, 2, 2],
     ]);
     // A corner keeps only what is on the grid.
-    expect(grid.neighbours([0, 0, 0])).toEqual([[0, 0, 1], [0, 1, 0], [0, 1, 1]]);
+    expect(grid.neighbours([0, 0, 0])).toEqual([
+      [0, 0, 1],
+      [0, 1, 0],
+      [0, 1, 1],
+    ]);
     // One axis, distance 2, ring 1 before ring 2; negative dims count from the end.
-    expect(grid.neighbours([1, 3, 3], { dims: [0], distance: 2 })).toEqual([[0, 3, 3], [2, 3, 3], [3, 3, 3]]);
+    expect(grid.neighbours([1, 3, 3], { dims: [0], distance: 2 })).toEqual([
+      [0, 3, 3],
+      [2, 3, 3],
+      [3, 3, 3],
+    ]);
     expect(grid.neighbours([1, 3, 3], { dims: [-3], distance: 2 })).toEqual(grid.neighbours([1, 3, 3], { dims: [0], distance: 2 }));
     const far = grid.neighbours([1, 1, 1], { dims: [1, 2], distance: 2 });
     expect(far).toHaveLength(15); // a 4×4 plane minus the cell itself, all within 2

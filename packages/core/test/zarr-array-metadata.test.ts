@@ -143,7 +143,17 @@ describe("parseArrayMetadata", () => {
   const unsupported: [string, unknown, RegExp][] = [
     [
       "a rectilinear grid",
-      v3({ chunk_grid: { name: "rectilinear", configuration: { chunk_shapes: [[4, 6], [3, 4]] } } }),
+      v3({
+        chunk_grid: {
+          name: "rectilinear",
+          configuration: {
+            chunk_shapes: [
+              [4, 6],
+              [3, 4],
+            ],
+          },
+        },
+      }),
       /chunk grid "rectilinear" is not supported; only "regular"/,
     ],
     [

@@ -148,7 +148,12 @@ describe("a sharded array model", () => {
 
   it("lists a shard's inner chunks, leaving out those past the array's edge", () => {
     const model = zarrArray(shardedMeta(), { path: "/s" });
-    expect(model.chunksOfKey([0, 0])).toEqual([[0, 0], [0, 1], [1, 0], [1, 1]]);
+    expect(model.chunksOfKey([0, 0])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
     expect(model.chunksOfKey([2, 1])).toEqual([[4, 2]]); // rows 8-9, cols 4-5: one inner chunk of four
     expect(model.keyRegion({ start: [1, 1], stop: [4, 2] })).toEqual({ start: [0, 0], stop: [2, 1] });
     expect(model.keyRegion({ start: [2, 0], stop: [2, 3] })).toEqual({ start: [0, 0], stop: [0, 0] });
@@ -162,7 +167,18 @@ describe("a sharded array model", () => {
       expect(model.isIndexRange(expected)).toBe(true);
       expect(model.isIndexRange({ suffixLength: 64 })).toBe(false);
       expect(model.isIndexRange({ offset: 0, length: 64 })).toBe(false);
-      const index = model.decodeIndex(indexBytes([[100n, 7n], [EMPTY, EMPTY], [0n, 9n], [9n, 3n]], "little", true));
+      const index = model.decodeIndex(
+        indexBytes(
+          [
+            [100n, 7n],
+            [EMPTY, EMPTY],
+            [0n, 9n],
+            [9n, 3n],
+          ],
+          "little",
+          true,
+        ),
+      );
       expect(model.chunkRequest([2, 0], index)).toEqual({ path: "/s/c/1/0", range: { offset: 100, length: 7 } });
       expect(model.chunkRequest([2, 1], index)).toBeUndefined();
       expect(model.chunkRequest([3, 1], index)).toEqual({ path: "/s/c/1/0", range: { offset: 9, length: 3 } });

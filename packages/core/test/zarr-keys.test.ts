@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 
 describe("the zarr key model", () => {
   it("classifies metadata, chunks and everything else", () => {
-    for (const k of ["/zarr.json", "/a/zarr.json", "/a/.zarray", "/.zgroup", "/g/.zattrs", "/.zmetadata"]) expect(classifyKey(k), k).toBe("metadata");
-    for (const k of ["/a/c/0/1", "/a/c.0.1", "/a/c", "/a/0.1", "/a/0/1", "/a/3", "/g/sub/c/10/2/7"]) expect(classifyKey(k), k).toBe("chunk");
+    for (const k of ["/zarr.json", "/a/zarr.json", "/a/.zarray", "/.zgroup", "/g/.zattrs", "/.zmetadata"])
+      expect(classifyKey(k), k).toBe("metadata");
+    for (const k of ["/a/c/0/1", "/a/c.0.1", "/a/c", "/a/0.1", "/a/0/1", "/a/3", "/g/sub/c/10/2/7"])
+      expect(classifyKey(k), k).toBe("chunk");
     for (const k of ["/a/readme.txt", "/a/", "/a/c1", "/a/x.1"]) expect(classifyKey(k), k).toBe("other");
   });
 

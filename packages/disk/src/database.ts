@@ -125,7 +125,11 @@ export function ensureDirectory(dir: string): void {
 }
 
 export function badDir(dir: string, problem: string, cause?: unknown): ZarrsCacheError {
-  return new ZarrsCacheError("INVALID_CONFIG", `disk(): cache directory "${path.resolve(dir)}" ${problem}`, cause === undefined ? undefined : { cause });
+  return new ZarrsCacheError(
+    "INVALID_CONFIG",
+    `disk(): cache directory "${path.resolve(dir)}" ${problem}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**
@@ -288,7 +292,10 @@ const SCHEMA_OBJECTS = [
 
 function schemaComplete(db: Db): boolean {
   const placeholders = SCHEMA_OBJECTS.map(() => "?").join(", ");
-  const found = db.prepare(`SELECT count(*) FROM sqlite_master WHERE name IN (${placeholders})`).pluck().get(...SCHEMA_OBJECTS);
+  const found = db
+    .prepare(`SELECT count(*) FROM sqlite_master WHERE name IN (${placeholders})`)
+    .pluck()
+    .get(...SCHEMA_OBJECTS);
   return found === SCHEMA_OBJECTS.length;
 }
 

@@ -90,7 +90,9 @@ export class DiskTier implements CacheTier {
     this.name = this.config.name;
     this.store = new TierStore(this.config);
     const origin = this.store.openerId;
-    this.feed = new ChangeFeed(this.store, origin, this.config.coherence?.interval ?? 0, this.store.counters, (batch) => this.leases?.wake(batch));
+    this.feed = new ChangeFeed(this.store, origin, this.config.coherence?.interval ?? 0, this.store.counters, (batch) =>
+      this.leases?.wake(batch),
+    );
     const flight = this.config.singleFlight;
     if (flight !== undefined) {
       const read = (encoded: Buffer) => this.lookup(this.store.readStatements(), encoded);

@@ -132,7 +132,8 @@ export class Leases {
       this.store.write(
         "release",
         (sql) => {
-          if (sql.dropLease.get(encoded, this.origin) !== undefined) sql.logChange.run(this.origin, ChangeKind.Released, encoded, Date.now());
+          if (sql.dropLease.get(encoded, this.origin) !== undefined)
+            sql.logChange.run(this.origin, ChangeKind.Released, encoded, Date.now());
         },
         { relieve: false },
       );

@@ -118,11 +118,17 @@ export function entrySize(encodedKeyBytes: number, valueBytes: number, inFile: b
 
 export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
   if (typeof options !== "object" || options === null) {
-    throw new ZarrsCacheError("INVALID_CONFIG", 'disk(options): options must be an object like { dir: ".zarr-cache", maxBytes: 1024 ** 3 }');
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      'disk(options): options must be an object like { dir: ".zarr-cache", maxBytes: 1024 ** 3 }',
+    );
   }
   assertKnownOptions("disk()", options, KNOWN_OPTIONS);
   if (typeof options.dir !== "string" || options.dir.length === 0 || options.dir.includes("\0")) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `disk(): option "dir" must be a non-empty path string, got ${JSON.stringify(options.dir) ?? String(options.dir)}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `disk(): option "dir" must be a non-empty path string, got ${JSON.stringify(options.dir) ?? String(options.dir)}`,
+    );
   }
   configNumber("disk()", "maxBytes", options.maxBytes, { min: 4096, integer: true });
   configNumber("disk()", "maxValueBytes", options.maxValueBytes, { min: 0, integer: true, optional: true });
@@ -139,7 +145,10 @@ export function resolveOptions(options: DiskOptions): ResolvedDiskOptions {
     throw new ZarrsCacheError("INVALID_CONFIG", 'disk(): option "name" must be a non-empty string');
   }
   if (options.maxValueBytes !== undefined && options.maxValueBytes > VALUE_BYTES_LIMIT) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `disk(): option "maxValueBytes" must be at most ${VALUE_BYTES_LIMIT} (512 MiB), got ${options.maxValueBytes}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `disk(): option "maxValueBytes" must be at most ${VALUE_BYTES_LIMIT} (512 MiB), got ${options.maxValueBytes}`,
+    );
   }
   return {
     singleFlight: resolveSingleFlight(options.singleFlight),
@@ -179,7 +188,10 @@ function resolveCoherence(option: DiskOptions["coherence"]): Required<DiskCohere
 function sectionOf<T extends object>(name: string, option: boolean | T | undefined): Partial<T> {
   if (option === undefined || option === true) return {};
   if (typeof option !== "object" || option === null || Array.isArray(option)) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `disk(): option "${name}" must be true, false or an object, got ${JSON.stringify(option) ?? String(option)}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `disk(): option "${name}" must be true, false or an object, got ${JSON.stringify(option) ?? String(option)}`,
+    );
   }
   return option;
 }

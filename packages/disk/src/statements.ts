@@ -2,7 +2,15 @@ import type { Statement } from "better-sqlite3";
 import type { Db } from "./database.js";
 
 /** A row as `read` returns it. `blob` is the file id of a large value (then `value` is empty). */
-export type Row = [id: number, value: Buffer, checksum: number, expiresAt: number | null, lastAccess: number, size: number, blob: string | null];
+export type Row = [
+  id: number,
+  value: Buffer,
+  checksum: number,
+  expiresAt: number | null,
+  lastAccess: number,
+  size: number,
+  blob: string | null,
+];
 
 /** Every statement the tier runs, prepared once per connection. Raw statements return arrays. */
 export interface Statements {
@@ -171,8 +179,7 @@ export function prepareStatements(db: Db): Statements {
       .pluck(),
     holdUntil: db
       .prepare(
-        "SELECT max(until) FROM holds WHERE (is_prefix = 0 AND scope = ?) " +
-          "OR (is_prefix = 1 AND substr(?, 1, length(scope)) = scope)",
+        "SELECT max(until) FROM holds WHERE (is_prefix = 0 AND scope = ?) " + "OR (is_prefix = 1 AND substr(?, 1, length(scope)) = scope)",
       )
       .pluck(),
     recordHold: db.prepare(

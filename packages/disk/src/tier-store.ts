@@ -360,7 +360,8 @@ export class TierStore extends StoreConnection {
       const oldTombstones = now - this.config.tombstoneTtl;
       // The change log is kept as long as tombstones, and to CHANGE_LOG_ROWS: a process that missed more resyncs (see change-feed.ts).
       const oldestChange = this.sql!.oldestChange.get() as number | undefined;
-      const longLog = oldestChange !== undefined && (oldestChange < oldTombstones || (this.sql!.changeSpan.get() as number) > CHANGE_LOG_ROWS);
+      const longLog =
+        oldestChange !== undefined && (oldestChange < oldTombstones || (this.sql!.changeSpan.get() as number) > CHANGE_LOG_ROWS);
       const prune = this.sql!.anyOldTombstone.get(oldTombstones, oldTombstones) !== undefined || longLog;
       if (!verify && !heartbeat && !sweep && !prune && this.touches.size === 0) return;
       const db = this.connection.db;

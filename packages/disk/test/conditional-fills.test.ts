@@ -19,7 +19,10 @@ afterEach(async () => {
 
 /** One process's cache over the shared directory: its own memory level, the directory below it. */
 function processOn(dir: string, options: TieredCacheOptions = {}): TieredCache {
-  const cache = createCache(options).tier(memory({ maxBytes: MiB })).tier(disk({ dir, maxBytes: 16 * MiB })).build();
+  const cache = createCache(options)
+    .tier(memory({ maxBytes: MiB }))
+    .tier(disk({ dir, maxBytes: 16 * MiB }))
+    .build();
   open.push(cache);
   return cache;
 }

@@ -37,7 +37,10 @@ function inspect(dir: string) {
   const db = new Database(path.join(dir, "zarrs-cache.sqlite"), { readonly: true });
   try {
     const totals = db.prepare("SELECT entries, bytes FROM totals").get() as { entries: number; bytes: number };
-    const actual = db.prepare("SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM entries").get() as { entries: number; bytes: number };
+    const actual = db.prepare("SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM entries").get() as {
+      entries: number;
+      bytes: number;
+    };
     const blobs = db.prepare("SELECT blob FROM entries WHERE blob IS NOT NULL").pluck().all() as string[];
     return { totals, actual, blobs };
   } finally {

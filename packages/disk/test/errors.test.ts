@@ -56,7 +56,13 @@ describe("option and input validation", () => {
     await tier.set("k".repeat(20), bytes(1));
     await expectCode(tier.set("big", bytes(300_001)), "VALUE_TOO_LARGE", "300000");
     await expectCode(tier.set("k", bytes(1), { ttl: -1 }), "INVALID_ARGUMENT");
-    await expectCode(tier.keys(42 as unknown as string)[Symbol.asyncIterator]().next(), "INVALID_ARGUMENT");
+    await expectCode(
+      tier
+        .keys(42 as unknown as string)
+        [Symbol.asyncIterator]()
+        .next(),
+      "INVALID_ARGUMENT",
+    );
     await expectCode(tier.deletePrefix(null as unknown as string), "INVALID_ARGUMENT");
     expect(fs.readdirSync(path.join(dir, "blobs"))).toEqual([]);
     expect(tier.stats().entries).toBe(1);
@@ -75,14 +81,23 @@ describe("a bad directory fails at build() with a message naming it", () => {
     const file = path.join(tempDir("dir-file"), "plain-file");
     fs.writeFileSync(file, "x");
     const dir = path.join(file, "cache");
-    const builder = createCache().tier(memory({ maxBytes: MiB })).tier(disk({ dir, maxBytes: MiB }));
+    const builder = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .tier(disk({ dir, maxBytes: MiB }));
     await expectCode(() => builder.build(), "INVALID_CONFIG", dir);
   });
 
   it("an existing regular file as dir", async () => {
     const file = path.join(tempDir("dir-is-file"), "cache");
     fs.writeFileSync(file, "x");
-    const error = await expectCode(() => createCache().tier(disk({ dir: file, maxBytes: MiB })).build(), "INVALID_CONFIG", file);
+    const error = await expectCode(
+      () =>
+        createCache()
+          .tier(disk({ dir: file, maxBytes: MiB }))
+          .build(),
+      "INVALID_CONFIG",
+      file,
+    );
     expect(error.message).toContain("not a directory");
   });
 
@@ -101,9 +116,23 @@ describe("a bad directory fails at build() with a message naming it", () => {
         context.skip();
       }
     }
-    await expectCode(() => createCache().tier(disk({ dir: readOnly, maxBytes: MiB })).build(), "INVALID_CONFIG", readOnly);
+    await expectCode(
+      () =>
+        createCache()
+          .tier(disk({ dir: readOnly, maxBytes: MiB }))
+          .build(),
+      "INVALID_CONFIG",
+      readOnly,
+    );
     const nested = path.join(readOnly, "cache");
-    await expectCode(() => createCache().tier(disk({ dir: nested, maxBytes: MiB })).build(), "INVALID_CONFIG", nested);
+    await expectCode(
+      () =>
+        createCache()
+          .tier(disk({ dir: nested, maxBytes: MiB }))
+          .build(),
+      "INVALID_CONFIG",
+      nested,
+    );
   });
 
   it("an unopened tier used directly reports the same error on first use", async () => {

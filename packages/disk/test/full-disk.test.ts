@@ -157,7 +157,10 @@ describe("a full file system is pressure, not a dead level", () => {
     const dir = smallFileSystem("2m");
     if (dir === undefined) return context.skip();
     const tier = disk({ dir, maxBytes: 64 * MiB, fileThreshold: 64 * KiB });
-    const cache = createCache().tier(memory({ maxBytes: 4 * MiB })).tier(tier).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 4 * MiB }))
+      .tier(tier)
+      .build();
     fillUp(path.join(dir, "someone-else"));
     const errors: unknown[] = [];
     cache.events.on("error", (event) => errors.push(event.error));

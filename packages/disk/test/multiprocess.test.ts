@@ -23,7 +23,9 @@ interface Summary {
 
 function runHammer(dir: string, seed: number, ops: number): Promise<Summary> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hammer, distEntry, dir, String(seed), String(ops), String(MAX_BYTES)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [hammer, distEntry, dir, String(seed), String(ops), String(MAX_BYTES)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -63,7 +65,10 @@ describe("several processes on one directory", () => {
     // The totals row, updated by both processes, equals what the rows add up to: no update was lost.
     const db = new Database(path.join(dir, "zarrs-cache.sqlite"), { readonly: true });
     const totals = db.prepare("SELECT entries, bytes FROM totals").get();
-    const actual = db.prepare("SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM entries").get() as { entries: number; bytes: number };
+    const actual = db.prepare("SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM entries").get() as {
+      entries: number;
+      bytes: number;
+    };
     const blobs = db.prepare("SELECT blob FROM entries WHERE blob IS NOT NULL").pluck().all() as string[];
     db.close();
     expect(totals).toEqual(actual);

@@ -22,8 +22,7 @@ function thrownBy(work: () => unknown): unknown {
   throw new Error("expected a throw");
 }
 
-const addonNotBuilt = () =>
-  thrownBy(() => requireFromSqlite("bindings")({ bindings: "better_sqlite3.node", module_root: scratch }));
+const addonNotBuilt = () => thrownBy(() => requireFromSqlite("bindings")({ bindings: "better_sqlite3.node", module_root: scratch }));
 
 function addonNotLoadable(): unknown {
   const file = path.join(scratch, "better_sqlite3.node");

@@ -137,9 +137,17 @@ describe("cross-process single-flight through the directory", () => {
 
   it("refuses bad options, naming them", async () => {
     const dir = tempDir("flight");
-    await expectCode(async () => disk({ dir, maxBytes: 1 << 20, singleFlight: { leaseTTL: 5 } as never }), "INVALID_CONFIG", 'did you mean "singleFlight.leaseTtl"');
+    await expectCode(
+      async () => disk({ dir, maxBytes: 1 << 20, singleFlight: { leaseTTL: 5 } as never }),
+      "INVALID_CONFIG",
+      'did you mean "singleFlight.leaseTtl"',
+    );
     await expectCode(async () => disk({ dir, maxBytes: 1 << 20, singleFlight: { wait: -1 } }), "INVALID_CONFIG", "singleFlight.wait");
     await expectCode(async () => disk({ dir, maxBytes: 1 << 20, singleFlight: "yes" as never }), "INVALID_CONFIG", "singleFlight");
-    await expectCode(async () => disk({ dir, maxBytes: 1 << 20, coherence: { intervall: 5 } as never }), "INVALID_CONFIG", "coherence.interval");
+    await expectCode(
+      async () => disk({ dir, maxBytes: 1 << 20, coherence: { intervall: 5 } as never }),
+      "INVALID_CONFIG",
+      "coherence.interval",
+    );
   });
 });

@@ -21,7 +21,10 @@ describe("in a TieredCache", () => {
       return upstream.get(key);
     };
     const run = async () => {
-      const cache = createCache().tier(memory({ maxBytes: MiB })).tier(disk({ dir, maxBytes: 16 * MiB })).build();
+      const cache = createCache()
+        .tier(memory({ maxBytes: MiB }))
+        .tier(disk({ dir, maxBytes: 16 * MiB }))
+        .build();
       for (const [key, value] of upstream) expect(same(await cache.getOrLoad(key, load(key), { kind: "chunk" }), value)).toBe(true);
       expect(await cache.getOrLoad("ds/absent", load("ds/absent"))).toBeUndefined();
       await cache.close();

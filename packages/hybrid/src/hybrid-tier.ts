@@ -344,7 +344,7 @@ export class HybridTier implements CacheTier {
     }
     // Even a candidate that fits the leftover space must beat the next victim: otherwise the gaps
     // that multi-entry evictions leave would let one-off keys in without a contest.
-    const rivals = victims.length > 0 ? victims : this.hot.victimsFor(this.hot.freeBytes + 1) ?? [];
+    const rivals = victims.length > 0 ? victims : (this.hot.victimsFor(this.hot.freeBytes + 1) ?? []);
     const frequency = this.sketch.estimate(key);
     if (rivals.some((rival) => this.sketch.estimate(rival) >= frequency)) {
       this.counters.admissionsRefused++;

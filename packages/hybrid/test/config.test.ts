@@ -27,10 +27,26 @@ describe("bad configuration fails with INVALID_CONFIG naming the option", () => 
     ["no options", () => hybrid(undefined as unknown as HybridOptions), "options"],
     ["no memory", () => hybrid({ disk: { dir: dir(), maxBytes: 1 << 20 } } as HybridOptions), '"memory"'],
     ["memory.maxBytes 0", () => hybrid({ memory: { maxBytes: 0 }, disk: { dir: dir(), maxBytes: 1 << 20 } }), '"memory.maxBytes"'],
-    ["memory.maxBytes fractional", () => hybrid({ memory: { maxBytes: 1.5 }, disk: { dir: dir(), maxBytes: 1 << 20 } }), '"memory.maxBytes"'],
-    ["memory.maxValueBytes negative", () => hybrid({ memory: { ...mem, maxValueBytes: -1 }, disk: { dir: dir(), maxBytes: 1 << 20 } }), '"memory.maxValueBytes"'],
-    ["memory.ttl", () => hybrid({ memory: { ...mem, ttl: 5 } as HybridOptions["memory"], disk: { dir: dir(), maxBytes: 1 << 20 } }), '"memory.ttl"'],
-    ["memory.name (unknown)", () => hybrid({ memory: { ...mem, name: "x" } as HybridOptions["memory"], disk: { dir: dir(), maxBytes: 1 << 20 } }), '"memory.name"'],
+    [
+      "memory.maxBytes fractional",
+      () => hybrid({ memory: { maxBytes: 1.5 }, disk: { dir: dir(), maxBytes: 1 << 20 } }),
+      '"memory.maxBytes"',
+    ],
+    [
+      "memory.maxValueBytes negative",
+      () => hybrid({ memory: { ...mem, maxValueBytes: -1 }, disk: { dir: dir(), maxBytes: 1 << 20 } }),
+      '"memory.maxValueBytes"',
+    ],
+    [
+      "memory.ttl",
+      () => hybrid({ memory: { ...mem, ttl: 5 } as HybridOptions["memory"], disk: { dir: dir(), maxBytes: 1 << 20 } }),
+      '"memory.ttl"',
+    ],
+    [
+      "memory.name (unknown)",
+      () => hybrid({ memory: { ...mem, name: "x" } as HybridOptions["memory"], disk: { dir: dir(), maxBytes: 1 << 20 } }),
+      '"memory.name"',
+    ],
     ["no disk", () => hybrid({ memory: mem }), '"disk"'],
     ["disk.maxBytes too small", () => hybrid({ memory: mem, disk: { dir: dir(), maxBytes: 10 } }), '"maxBytes"'],
     ["disk.dir empty", () => hybrid({ memory: mem, disk: { dir: "", maxBytes: 1 << 20 } }), '"dir"'],
@@ -38,15 +54,31 @@ describe("bad configuration fails with INVALID_CONFIG naming the option", () => 
     ["disk and diskTier", () => hybrid({ memory: mem, disk: { dir: dir(), maxBytes: 1 << 20 }, diskTier: memory(mem) }), '"diskTier"'],
     ["diskTier not a tier", () => hybrid({ memory: mem, diskTier: { get() {} } as never }), '"diskTier"'],
     ["promotionThreshold negative", () => hybrid({ memory: mem, diskTier: memory(mem), promotionThreshold: -1 }), '"promotionThreshold"'],
-    ["promotionThreshold a string", () => hybrid({ memory: mem, diskTier: memory(mem), promotionThreshold: "2" as never }), '"promotionThreshold"'],
+    [
+      "promotionThreshold a string",
+      () => hybrid({ memory: mem, diskTier: memory(mem), promotionThreshold: "2" as never }),
+      '"promotionThreshold"',
+    ],
     ["demotionAfter 0", () => hybrid({ memory: mem, diskTier: memory(mem), demotionAfter: 0 }), '"demotionAfter"'],
     ["demotionAfter NaN", () => hybrid({ memory: mem, diskTier: memory(mem), demotionAfter: Number.NaN }), '"demotionAfter"'],
-    ["maintenanceInterval negative", () => hybrid({ memory: mem, diskTier: memory(mem), maintenanceInterval: -5 }), '"maintenanceInterval"'],
-    ["maintenanceInterval past setInterval's range", () => hybrid({ memory: mem, diskTier: memory(mem), maintenanceInterval: 2 ** 31 }), '"maintenanceInterval"'],
+    [
+      "maintenanceInterval negative",
+      () => hybrid({ memory: mem, diskTier: memory(mem), maintenanceInterval: -5 }),
+      '"maintenanceInterval"',
+    ],
+    [
+      "maintenanceInterval past setInterval's range",
+      () => hybrid({ memory: mem, diskTier: memory(mem), maintenanceInterval: 2 ** 31 }),
+      '"maintenanceInterval"',
+    ],
     ["ttl 0", () => hybrid({ memory: mem, diskTier: memory(mem), ttl: 0 }), '"ttl"'],
     ["name empty", () => hybrid({ memory: mem, diskTier: memory(mem), name: "" }), '"name"'],
     ["now not a function", () => hybrid({ memory: mem, diskTier: memory(mem), now: 5 as never }), '"now"'],
-    ["a misspelt option", () => hybrid({ memory: mem, diskTier: memory(mem), promotionTreshold: 3 } as HybridOptions), '"promotionTreshold"'],
+    [
+      "a misspelt option",
+      () => hybrid({ memory: mem, diskTier: memory(mem), promotionTreshold: 3 } as HybridOptions),
+      '"promotionTreshold"',
+    ],
   ];
   for (const [label, make, mention] of cases) {
     it(label, () => {

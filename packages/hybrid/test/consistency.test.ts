@@ -132,7 +132,10 @@ describe("getSync and use inside a TieredCache", () => {
     const { tier, lower } = hybridOverMemory({ memoryBytes: 64 * KiB });
     expect(typeof tier.getSync).toBe("function");
     await lower.set("disk-only", bytes(10, 5));
-    const cache = createCache().tier(tier).tier(memory({ maxBytes: 1 << 20, name: "l2" })).build();
+    const cache = createCache()
+      .tier(tier)
+      .tier(memory({ maxBytes: 1 << 20, name: "l2" }))
+      .build();
     let loads = 0;
     const value = await cache.getOrLoad("disk-only", async () => {
       loads++;

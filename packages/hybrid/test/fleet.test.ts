@@ -147,7 +147,12 @@ describe("cross-process single-flight with real processes", () => {
       const owner = await start("memory+disk", dir, upstream, options);
       // The owner's load never ends by itself: it holds the lease until killed.
       await new Promise<void>((loading) => void owner.send({ op: "read", key, delay: 60_000 }, loading).catch(() => undefined));
-      const reads = waiters.map((w) => w.read(key, 20).then((v) => v, () => (failed++, null)));
+      const reads = waiters.map((w) =>
+        w.read(key, 20).then(
+          (v) => v,
+          () => (failed++, null),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 30));
       const killedAt = performance.now();
       owner.child.kill("SIGKILL");

@@ -34,7 +34,10 @@ describe("maintenance timer (fake timers)", () => {
 });
 
 /** Runs the fixture in a child node process; resolves with its exit code, or "still running" after `waitMs`. */
-function runChild(args: string[], waitMs: number): Promise<{ code: number | null | "still running"; stdout: string; stderr: string; ms: number }> {
+function runChild(
+  args: string[],
+  waitMs: number,
+): Promise<{ code: number | null | "still running"; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, [path.join(here, "fixtures", "left-open.mjs"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
@@ -58,7 +61,9 @@ describe("the maintenance timer never keeps a process alive", () => {
   beforeAll(() => {
     const missing = ["core", "memory", "disk", "hybrid"].filter((name) => !fs.existsSync(path.join(packages, name, "dist", "index.js")));
     if (missing.length > 0) {
-      throw new Error(`build first (the child runs built JS): missing dist of ${missing.join(", ")}; run npx turbo run build --filter=@zarrs-cache/hybrid...`);
+      throw new Error(
+        `build first (the child runs built JS): missing dist of ${missing.join(", ")}; run npx turbo run build --filter=@zarrs-cache/hybrid...`,
+      );
     }
   });
   afterEach(cleanupTempDirs);

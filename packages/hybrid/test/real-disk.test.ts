@@ -10,7 +10,14 @@ describe("hybrid over the real disk tier", () => {
   it("promotes, demotes and keeps the exact expiry through the SQLite level", async () => {
     const clock = manualClock();
     const dir = tempDir("real-disk");
-    const tier = hybrid({ memory: { maxBytes: 256 * KiB }, disk: { dir, maxBytes: 4 << 20 }, promotionThreshold: 2, demotionAfter: 1000, maintenanceInterval: 0, now: clock.now });
+    const tier = hybrid({
+      memory: { maxBytes: 256 * KiB },
+      disk: { dir, maxBytes: 4 << 20 },
+      promotionThreshold: 2,
+      demotionAfter: 1000,
+      maintenanceInterval: 0,
+      now: clock.now,
+    });
     expect(typeof tier.getSync).toBe("function"); // the disk tier reads synchronously
     const before = Date.now();
     await tier.set("a", bytes(4 * KiB, 1), { ttl: 3_600_000 });

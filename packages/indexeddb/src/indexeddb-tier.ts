@@ -201,16 +201,28 @@ export class IndexedDbTier implements CacheTier {
         await this.write((tx, totals, evicted) => this.put(tx, totals, evicted, key, record, later, size));
       } catch (retryError) {
         if (!isQuotaError(retryError)) throw retryError;
-        throw new ZarrsCacheError("IO_ERROR", `indexedDb tier "${this.options.dbName}": the browser's storage quota is full even after evicting`, {
-          cause: retryError,
-        });
+        throw new ZarrsCacheError(
+          "IO_ERROR",
+          `indexedDb tier "${this.options.dbName}": the browser's storage quota is full even after evicting`,
+          {
+            cause: retryError,
+          },
+        );
       }
     }
     this.counters.sets++;
     if (!options?.fill) this.broadcast({ kind: "keys", keys: [key] });
   }
 
-  private async put(tx: WriteTx, totals: Totals, evicted: Evicted, key: string, record: ValueRecord, later: Uint8Array[], size: number): Promise<void> {
+  private async put(
+    tx: WriteTx,
+    totals: Totals,
+    evicted: Evicted,
+    key: string,
+    record: ValueRecord,
+    later: Uint8Array[],
+    size: number,
+  ): Promise<void> {
     const index = tx.objectStore("index");
     const old = await index.get(key);
     if (old !== undefined) {
@@ -222,7 +234,11 @@ export class IndexedDbTier implements CacheTier {
     const entry: IndexRecord = { k: key, s: size, a: this.now() };
     if (record.x !== undefined) entry.x = record.x;
     const pieces = tx.objectStore("pieces");
-    await Promise.all([tx.objectStore("values").put(record, key), index.put(entry), ...later.map((piece, i) => pieces.put(piece, [key, i + 1]))]);
+    await Promise.all([
+      tx.objectStore("values").put(record, key),
+      index.put(entry),
+      ...later.map((piece, i) => pieces.put(piece, [key, i + 1])),
+    ]);
     totals.bytes += size;
     totals.entries++;
   }
@@ -231,7 +247,10 @@ export class IndexedDbTier implements CacheTier {
   private async evictDownTo(tx: WriteTx, totals: Totals, evicted: Evicted, target: number, keep: string): Promise<void> {
     const index = tx.objectStore("index");
     const expired = IDBKeyRange.upperBound(Date.now());
-    for (const [name, range, reason] of [["expiry", expired, "expire"], ["access", undefined, "evict"]] as const) {
+    for (const [name, range, reason] of [
+      ["expiry", expired, "expire"],
+      ["access", undefined, "evict"],
+    ] as const) {
       for (let cursor = await index.index(name).openCursor(range); cursor && totals.bytes > target; cursor = await cursor.continue()) {
         const { k, s } = cursor.value;
         if (k === keep) continue;
@@ -260,7 +279,11 @@ export class IndexedDbTier implements CacheTier {
     assertPrefix(prefix);
     let removed = 0;
     await this.write(async (tx, totals) => {
-      for (let cursor = await tx.objectStore("index").openCursor(IDBKeyRange.lowerBound(prefix)); cursor; cursor = await cursor.continue()) {
+      for (
+        let cursor = await tx.objectStore("index").openCursor(IDBKeyRange.lowerBound(prefix));
+        cursor;
+        cursor = await cursor.continue()
+      ) {
         if (!cursor.key.startsWith(prefix)) break;
         const live = cursor.value.x === undefined || cursor.value.x > Date.now();
         await Promise.all([cursor.delete(), deletePayload(tx, cursor.key)]);
@@ -342,7 +365,11 @@ export class IndexedDbTier implements CacheTier {
       for (const [key, at] of touches) if (!this.touches.has(key)) this.touches.set(key, at);
       if (isQuotaError(error) || isZarrsCacheError(error)) throw error;
       this.counters.errors++;
-      throw new ZarrsCacheError("IO_ERROR", `indexedDb tier "${this.options.dbName}": a write failed: ${(error as Error)?.message ?? error}`, { cause: error });
+      throw new ZarrsCacheError(
+        "IO_ERROR",
+        `indexedDb tier "${this.options.dbName}": a write failed: ${(error as Error)?.message ?? error}`,
+        { cause: error },
+      );
     }
     this.totals = totals!;
     this.totalsKnown = true;
@@ -478,7 +505,10 @@ export class IndexedDbTier implements CacheTier {
       });
     } catch (error) {
       this.counters.errors++;
-      throw unavailable(`cannot open database "${this.options.dbName}": ${(error as Error)?.name ?? ""} ${(error as Error)?.message ?? error}`, error);
+      throw unavailable(
+        `cannot open database "${this.options.dbName}": ${(error as Error)?.name ?? ""} ${(error as Error)?.message ?? error}`,
+        error,
+      );
     }
     // The totals only feed stats(): reads need not wait for them (one round trip less on a page's first read).
     db.get("meta", TOTALS_KEY).then(

@@ -36,7 +36,11 @@ describe("indexedDb(): options", () => {
 describe("indexedDb() where there is no IndexedDB (Node, old browsers)", () => {
   it("fails build() with a clear error", () => {
     expect(typeof (globalThis as { indexedDB?: unknown }).indexedDB).toBe("undefined");
-    const build = () => createCache().tier(memory({ maxBytes: 1024 })).tier(indexedDb({ maxBytes: 1024 })).build();
+    const build = () =>
+      createCache()
+        .tier(memory({ maxBytes: 1024 }))
+        .tier(indexedDb({ maxBytes: 1024 }))
+        .build();
     expect(build).toThrow(/indexedDb\(\): this environment has no IndexedDB/);
     expect(build).toThrow(expect.objectContaining({ code: "TIER_UNAVAILABLE" }));
   });

@@ -95,7 +95,9 @@ export class KeyvTier implements CacheTier {
     this.transportReady = chooseTransport(keyv, this.options.encoding).then(
       (transport) => (this.transport = transport),
       (error: unknown) =>
-        new ZarrsCacheError("INVALID_CONFIG", `keyvTier(): cannot store bytes through this Keyv instance: ${(error as Error).message}`, { cause: error }),
+        new ZarrsCacheError("INVALID_CONFIG", `keyvTier(): cannot store bytes through this Keyv instance: ${(error as Error).message}`, {
+          cause: error,
+        }),
     );
   }
 

@@ -58,7 +58,10 @@ export function assertKeyv(keyv: unknown): asserts keyv is Keyv {
     const looksLikeAdapter =
       typeof candidate === "object" && candidate !== null && typeof candidate.get === "function" && typeof candidate.set === "function";
     const hint = looksLikeAdapter ? "; it looks like a store adapter or a Map: wrap it as new Keyv({ store: adapter, namespace })" : "";
-    throw new ZarrsCacheError("INVALID_CONFIG", `keyvTier(keyv): expected a Keyv 5 instance, got ${describe(keyv)}${hint}. Example: ${EXAMPLE}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `keyvTier(keyv): expected a Keyv 5 instance, got ${describe(keyv)}${hint}. Example: ${EXAMPLE}`,
+    );
   }
   const namespace = (keyv as Keyv).namespace;
   if (typeof namespace !== "string" || namespace.length === 0) {
@@ -87,10 +90,16 @@ export function resolveOptions(options: KeyvTierOptions | undefined): ResolvedOp
     throw new ZarrsCacheError("INVALID_CONFIG", `keyvTier(): option "name" must be a non-empty string, got ${describe(o.name)}`);
   }
   if (o.encoding !== undefined && !ENCODINGS.includes(o.encoding)) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `keyvTier(): option "encoding" must be one of ${ENCODINGS.join(", ")}, got ${JSON.stringify(o.encoding)}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `keyvTier(): option "encoding" must be one of ${ENCODINGS.join(", ")}, got ${JSON.stringify(o.encoding)}`,
+    );
   }
   if (o.disconnectOnClose !== undefined && typeof o.disconnectOnClose !== "boolean") {
-    throw new ZarrsCacheError("INVALID_CONFIG", `keyvTier(): option "disconnectOnClose" must be a boolean, got ${describe(o.disconnectOnClose)}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `keyvTier(): option "disconnectOnClose" must be a boolean, got ${describe(o.disconnectOnClose)}`,
+    );
   }
   return {
     name: o.name ?? "keyv",

@@ -1,6 +1,15 @@
 import { ZarrsCacheError } from "@zarrs-cache/core";
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 const UNAVAILABLE_MESSAGE = /not connected|connection|connect |socket|closed|offline|unreachable|timed out/i;
 
 /** True when a store error says the backing service is gone, rather than an I/O failure. */

@@ -202,7 +202,10 @@ whenRedis(reachable, "Redis connection loss", () => {
       relay = await startRelay(relay.port);
       let value: Uint8Array | undefined;
       for (const deadline = Date.now() + 8_000; value === undefined && Date.now() < deadline; ) {
-        value = await tier.get("k").then((entry) => entry?.value, () => undefined);
+        value = await tier.get("k").then(
+          (entry) => entry?.value,
+          () => undefined,
+        );
         if (value === undefined) await sleep(100);
       }
       expect(Array.from(value ?? [])).toEqual([9]);

@@ -18,7 +18,9 @@ export function whenRedis(reachable: boolean, what: string, register: () => void
       throw new Error(`Redis on 127.0.0.1:${REDIS_PORT} is unreachable, and CI is set: ${what} must run in CI`);
     });
   } else {
-    console.warn(`\n!!! SKIPPED ${what}: Redis on 127.0.0.1:${REDIS_PORT} is unreachable (start one, or these tests fail when CI is set) !!!\n`);
+    console.warn(
+      `\n!!! SKIPPED ${what}: Redis on 127.0.0.1:${REDIS_PORT} is unreachable (start one, or these tests fail when CI is set) !!!\n`,
+    );
     it.skip(`${what} (Redis unreachable)`, () => {});
   }
 }

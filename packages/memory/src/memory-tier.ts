@@ -128,7 +128,10 @@ export class MemoryTier implements CacheTier {
       );
     }
     const ttl = options?.ttl ?? this.defaultTtl;
-    this.lru.set(key, { value: options?.transfer && isWhole(value) ? value : copyOf(value), expiresAt: ttl === undefined ? undefined : Date.now() + ttl });
+    this.lru.set(key, {
+      value: options?.transfer && isWhole(value) ? value : copyOf(value),
+      expiresAt: ttl === undefined ? undefined : Date.now() + ttl,
+    });
     this.counters.sets++;
   }
 

@@ -1,4 +1,13 @@
-import { ArrayLocator, parseCacheKey, ZarrsCacheError, type CacheEvents, type HitBatch, type LevelStats, type TierStats, type ZarrArray } from "@zarrs-cache/core";
+import {
+  ArrayLocator,
+  parseCacheKey,
+  ZarrsCacheError,
+  type CacheEvents,
+  type HitBatch,
+  type LevelStats,
+  type TierStats,
+  type ZarrArray,
+} from "@zarrs-cache/core";
 import { GridHeatmap } from "./heatmap.js";
 import { emptyHistogram, LatencyHistogram } from "./histogram.js";
 import { fnv1a, MissRatioEstimator } from "./miss-ratio.js";
@@ -143,7 +152,8 @@ export class Collector {
       this.counts.absentHits++;
     }
     level.hitBytes += bytes;
-    if (ms === ms) {
+    // NaN marks an untimed hit (hits are timed 1 in 16 at the first level).
+    if (!Number.isNaN(ms)) {
       level.hitLatency.record(ms * 1000);
       this.current.busyMs += ms;
     }
@@ -422,7 +432,14 @@ export class Collector {
       );
     }
     const arrays: ArraySnapshot[] = [...this.arrays.values()].map((a) =>
-      Object.freeze({ path: a.array.path, reads: a.reads, hits: a.hits, misses: a.misses, pairs: a.pairs, neighbourPairs: a.neighbourPairs }),
+      Object.freeze({
+        path: a.array.path,
+        reads: a.reads,
+        hits: a.hits,
+        misses: a.misses,
+        pairs: a.pairs,
+        neighbourPairs: a.neighbourPairs,
+      }),
     );
     const warming: WarmingSnapshot | undefined = this.warming && Object.freeze({ ...this.warming });
     const takenAt = Date.now();

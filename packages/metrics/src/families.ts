@@ -37,9 +37,17 @@ export function families(s: MetricsSnapshot, maxArrayLabels: number): Family[] {
     return samples;
   };
 
-  const lookups = family("zarrs_cache_lookups_total", "counter", "Lookups per cache level by result (a level is asked only when the levels above missed).");
+  const lookups = family(
+    "zarrs_cache_lookups_total",
+    "counter",
+    "Lookups per cache level by result (a level is asked only when the levels above missed).",
+  );
   const lookupTime = family("zarrs_cache_lookup_duration_seconds", "histogram", "Time of one lookup at a level, by result.");
-  const evictions = family("zarrs_cache_evictions_total", "counter", "Entries a tier dropped on its own, by reason (evict = size bound, expire = TTL).");
+  const evictions = family(
+    "zarrs_cache_evictions_total",
+    "counter",
+    "Entries a tier dropped on its own, by reason (evict = size bound, expire = TTL).",
+  );
   const errors = family("zarrs_cache_tier_errors_total", "counter", "Tier operations that failed (served from elsewhere).");
   const entries = family("zarrs_cache_entries", "gauge", "Entries a tier holds now.");
   const bytes = family("zarrs_cache_size_bytes", "gauge", "Bytes a tier holds now (payload plus its overhead estimate).");
@@ -62,7 +70,11 @@ export function families(s: MetricsSnapshot, maxArrayLabels: number): Family[] {
   total("zarrs_cache_reads_total", "Demand reads (lookups at the first tier that were not prefetches).", s.reads);
   total("zarrs_cache_hits_total", "Lookups answered by some tier (as stats().hits).", s.hits);
   total("zarrs_cache_misses_total", "Lookups no tier answered (as stats().misses).", s.misses);
-  total("zarrs_cache_served_bytes_total", "Bytes answered from the tiers.", s.levels.reduce((sum, l) => sum + l.hitBytes, 0));
+  total(
+    "zarrs_cache_served_bytes_total",
+    "Bytes answered from the tiers.",
+    s.levels.reduce((sum, l) => sum + l.hitBytes, 0),
+  );
   total("zarrs_cache_dropped_writes_total", "Fills of lower tiers dropped because too many were pending.", s.droppedWrites);
   total("zarrs_cache_too_large_total", "Writes a tier refused because the value was too large for it.", s.tooLarge);
 
@@ -73,7 +85,12 @@ export function families(s: MetricsSnapshot, maxArrayLabels: number): Family[] {
   loads.push({ name: "zarrs_cache_upstream_requests_total", labels: { result: "error" }, value: u.errors });
   loads.push({ name: "zarrs_cache_upstream_requests_total", labels: { result: "timeout" }, value: u.timeouts });
   total("zarrs_cache_upstream_bytes_total", "Bytes loaded from upstream.", u.bytes);
-  histogram(family("zarrs_cache_upstream_duration_seconds", "histogram", "Time of one upstream load that answered."), "zarrs_cache_upstream_duration_seconds", {}, u.latency);
+  histogram(
+    family("zarrs_cache_upstream_duration_seconds", "histogram", "Time of one upstream load that answered."),
+    "zarrs_cache_upstream_duration_seconds",
+    {},
+    u.latency,
+  );
 
   // Arrays: the most read get their own label, the rest are summed under "_other".
   const ranked = [...s.arrays].sort((a, b) => b.reads - a.reads || (a.path < b.path ? -1 : 1));
@@ -87,11 +104,16 @@ export function families(s: MetricsSnapshot, maxArrayLabels: number): Family[] {
   if (rows.length > 0) {
     const reads = family("zarrs_cache_array_reads_total", "counter", "Demand reads of an array's chunk keys.");
     const hits = family("zarrs_cache_array_hits_total", "counter", "Hits (any level) on an array's chunk keys.");
-    const locality = family("zarrs_cache_array_locality_ratio", "gauge", "Share of consecutive demand reads of an array that were grid neighbours.");
+    const locality = family(
+      "zarrs_cache_array_locality_ratio",
+      "gauge",
+      "Share of consecutive demand reads of an array that were grid neighbours.",
+    );
     for (const r of rows) {
       reads.push({ name: "zarrs_cache_array_reads_total", labels: { array: r.label }, value: r.reads });
       hits.push({ name: "zarrs_cache_array_hits_total", labels: { array: r.label }, value: r.hits });
-      if (r.pairs > 0) locality.push({ name: "zarrs_cache_array_locality_ratio", labels: { array: r.label }, value: r.neighbourPairs / r.pairs });
+      if (r.pairs > 0)
+        locality.push({ name: "zarrs_cache_array_locality_ratio", labels: { array: r.label }, value: r.neighbourPairs / r.pairs });
     }
   }
 
@@ -106,7 +128,8 @@ export function families(s: MetricsSnapshot, maxArrayLabels: number): Family[] {
 
 function histogram(samples: Sample[], name: string, labels: Labels, h: HistogramData): void {
   const cumulative = cumulativeAtPowers(h, BUCKET_POWERS);
-  for (let k = 0; k < BUCKET_POWERS; k++) samples.push({ name: `${name}_bucket`, labels: { ...labels, le: BUCKET_BOUNDS[k]! }, value: cumulative[k]! });
+  for (let k = 0; k < BUCKET_POWERS; k++)
+    samples.push({ name: `${name}_bucket`, labels: { ...labels, le: BUCKET_BOUNDS[k]! }, value: cumulative[k]! });
   samples.push({ name: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: h.count });
   samples.push({ name: `${name}_sum`, labels, value: h.sum / 1e6 });
   samples.push({ name: `${name}_count`, labels, value: h.count });

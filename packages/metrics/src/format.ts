@@ -49,15 +49,28 @@ export function formatReport(r: MetricsReport): string {
     ...table([
       ["level", "tier", "hit rate", "hits", "misses", "p50", "p90", "p99", "entries", "bytes", "bound", "evicted", "expired", "errors"],
       ...r.tiers.map((t) => [
-        String(t.level), t.tier, pct(t.hitRate), num(t.hits), num(t.misses), formatMicros(t.latencyUs.p50), formatMicros(t.latencyUs.p90),
-        formatMicros(t.latencyUs.p99), num(t.entries), formatBytes(t.bytes), formatBytes(t.maxBytes), num(t.evictions.evict),
-        num(t.evictions.expire), num(t.errors),
+        String(t.level),
+        t.tier,
+        pct(t.hitRate),
+        num(t.hits),
+        num(t.misses),
+        formatMicros(t.latencyUs.p50),
+        formatMicros(t.latencyUs.p90),
+        formatMicros(t.latencyUs.p99),
+        num(t.entries),
+        formatBytes(t.bytes),
+        formatBytes(t.maxBytes),
+        num(t.evictions.evict),
+        num(t.evictions.expire),
+        num(t.errors),
       ]),
     ]).map((l, i) => (i === 0 ? l : l)),
   );
   const u = r.upstream;
   lines.push("");
-  lines.push(`upstream: ${num(u.loads)} loads (${num(u.absent)} absent), ${num(u.errors)} errors, ${num(u.timeouts)} timeouts, ${formatBytes(u.bytes)}; ${latency(u.latencyMs, 1000)}`);
+  lines.push(
+    `upstream: ${num(u.loads)} loads (${num(u.absent)} absent), ${num(u.errors)} errors, ${num(u.timeouts)} timeouts, ${formatBytes(u.bytes)}; ${latency(u.latencyMs, 1000)}`,
+  );
   const v = r.savings;
   lines.push(
     `savings: ${num(v.upstreamRequestsAvoided)} upstream requests avoided, ${formatBytes(v.bytesServedFromCache)} served from cache` +
@@ -65,7 +78,9 @@ export function formatReport(r: MetricsReport): string {
   );
   if (r.warming) {
     const w = r.warming;
-    lines.push(`warming: ${num(w.prefetched)} prefetched → ${num(w.used)} used (${pct(w.usedRate)}), ${num(w.wasted)} wasted, ${num(w.late)} late`);
+    lines.push(
+      `warming: ${num(w.prefetched)} prefetched → ${num(w.used)} used (${pct(w.usedRate)}), ${num(w.wasted)} wasted, ${num(w.late)} late`,
+    );
   }
   if (r.arrays.length > 0) {
     lines.push("");
@@ -74,8 +89,14 @@ export function formatReport(r: MetricsReport): string {
       ...table([
         ["array", "reads", "hit rate", "locality", "hottest chunks"],
         ...r.arrays.map((a) => [
-          a.path, num(a.reads), pct(a.hitRate), pct(a.localityScore),
-          a.hottestChunks.slice(0, 3).map((c) => `[${c.coords.join(",")}]×${c.reads}`).join(" "),
+          a.path,
+          num(a.reads),
+          pct(a.hitRate),
+          pct(a.localityScore),
+          a.hottestChunks
+            .slice(0, 3)
+            .map((c) => `[${c.coords.join(",")}]×${c.reads}`)
+            .join(" "),
         ]),
       ]),
     );
@@ -93,8 +114,17 @@ export function formatReport(r: MetricsReport): string {
     lines.push("recommendations:");
     for (const rec of r.recommendations) {
       lines.push(`  [${rec.priority}] ${rec.category}: ${rec.description}`);
-      lines.push(`      evidence: ${Object.entries(rec.evidence).map(([k, x]) => `${k}=${x}`).join(", ")}`);
-      if (rec.suggestion) lines.push(`      suggestion: ${Object.entries(rec.suggestion).map(([k, x]) => `${k}=${x}`).join(", ")}`);
+      lines.push(
+        `      evidence: ${Object.entries(rec.evidence)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(", ")}`,
+      );
+      if (rec.suggestion)
+        lines.push(
+          `      suggestion: ${Object.entries(rec.suggestion)
+            .map(([k, x]) => `${k}=${x}`)
+            .join(", ")}`,
+        );
       lines.push(`      expected: ${rec.expectedEffect}`);
     }
   }

@@ -52,7 +52,11 @@ export function emptyHistogram(): HistogramData {
 }
 
 export function subtractHistogram(a: HistogramData, b: HistogramData): HistogramData {
-  return Object.freeze({ counts: Object.freeze(a.counts.map((c, i) => c - (b.counts[i] ?? 0))), count: a.count - b.count, sum: a.sum - b.sum });
+  return Object.freeze({
+    counts: Object.freeze(a.counts.map((c, i) => c - (b.counts[i] ?? 0))),
+    count: a.count - b.count,
+    sum: a.sum - b.sum,
+  });
 }
 
 /** The q-quantile (0..1) in µs, interpolated inside its bucket; undefined when empty. */

@@ -37,7 +37,11 @@ export function renderHtml(input: HtmlInput): string {
   function page(inp: HtmlInput, maps: typeof heatmaps, total: number): string {
     const sections = [
       section("Hit rate over time", "hit-rate", hitRateChart(inp.timeline)),
-      section("Lookup latency per tier", "latency", inp.snapshot.levels.map((l) => latencyChart(`${l.tier} (level ${l.level})`, l.hitLatency, l.missLatency)).join("")),
+      section(
+        "Lookup latency per tier",
+        "latency",
+        inp.snapshot.levels.map((l) => latencyChart(`${l.tier} (level ${l.level})`, l.hitLatency, l.missLatency)).join(""),
+      ),
       section("Warming funnel", "warming", warmingChart(report)),
       section(
         "Chunk-grid heatmaps (reads; colour = hit rate)",
@@ -94,7 +98,9 @@ function hitRateChart(points: readonly TimelinePoint[]): string {
   const coords = used.map((p) => [used.length === 1 ? W / 2 : x(p.at), y(p.hits / (p.hits + p.misses))] as const);
   const line = coords.map(([a, b], i) => `${i === 0 ? "M" : "L"}${f1(a)},${f1(b)}`).join("");
   const dots = coords.map(([a, b]) => `<circle cx="${f1(a)}" cy="${f1(b)}" r="2.5" fill="#2a7"/>`).join("");
-  const grid = [0, 0.5, 1].map((r) => `<line x1="40" x2="${W - 20}" y1="${y(r)}" y2="${y(r)}" stroke="#ddd"/><text x="4" y="${y(r) + 4}">${r * 100}%</text>`).join("");
+  const grid = [0, 0.5, 1]
+    .map((r) => `<line x1="40" x2="${W - 20}" y1="${y(r)}" y2="${y(r)}" stroke="#ddd"/><text x="4" y="${y(r) + 4}">${r * 100}%</text>`)
+    .join("");
   return `<div class="chart"><svg class="plot" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="hit rate over time">${grid}<path d="${line}" fill="none" stroke="#2a7" stroke-width="2"/>${dots}<text x="40" y="${H - 8}">${new Date(t0).toISOString().slice(11, 19)}</text><text x="${W - 90}" y="${H - 8}">+${(span / 1000).toFixed(1)} s</text></svg></div>`;
 }
 
@@ -113,7 +119,9 @@ function latencyChart(label: string, hits: HistogramData, misses: HistogramData)
     .slice(lo, hi + 1)
     .map((c, i) => {
       const h = (c / max) * (H - 50);
-      return c === 0 ? "" : `<rect x="${f1(40 + i * bw)}" y="${f1(H - 30 - h)}" width="${f1(Math.max(1, bw - 1))}" height="${f1(Math.max(1, h))}" fill="#47a"><title>${esc(formatMicros(bucketBounds(lo + i)[0]))}–${esc(formatMicros(bucketBounds(lo + i)[1]))}: ${c}</title></rect>`;
+      return c === 0
+        ? ""
+        : `<rect x="${f1(40 + i * bw)}" y="${f1(H - 30 - h)}" width="${f1(Math.max(1, bw - 1))}" height="${f1(Math.max(1, h))}" fill="#47a"><title>${esc(formatMicros(bucketBounds(lo + i)[0]))}–${esc(formatMicros(bucketBounds(lo + i)[1]))}: ${c}</title></rect>`;
     })
     .join("");
   const total = hits.count + misses.count;
@@ -165,10 +173,15 @@ function heatmapChart(path: string, heatmap: GridHeatmap): string {
     const rate = Math.min(1, hits[i]! / n);
     const hue = Math.round(rate * 120); // red (no hit) → green (all hits)
     const light = Math.round(85 - (n / max) * 50); // darker = more reads
-    cells.push(`<rect x="${(i % C) * size}" y="${Math.floor(i / C) * size}" width="${size}" height="${size}" fill="hsl(${hue},70%,${light}%)"/>`);
+    cells.push(
+      `<rect x="${(i % C) * size}" y="${Math.floor(i / C) * size}" width="${size}" height="${size}" fill="hsl(${hue},70%,${light}%)"/>`,
+    );
   }
   const shape = heatmap.shape.join(" × ");
-  const binNote = heatmap.binSize[0] * fr > 1 || heatmap.binSize[1] * fc > 1 ? `, ${heatmap.binSize[0] * fr} × ${heatmap.binSize[1] * fc} keys per cell` : "";
+  const binNote =
+    heatmap.binSize[0] * fr > 1 || heatmap.binSize[1] * fc > 1
+      ? `, ${heatmap.binSize[0] * fr} × ${heatmap.binSize[1] * fc} keys per cell`
+      : "";
   const fold = heatmap.shape.length > 2 ? ", leading dimensions summed" : "";
   return `<div class="chart"><p>${esc(path)} — key grid ${esc(shape)}${esc(binNote)}${esc(fold)}</p><svg class="plot heatmap" width="${C * size}" height="${R * size}" viewBox="0 0 ${C * size} ${R * size}" role="img" aria-label="heatmap ${esc(path)}">${cells.join("")}</svg></div>`;
 }

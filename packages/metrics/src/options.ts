@@ -47,14 +47,21 @@ export function resolveOptions(options: MetricsOptions | undefined): ResolvedOpt
 
 function toArrays(arrays: unknown): ZarrArray[] {
   if (typeof arrays !== "object" || arrays === null || typeof (arrays as Iterable<unknown>)[Symbol.iterator] !== "function") {
-    throw new ZarrsCacheError("INVALID_CONFIG", `metrics: option "arrays" must be an iterable of ZarrArray (from zarrArray()), got ${String(arrays)}`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `metrics: option "arrays" must be an iterable of ZarrArray (from zarrArray()), got ${String(arrays)}`,
+    );
   }
   const list = [...(arrays as Iterable<unknown>)];
   list.forEach((a, i) => assertArray(a, `metrics: option "arrays"[${i}]`, "INVALID_CONFIG"));
   return list as ZarrArray[];
 }
 
-export function assertArray(array: unknown, what: string, code: "INVALID_ARGUMENT" | "INVALID_CONFIG" = "INVALID_ARGUMENT"): asserts array is ZarrArray {
+export function assertArray(
+  array: unknown,
+  what: string,
+  code: "INVALID_ARGUMENT" | "INVALID_CONFIG" = "INVALID_ARGUMENT",
+): asserts array is ZarrArray {
   if (!(array instanceof ZarrArray)) {
     throw new ZarrsCacheError(code, `${what} must be a ZarrArray from zarrArray(metadata, { path }), got ${describeValue(array)}`);
   }

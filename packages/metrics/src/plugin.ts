@@ -1,4 +1,11 @@
-import { assertKnownOptions, ZarrsCacheError, type CachePlugin, type CacheEvents, type PluginContext, type ZarrArray } from "@zarrs-cache/core";
+import {
+  assertKnownOptions,
+  ZarrsCacheError,
+  type CachePlugin,
+  type CacheEvents,
+  type PluginContext,
+  type ZarrArray,
+} from "@zarrs-cache/core";
 import { Collector } from "./collector.js";
 import { exposition, families, type Family } from "./families.js";
 import { formatReport } from "./format.js";
@@ -56,7 +63,10 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
 
   const ready = (what: string): Collector => {
     if (collector === undefined) {
-      throw new ZarrsCacheError("INVALID_CONFIG", `metrics.${what}(): add the plugin to a cache first (createCache().use(metrics()).build())`);
+      throw new ZarrsCacheError(
+        "INVALID_CONFIG",
+        `metrics.${what}(): add the plugin to a cache first (createCache().use(metrics()).build())`,
+      );
     }
     return collector;
   };
@@ -75,7 +85,10 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
     if (previous !== undefined) return since(now, previous);
     if (windowMs === undefined) return now;
     if (typeof windowMs !== "number" || !Number.isFinite(windowMs) || windowMs <= 0) {
-      throw new ZarrsCacheError("INVALID_ARGUMENT", `metrics.${what}(options): windowMs must be a positive number of milliseconds, got ${describeValue(windowMs)}`);
+      throw new ZarrsCacheError(
+        "INVALID_ARGUMENT",
+        `metrics.${what}(options): windowMs must be a positive number of milliseconds, got ${describeValue(windowMs)}`,
+      );
     }
     const target = now.takenAt - windowMs;
     const candidates = [...coarse, ...fine].sort((a, b) => a.takenAt - b.takenAt);
@@ -90,7 +103,8 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
     name: "metrics",
 
     setup(context: PluginContext) {
-      if (collector !== undefined) throw new ZarrsCacheError("INVALID_CONFIG", "metrics(): one metrics() plugin serves one cache; create another for this one");
+      if (collector !== undefined)
+        throw new ZarrsCacheError("INVALID_CONFIG", "metrics(): one metrics() plugin serves one cache; create another for this one");
       const c = new Collector(resolved, context);
       collector = c;
       const guard =
@@ -152,7 +166,11 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
       const c = ready("registerWith");
       // Every family that can appear, so that a registry knows all names up front.
       const all = families(
-        { ...c.snapshot(), arrays: [{ path: "/", reads: 1, hits: 0, misses: 0, pairs: 1, neighbourPairs: 0 }], warming: { prefetched: 0, used: 0, wasted: 0, late: 0 } },
+        {
+          ...c.snapshot(),
+          arrays: [{ path: "/", reads: 1, hits: 0, misses: 0, pairs: 1, neighbourPairs: 0 }],
+          warming: { prefetched: 0, used: 0, wasted: 0, late: 0 },
+        },
         1,
       );
       return registerFamilies(registry, () => currentFamilies(c), all);
@@ -162,9 +180,16 @@ export function metrics(options?: MetricsOptions): MetricsPlugin {
       const window = windowFor(c, "htmlReport", options);
       const report = buildReport(window, c);
       const title = options?.title ?? "zarrs-cache metrics";
-      if (typeof title !== "string") throw new ZarrsCacheError("INVALID_ARGUMENT", `metrics.htmlReport(options): title must be a string, got ${describeValue(title)}`);
+      if (typeof title !== "string")
+        throw new ZarrsCacheError("INVALID_ARGUMENT", `metrics.htmlReport(options): title must be a string, got ${describeValue(title)}`);
       const heatmaps = [...c.arrays.values()].sort((a, b) => b.reads - a.reads).map((a) => ({ path: a.array.path, heatmap: a.heatmap }));
-      return renderHtml({ report, snapshot: window, timeline: c.timelinePoints().filter((p) => p.at >= window.windowStart - 1), heatmaps, title });
+      return renderHtml({
+        report,
+        snapshot: window,
+        timeline: c.timelinePoints().filter((p) => p.at >= window.windowStart - 1),
+        heatmaps,
+        title,
+      });
     },
     addArray: (array) => {
       assertArray(array, "metrics.addArray(array): array");

@@ -18,13 +18,24 @@ export interface Recommendation {
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const MIN_LOOKUPS = 32;
 
-export function recommend(report: Omit<MetricsReport, "recommendations">, window: MetricsSnapshot, curve: MissRatioCurve): Recommendation[] {
+export function recommend(
+  report: Omit<MetricsReport, "recommendations">,
+  window: MetricsSnapshot,
+  curve: MissRatioCurve,
+): Recommendation[] {
   const out: Recommendation[] = [];
   const l1 = window.levels[0];
   const l1Report = report.tiers[0];
 
   // L1 too small: it evicts keys that are read again soon, and a larger bound would keep them.
-  if (l1 && l1Report && l1.maxBytes !== undefined && l1.evictions.evict > 0 && window.evictedReReads > 0 && curve.references >= MIN_LOOKUPS) {
+  if (
+    l1 &&
+    l1Report &&
+    l1.maxBytes !== undefined &&
+    l1.evictions.evict > 0 &&
+    window.evictedReReads > 0 &&
+    curve.references >= MIN_LOOKUPS
+  ) {
     const current = l1Report.hitRate;
     const target = Math.max(current, curve.maxHitRatio - 0.02);
     const payload = curve.bytesFor(target);
@@ -92,7 +103,13 @@ export function recommend(report: Omit<MetricsReport, "recommendations">, window
       category: "reliability",
       priority: "high",
       description: `Tier "${level.tier}" (level ${level.level}) is failing; its reads fall through to the next tier or upstream.`,
-      evidence: { tier: level.tier, level: level.level, errors: level.errors, lookups, errorRate: round(level.errors / Math.max(lookups, 1)) },
+      evidence: {
+        tier: level.tier,
+        level: level.level,
+        errors: level.errors,
+        lookups,
+        errorRate: round(level.errors / Math.max(lookups, 1)),
+      },
       expectedEffect: "fixing it restores its hits; until then every failing read costs a slower tier or an upstream request",
     });
   }

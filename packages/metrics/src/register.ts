@@ -44,7 +44,10 @@ function isMeterProvider(t: unknown): t is OtelMeterProviderLike {
   return typeof (t as OtelMeterProviderLike)?.getMeter === "function";
 }
 function isMeter(t: unknown): t is OtelMeterLike {
-  return typeof (t as OtelMeterLike)?.createObservableCounter === "function" && typeof (t as OtelMeterLike).addBatchObservableCallback === "function";
+  return (
+    typeof (t as OtelMeterLike)?.createObservableCounter === "function" &&
+    typeof (t as OtelMeterLike).addBatchObservableCallback === "function"
+  );
 }
 
 /** Families read once per scrape: prom-client asks every metric separately within one scrape. */

@@ -89,7 +89,9 @@ export interface MetricsReport {
     /** Avoided requests × median upstream latency, minus the time those hits spent in the tiers. */
     readonly timeSavedMs: number | undefined;
   };
-  readonly warming: { readonly prefetched: number; readonly used: number; readonly wasted: number; readonly late: number; readonly usedRate: number } | undefined;
+  readonly warming:
+    | { readonly prefetched: number; readonly used: number; readonly wasted: number; readonly late: number; readonly usedRate: number }
+    | undefined;
   readonly recommendations: readonly Recommendation[];
 }
 
@@ -158,7 +160,11 @@ export function buildReport(window: MetricsSnapshot, collector: Collector): Metr
     },
     accessPatterns: {
       mostAccessedKeys: collector.hotKeys(10).map(({ key, reads }) => ({ key, reads })),
-      temporalHotspots: [...points].sort((a, b) => b.reads - a.reads).filter((p) => p.reads > 0).slice(0, 3).map((p) => ({ at: p.at, reads: p.reads })),
+      temporalHotspots: [...points]
+        .sort((a, b) => b.reads - a.reads)
+        .filter((p) => p.reads > 0)
+        .slice(0, 3)
+        .map((p) => ({ at: p.at, reads: p.reads })),
       spatialLocalityScore: pairs > 0 ? neighbourPairs / pairs : undefined,
       accessDistribution: distribution(collector.keyReads()),
     },
@@ -208,7 +214,11 @@ function peak(points: TimelinePoint[]): number {
 function distribution(reads: number[]): { trackedKeys: number; top1PercentShare: number; top10PercentShare: number } {
   reads.sort((a, b) => b - a);
   const total = reads.reduce((s, r) => s + r, 0);
-  const share = (fraction: number) => ratio(reads.slice(0, Math.max(1, Math.ceil(reads.length * fraction))).reduce((s, r) => s + r, 0), total);
+  const share = (fraction: number) =>
+    ratio(
+      reads.slice(0, Math.max(1, Math.ceil(reads.length * fraction))).reduce((s, r) => s + r, 0),
+      total,
+    );
   return { trackedKeys: reads.length, top1PercentShare: share(0.01), top10PercentShare: share(0.1) };
 }
 

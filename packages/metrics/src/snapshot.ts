@@ -93,13 +93,31 @@ export interface MetricsSnapshot {
 }
 
 const COUNTERS = [
-  "reads", "prefetchLookups", "hits", "misses", "absentHits", "sets", "setBytes", "deletes", "invalidations", "backfills", "joins",
-  "errors", "droppedWrites", "tooLarge", "evictedReReads", "absentReloads", "internalErrors",
+  "reads",
+  "prefetchLookups",
+  "hits",
+  "misses",
+  "absentHits",
+  "sets",
+  "setBytes",
+  "deletes",
+  "invalidations",
+  "backfills",
+  "joins",
+  "errors",
+  "droppedWrites",
+  "tooLarge",
+  "evictedReReads",
+  "absentReloads",
+  "internalErrors",
 ] as const;
 
 /** The counters between `previous` and `current` (gauges such as entries and bytes are `current`'s). */
 export function since(current: MetricsSnapshot, previous: MetricsSnapshot): MetricsSnapshot {
-  for (const [name, s] of [["current", current], ["previous", previous]] as const) {
+  for (const [name, s] of [
+    ["current", current],
+    ["previous", previous],
+  ] as const) {
     if (typeof s !== "object" || s === null || typeof s.takenAt !== "number" || !Array.isArray(s.levels)) {
       throw new ZarrsCacheError("INVALID_ARGUMENT", `since(previous): ${name} must be a snapshot from snapshot(), got ${String(s)}`);
     }
@@ -159,7 +177,12 @@ export function since(current: MetricsSnapshot, previous: MetricsSnapshot): Metr
   if (current.warming && previous.warming) {
     const w = current.warming;
     const pw = previous.warming;
-    out.warming = Object.freeze({ prefetched: w.prefetched - pw.prefetched, used: w.used - pw.used, wasted: w.wasted - pw.wasted, late: w.late - pw.late });
+    out.warming = Object.freeze({
+      prefetched: w.prefetched - pw.prefetched,
+      used: w.used - pw.used,
+      wasted: w.wasted - pw.wasted,
+      late: w.late - pw.late,
+    });
   }
   return Object.freeze(out) as unknown as MetricsSnapshot;
 }

@@ -18,7 +18,10 @@ it("holds at most 8 MiB after 1,000,000 distinct keys", () => {
   const before = heapUsed();
   const arrays = [gridArray("/huge", [1000, 1000]), gridArray("/other", [100, 100])];
   const plugin = metrics({ arrays });
-  const cache = createCache().tier(memory({ maxBytes: 1024 })).use(plugin).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 1024 }))
+    .use(plugin)
+    .build();
   const e = cache.events;
   for (let i = 0; i < 1_000_000; i++) {
     // Every key once: a chunk of a known array, an absent key, or a key of no known array.

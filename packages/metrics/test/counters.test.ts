@@ -33,12 +33,14 @@ it("counts exactly what stats() and levelStats() count after a mixed workload", 
     const coords = [next() % 32, next() % 12];
     if (r < 70) await read(chunk(a, coords));
     else if (r < 75) await read(`${chunk(a, coords)}-absent`);
-    else if (r < 80) await Promise.all([read(chunk(a, [coords[0]!, 20])), read(chunk(a, [coords[0]!, 20])), read(chunk(a, [coords[0]!, 20]))]);
+    else if (r < 80)
+      await Promise.all([read(chunk(a, [coords[0]!, 20])), read(chunk(a, [coords[0]!, 20])), read(chunk(a, [coords[0]!, 20]))]);
     else if (r < 85) await cache.get(chunk(a, coords));
     else if (r < 90) await cache.set(chunk(a, coords), new Uint8Array(512));
     else if (r < 93) await cache.delete(chunk(a, coords));
     else if (r < 94) await cache.invalidate(chunk(a, [coords[0]!, 1]).slice(0, -2));
-    else if (r < 97) await cache.getOrLoad(`${chunk(a, coords)}-fails`, async () => Promise.reject(new Error("upstream down"))).catch(() => {});
+    else if (r < 97)
+      await cache.getOrLoad(`${chunk(a, coords)}-fails`, async () => Promise.reject(new Error("upstream down"))).catch(() => {});
     else await read(chunk(a, [coords[0]!, 30]));
   }
   await cache.flush();
@@ -63,7 +65,8 @@ it("counts exactly what stats() and levelStats() count after a mixed workload", 
   expect(snapshot.levels[1]!.errors).toBeGreaterThan(0);
   expect(snapshot.levels[1]!.errors).toBe(stats.errors);
   // The workload really exercised all of it.
-  for (const n of [stats.absentHits, stats.joins, stats.loadErrors, levels[0]!.tier.evictions, stats.backfills, stats.errors]) expect(n).toBeGreaterThan(0);
+  for (const n of [stats.absentHits, stats.joins, stats.loadErrors, levels[0]!.tier.evictions, stats.backfills, stats.errors])
+    expect(n).toBeGreaterThan(0);
   // Lower tiers time every lookup; the first tier one synchronous lookup in 16.
   for (const l of snapshot.levels.slice(1)) expect(l.hitLatency.count + l.missLatency.count).toBe(l.hits + l.misses);
   const l0 = snapshot.levels[0]!;

@@ -17,7 +17,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function sampleReport(): Promise<string> {
   const temp = gridArray("/temp", [16, 24]);
   const wind = gridArray("/wind", [4, 8, 8]);
-  const s = setup({ arrays: [temp, wind], intervalMs: 25 }, [memory({ maxBytes: 96 * 1024 }), memory({ maxBytes: 64 * 1024 * 1024 })], 2048);
+  const s = setup(
+    { arrays: [temp, wind], intervalMs: 25 },
+    [memory({ maxBytes: 96 * 1024 }), memory({ maxBytes: 64 * 1024 * 1024 })],
+    2048,
+  );
   for (let pass = 0; pass < 3; pass++) {
     for (let i = 0; i < 16; i++) for (let j = 0; j < 8 + pass * 4; j++) await s.read(chunk(temp, [i, j]));
     for (let t = 0; t < 4; t++) for (let j = 0; j < 8; j++) await s.read(chunk(wind, [t, j, pass]));
@@ -58,53 +62,58 @@ describe("htmlReport()", () => {
   });
 
   const inCi = process.env.CI === "true";
-  if (!hasChromium() && !inCi) console.warn("\n*** /usr/bin/chromium is missing: the Chromium rendering test is SKIPPED (apt-get install -y chromium) ***\n");
-  it.skipIf(!hasChromium() && !inCi)("renders in Chromium with no console errors and every chart drawn", async () => {
-    const html = await sampleReport();
-    const file = path.join(tmp, "report.html");
-    fs.writeFileSync(file, html);
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-      page.on("request", (r) => {
-        if (!r.url().startsWith("file:")) problems.push(`request: ${r.url()}`);
-      });
-      await page.goto(pathToFileURL(file).href);
-      const charts = await page.evaluate(() =>
-        Array.from(document.querySelectorAll("section")).map((section) => ({
-          id: section.id,
-          svgs: Array.from(section.querySelectorAll("svg")).map((svg) => {
-            const box = svg.getBoundingClientRect();
-            const marks = Array.from(svg.querySelectorAll("rect, path, circle")).filter((m) => {
-              const b = m.getBoundingClientRect();
-              return b.width > 0 && b.height > 0;
-            });
-            return { width: box.width, height: box.height, marks: marks.length };
-          }),
-        })),
-      );
-      expect(charts.map((c) => c.id)).toEqual(["hit-rate", "latency", "warming", "heatmaps"]);
-      for (const chart of charts) {
-        expect(chart.svgs.length, chart.id).toBeGreaterThan(0);
-        for (const svg of chart.svgs) {
-          expect(svg.width * svg.height, chart.id).toBeGreaterThan(0);
-          expect(svg.marks, chart.id).toBeGreaterThan(0);
+  if (!hasChromium() && !inCi)
+    console.warn("\n*** /usr/bin/chromium is missing: the Chromium rendering test is SKIPPED (apt-get install -y chromium) ***\n");
+  it.skipIf(!hasChromium() && !inCi)(
+    "renders in Chromium with no console errors and every chart drawn",
+    async () => {
+      const html = await sampleReport();
+      const file = path.join(tmp, "report.html");
+      fs.writeFileSync(file, html);
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const problems: string[] = [];
+        page.on("console", (m) => {
+          if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+        });
+        page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+        page.on("request", (r) => {
+          if (!r.url().startsWith("file:")) problems.push(`request: ${r.url()}`);
+        });
+        await page.goto(pathToFileURL(file).href);
+        const charts = await page.evaluate(() =>
+          Array.from(document.querySelectorAll("section")).map((section) => ({
+            id: section.id,
+            svgs: Array.from(section.querySelectorAll("svg")).map((svg) => {
+              const box = svg.getBoundingClientRect();
+              const marks = Array.from(svg.querySelectorAll("rect, path, circle")).filter((m) => {
+                const b = m.getBoundingClientRect();
+                return b.width > 0 && b.height > 0;
+              });
+              return { width: box.width, height: box.height, marks: marks.length };
+            }),
+          })),
+        );
+        expect(charts.map((c) => c.id)).toEqual(["hit-rate", "latency", "warming", "heatmaps"]);
+        for (const chart of charts) {
+          expect(chart.svgs.length, chart.id).toBeGreaterThan(0);
+          for (const svg of chart.svgs) {
+            expect(svg.width * svg.height, chart.id).toBeGreaterThan(0);
+            expect(svg.marks, chart.id).toBeGreaterThan(0);
+          }
         }
+        expect(charts.find((c) => c.id === "latency")!.svgs).toHaveLength(2); // one per tier
+        expect(charts.find((c) => c.id === "heatmaps")!.svgs).toHaveLength(2); // one per array
+        expect(charts.find((c) => c.id === "warming")!.svgs[0]!.marks).toBe(4); // prefetched, used, late, wasted
+        const screenshot = path.join(tmp, "report.png");
+        await page.screenshot({ path: screenshot, fullPage: true });
+        expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
+        expect(problems).toEqual([]);
+      } finally {
+        await browser.close();
       }
-      expect(charts.find((c) => c.id === "latency")!.svgs).toHaveLength(2); // one per tier
-      expect(charts.find((c) => c.id === "heatmaps")!.svgs).toHaveLength(2); // one per array
-      expect(charts.find((c) => c.id === "warming")!.svgs[0]!.marks).toBe(4); // prefetched, used, late, wasted
-      const screenshot = path.join(tmp, "report.png");
-      await page.screenshot({ path: screenshot, fullPage: true });
-      expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
-      expect(problems).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -47,8 +47,19 @@ describe("bad input", () => {
     const plugin = metrics();
     expectError(() => plugin.report(), "INVALID_CONFIG", /add the plugin to a cache first/);
     expectError(() => plugin.prometheus(), "INVALID_CONFIG", /add the plugin to a cache first/);
-    const cache = createCache().tier(memory({ maxBytes: 1024 })).use(plugin).build();
-    expectError(() => createCache().tier(memory({ maxBytes: 1024 })).use(plugin).build(), "INVALID_CONFIG", /one metrics\(\) plugin serves one cache/);
+    const cache = createCache()
+      .tier(memory({ maxBytes: 1024 }))
+      .use(plugin)
+      .build();
+    expectError(
+      () =>
+        createCache()
+          .tier(memory({ maxBytes: 1024 }))
+          .use(plugin)
+          .build(),
+      "INVALID_CONFIG",
+      /one metrics\(\) plugin serves one cache/,
+    );
     await cache.close();
   });
 

@@ -18,7 +18,9 @@ class TestReader extends MetricReader {
  */
 function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
   const untyped = text.replace(/^# TYPE (\S+) histogram$/gm, "# TYPE $1 untyped");
-  return parsePrometheusTextFormat(untyped).flatMap((f) => f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })));
+  return parsePrometheusTextFormat(untyped).flatMap((f) =>
+    f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })),
+  );
 }
 
 async function workload(arrays = 3, maxArrayLabels?: number) {
@@ -49,7 +51,10 @@ describe("prometheus()", () => {
     const lookups = byName.get("zarrs_cache_lookups_total")!;
     const snapshot = plugin.snapshot();
     for (const level of snapshot.levels) {
-      for (const [result, expected] of [["hit", level.hits], ["miss", level.misses]] as const) {
+      for (const [result, expected] of [
+        ["hit", level.hits],
+        ["miss", level.misses],
+      ] as const) {
         const sample = lookups.metrics.find((m) => m.labels?.level === String(level.level) && m.labels?.result === result)!;
         expect(sample.labels!.tier).toBe("memory");
         expect(Number(sample.value)).toBe(expected);

@@ -102,8 +102,23 @@ const OWNER = "redis()";
 /** Default tombstone lifetime: the TieredCache's default loadTimeout (30 s) with a wide margin. */
 export const DEFAULT_TOMBSTONE_TTL = 60_000;
 const KNOWN = new Set([
-  "url", "connection", "cluster", "clusterOptions", "client", "keyPrefix", "ttl", "commandTimeout", "connectTimeout",
-  "maxValueBytes", "tombstoneTtl", "autoPipelining", "breaker", "bus", "singleFlight", "repair", "name",
+  "url",
+  "connection",
+  "cluster",
+  "clusterOptions",
+  "client",
+  "keyPrefix",
+  "ttl",
+  "commandTimeout",
+  "connectTimeout",
+  "maxValueBytes",
+  "tombstoneTtl",
+  "autoPipelining",
+  "breaker",
+  "bus",
+  "singleFlight",
+  "repair",
+  "name",
 ]);
 
 function invalid(option: string, message: string): ZarrsCacheError {
@@ -121,8 +136,9 @@ function checkKeys(option: string, value: Record<string, unknown>, allowed: stri
 function resolveSource(options: RedisTierOptions): ConnectionSource {
   const given = (["client", "cluster", "url", "connection"] as const).filter((k) => options[k] !== undefined);
   const clash = given.length > 1 && !(given.length === 2 && given[0] === "url" && given[1] === "connection");
-  if (clash) throw invalid(given[1]!, `cannot be combined with "${given[0]}": give one of url (with optional connection), cluster or client`);
-  if (options.clusterOptions !== undefined && options.cluster === undefined) throw invalid("clusterOptions", "needs the \"cluster\" option");
+  if (clash)
+    throw invalid(given[1]!, `cannot be combined with "${given[0]}": give one of url (with optional connection), cluster or client`);
+  if (options.clusterOptions !== undefined && options.cluster === undefined) throw invalid("clusterOptions", 'needs the "cluster" option');
   if (options.url !== undefined) {
     if (typeof options.url !== "string" || !/^rediss?:\/\/./.test(options.url)) {
       throw invalid("url", `must be a redis:// or rediss:// URL, got ${JSON.stringify(options.url)}`);
@@ -139,14 +155,22 @@ function resolveSource(options: RedisTierOptions): ConnectionSource {
     return { kind: "client", client: options.client };
   }
   if (options.cluster !== undefined) {
-    if (!Array.isArray(options.cluster) || options.cluster.length === 0) throw invalid("cluster", "must be a non-empty array of nodes like { host, port }");
+    if (!Array.isArray(options.cluster) || options.cluster.length === 0)
+      throw invalid("cluster", "must be a non-empty array of nodes like { host, port }");
     for (const node of options.cluster) {
-      const ok = typeof node === "string" || (typeof node === "number" && Number.isInteger(node)) || (isPlainObject(node) && (node.port === undefined || Number.isInteger(node.port)));
+      const ok =
+        typeof node === "string" ||
+        (typeof node === "number" && Number.isInteger(node)) ||
+        (isPlainObject(node) && (node.port === undefined || Number.isInteger(node.port)));
       if (!ok) throw invalid("cluster", `has a node that is not "host:port", a port or { host, port }`);
     }
-    if (options.clusterOptions !== undefined && !isPlainObject(options.clusterOptions)) throw invalid("clusterOptions", "must be an object");
+    if (options.clusterOptions !== undefined && !isPlainObject(options.clusterOptions))
+      throw invalid("clusterOptions", "must be an object");
     const clusterOptions = options.clusterOptions ?? {};
-    if ((clusterOptions.redisOptions as { keyPrefix?: string } | undefined)?.keyPrefix || (clusterOptions as { keyPrefix?: string }).keyPrefix) {
+    if (
+      (clusterOptions.redisOptions as { keyPrefix?: string } | undefined)?.keyPrefix ||
+      (clusterOptions as { keyPrefix?: string }).keyPrefix
+    ) {
       throw invalid("clusterOptions", "must not set ioredis keyPrefix: pass keyPrefix to redis() instead");
     }
     return { kind: "cluster", nodes: options.cluster, options: clusterOptions };
@@ -182,7 +206,10 @@ function flag(option: string, value: unknown, fallback: boolean): boolean {
 export function resolveOptions(options: RedisTierOptions | undefined): ResolvedOptions {
   if (options === undefined) options = {};
   if (!isObject(options) || Array.isArray(options)) {
-    throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: options must be an object like { url: "redis://127.0.0.1:6379", keyPrefix: "zc:" }`);
+    throw new ZarrsCacheError(
+      "INVALID_CONFIG",
+      `${OWNER}: options must be an object like { url: "redis://127.0.0.1:6379", keyPrefix: "zc:" }`,
+    );
   }
   assertKnownOptions(OWNER, options, [...KNOWN]);
 
@@ -190,7 +217,8 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
   if (typeof keyPrefix !== "string" || keyPrefix.length === 0) {
     throw invalid("keyPrefix", "must be a non-empty string (clear() removes every key under it)");
   }
-  if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) throw invalid("name", "must be a non-empty string");
+  if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0))
+    throw invalid("name", "must be a non-empty string");
   try {
     assertTtl(options.ttl, `${OWNER}: option "ttl"`);
   } catch (error) {
@@ -209,7 +237,10 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
     if (!isPlainObject(options.breaker)) throw invalid("breaker", "must be an object like { failures: 5, cooldown: 2000 } or false");
     checkKeys("breaker", options.breaker, ["failures", "cooldown"]);
     configNumber(OWNER, "breaker.failures", options.breaker.failures, { min: 1, integer: true, optional: true });
-    breaker = { failures: (options.breaker.failures as number | undefined) ?? 5, cooldown: positive("breaker.cooldown", options.breaker.cooldown, 2000) };
+    breaker = {
+      failures: (options.breaker.failures as number | undefined) ?? 5,
+      cooldown: positive("breaker.cooldown", options.breaker.cooldown, 2000),
+    };
   }
 
   let bus: ResolvedOptions["bus"] = { channel: `zarrs-cache:invalidate:${keyPrefix}` };
@@ -218,7 +249,8 @@ export function resolveOptions(options: RedisTierOptions | undefined): ResolvedO
     if (!isPlainObject(options.bus)) throw invalid("bus", "must be true, false or an object like { channel }");
     checkKeys("bus", options.bus, ["channel"]);
     if (options.bus.channel !== undefined) {
-      if (typeof options.bus.channel !== "string" || options.bus.channel.length === 0) throw invalid("bus.channel", "must be a non-empty string");
+      if (typeof options.bus.channel !== "string" || options.bus.channel.length === 0)
+        throw invalid("bus.channel", "must be a non-empty string");
       bus = { channel: options.bus.channel };
     }
   }

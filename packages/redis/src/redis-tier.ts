@@ -140,10 +140,33 @@ export class RedisTier implements CacheTier {
   private readonly onClientError: (error: unknown) => void;
   private readonly onClientReady: () => void;
   private readonly counters = {
-    hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0, timeouts: 0, rejected: 0, corrupt: 0, fillsRefused: 0,
-    connectionErrors: 0, published: 0, publishErrors: 0, received: 0, badMessages: 0, resyncs: 0, subscriberLosses: 0,
-    locksTaken: 0, lockWaits: 0, lockWaitHits: 0, lockWaitTimeouts: 0, lateHits: 0, lockTakeovers: 0, locksAbandoned: 0,
-    repairsDone: 0, repairFailures: 0, repairMisses: 0,
+    hits: 0,
+    misses: 0,
+    sets: 0,
+    deletes: 0,
+    evictions: 0,
+    errors: 0,
+    timeouts: 0,
+    rejected: 0,
+    corrupt: 0,
+    fillsRefused: 0,
+    connectionErrors: 0,
+    published: 0,
+    publishErrors: 0,
+    received: 0,
+    badMessages: 0,
+    resyncs: 0,
+    subscriberLosses: 0,
+    locksTaken: 0,
+    lockWaits: 0,
+    lockWaitHits: 0,
+    lockWaitTimeouts: 0,
+    lateHits: 0,
+    lockTakeovers: 0,
+    locksAbandoned: 0,
+    repairsDone: 0,
+    repairFailures: 0,
+    repairMisses: 0,
   };
   private closed = false;
   private readonly serverClock = new ServerClock();
@@ -167,7 +190,11 @@ export class RedisTier implements CacheTier {
 
     const label = `redis tier "${this.name}"`;
     if (this.options.breaker) {
-      this.breaker = new CircuitBreaker(this.options.breaker, () => this.runner.probe(() => this.client.ping()), (state, previous) => this.onBreaker(state, previous));
+      this.breaker = new CircuitBreaker(
+        this.options.breaker,
+        () => this.runner.probe(() => this.client.ping()),
+        (state, previous) => this.onBreaker(state, previous),
+      );
     }
     this.runner = new CommandRunner(client, this.options.commandTimeout, label, this.breaker, this.counters, (operation, error) => {
       if (this.events.has("error")) this.events.emit("error", { operation, error });
@@ -182,20 +209,40 @@ export class RedisTier implements CacheTier {
       );
     }
     if (this.options.bus) {
-      this.bus = new InvalidationBus(client, this.runner, this.options.bus.channel, this.prefix, this.options.connectTimeout, this.counters, (message, source) => {
-        if (this.events.has("invalidation")) this.events.emit("invalidation", { message, source });
-        return this.flight === undefined ? message : this.flight.wake(message);
-      }, (keys) => this.flight?.wakeKeys(keys), (lost) => {
-        if (lost.kind === "keys") for (const key of lost.keys) this.repair.staleKey(key);
-        else this.repair.stalePrefix(lost.kind === "prefix" ? lost.prefix : "");
-      });
+      this.bus = new InvalidationBus(
+        client,
+        this.runner,
+        this.options.bus.channel,
+        this.prefix,
+        this.options.connectTimeout,
+        this.counters,
+        (message, source) => {
+          if (this.events.has("invalidation")) this.events.emit("invalidation", { message, source });
+          return this.flight === undefined ? message : this.flight.wake(message);
+        },
+        (keys) => this.flight?.wakeKeys(keys),
+        (lost) => {
+          if (lost.kind === "keys") for (const key of lost.keys) this.repair.staleKey(key);
+          else this.repair.stalePrefix(lost.kind === "prefix" ? lost.prefix : "");
+        },
+      );
     }
     const onRepair = (event: RepairEvent) => {
       if (this.events.has("repair")) this.events.emit("repair", event);
     };
     const { repair, keyPrefix } = this.options;
     const tombstoneTtl = this.options.tombstoneTtl;
-    this.repair = new PartitionRepair(repair, client, this.runner, keyPrefix, this.breaker, this.bus, this.counters, onRepair, tombstoneTtl);
+    this.repair = new PartitionRepair(
+      repair,
+      client,
+      this.runner,
+      keyPrefix,
+      this.breaker,
+      this.bus,
+      this.counters,
+      onRepair,
+      tombstoneTtl,
+    );
     // With the breaker on, its closing (probed at once on "ready") triggers the repair instead.
     this.onClientReady = () => {
       if (this.breaker === undefined || this.breaker.closed) this.repair.repairSoon();
@@ -285,7 +332,10 @@ export class RedisTier implements CacheTier {
     assertValue(value);
     assertSetOptions(options);
     if (value.byteLength > this.options.maxValueBytes) {
-      throw new ZarrsCacheError("VALUE_TOO_LARGE", `${this.label}: a value of ${value.byteLength} bytes is over maxValueBytes (${this.options.maxValueBytes})`);
+      throw new ZarrsCacheError(
+        "VALUE_TOO_LARGE",
+        `${this.label}: a value of ${value.byteLength} bytes is over maxValueBytes (${this.options.maxValueBytes})`,
+      );
     }
     const given = options?.ttl ?? this.options.ttl;
     const ttl = given === undefined ? undefined : wholeMs(given);
@@ -325,7 +375,9 @@ export class RedisTier implements CacheTier {
     let removed: number;
     try {
       // A tombstone rather than nothing: a fill whose load began before this delete cannot land after it.
-      const reply = await this.runner.run("delete", () => DELETE_TO_TOMBSTONE.run(this.client, [this.prefix + key], [this.options.tombstoneTtl]));
+      const reply = await this.runner.run("delete", () =>
+        DELETE_TO_TOMBSTONE.run(this.client, [this.prefix + key], [this.options.tombstoneTtl]),
+      );
       removed = this.replyCode(reply);
     } catch (error) {
       this.repair.staleKey(key);
@@ -344,7 +396,9 @@ export class RedisTier implements CacheTier {
     let removed = 0;
     try {
       // Recorded first: a fill whose load began before this point is refused while the scan runs and after.
-      await this.runner.run("deletePrefix", () => RECORD_PREFIX_TOMBSTONE.run(this.client, [this.prefixTombstones], [prefix, this.options.tombstoneTtl]));
+      await this.runner.run("deletePrefix", () =>
+        RECORD_PREFIX_TOMBSTONE.run(this.client, [this.prefixTombstones], [prefix, this.options.tombstoneTtl]),
+      );
       for await (const { node, keys } of scanBatches(this.runner, this.client, this.prefix + prefix)) {
         removed += await unlinkBatch(this.runner, this.client, node, keys);
       }
@@ -451,7 +505,13 @@ export class RedisTier implements CacheTier {
    * A conditional fill (see tombstones.ts): stored only if no live entry is there and no tombstone
    * of the key or of a prefix of it is as new as the load. A refused fill resolves (counted).
    */
-  private async fill(key: string, full: string, payload: Buffer, px: number | undefined, loadStartedAt: number | undefined): Promise<boolean> {
+  private async fill(
+    key: string,
+    full: string,
+    payload: Buffer,
+    px: number | undefined,
+    loadStartedAt: number | undefined,
+  ): Promise<boolean> {
     const started = loadStartedAt ?? Date.now();
     const age = () => Math.max(0, Date.now() - started);
     const window = this.options.tombstoneTtl;
@@ -484,7 +544,9 @@ export class RedisTier implements CacheTier {
 
   /** The keys of a SCAN batch that hold values, not tombstones (one pipelined GETRANGE each). */
   private async withoutTombstones(node: { pipeline: RedisClient["pipeline"] }, keys: string[]): Promise<string[]> {
-    const heads = await this.runner.run("keys", () => (node.pipeline(keys.map((key) => ["getrange", key, 0, 0])) as ReturnType<RedisClient["pipeline"]>).exec());
+    const heads = await this.runner.run("keys", () =>
+      (node.pipeline(keys.map((key) => ["getrange", key, 0, 0])) as ReturnType<RedisClient["pipeline"]>).exec(),
+    );
     return keys.filter((_, i) => {
       const [error, head] = heads?.[i] ?? [null, ""];
       return error === null && head !== "" && head !== "t";

@@ -165,7 +165,9 @@ export class PartitionRepair {
     for (let i = 0; i < keys.length; i += REPAIR_BATCH) {
       // One script each (keys live in many slots on a Cluster), auto-pipelined.
       const batch = keys.slice(i, i + REPAIR_BATCH);
-      await Promise.all(batch.map((key) => this.runner.run("repair", () => DELETE_TO_TOMBSTONE.run(client, [this.prefix + key], [this.tombstoneTtl]))));
+      await Promise.all(
+        batch.map((key) => this.runner.run("repair", () => DELETE_TO_TOMBSTONE.run(client, [this.prefix + key], [this.tombstoneTtl]))),
+      );
     }
   }
 

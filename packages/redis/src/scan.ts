@@ -23,7 +23,11 @@ function scanTargets(runner: CommandRunner, client: RedisClient): Promise<Redis[
 }
 
 /** Batches of full Redis keys starting with `fullPrefix`, from every master. Never FLUSHDB. */
-export async function* scanBatches(runner: CommandRunner, client: RedisClient, fullPrefix: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
+export async function* scanBatches(
+  runner: CommandRunner,
+  client: RedisClient,
+  fullPrefix: string,
+): AsyncGenerator<{ node: Redis; keys: string[] }> {
   const pattern = `${globEscape(fullPrefix)}*`;
   for (const node of await scanTargets(runner, client)) {
     let cursor = "0";

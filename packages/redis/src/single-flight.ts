@@ -144,10 +144,12 @@ export class SingleFlight {
   /** Compare-and-delete of our lock; undefined when we hold none. Never rejects. */
   private unlock(key: string): Promise<boolean> | undefined {
     if (!this.held.delete(key)) return undefined;
-    return this.runner.run("unlock", () => RELEASE_LOCK.run(this.client, this.lockKey(key), this.token)).then(
-      (deleted) => deleted === 1,
-      () => false,
-    );
+    return this.runner
+      .run("unlock", () => RELEASE_LOCK.run(this.client, this.lockKey(key), this.token))
+      .then(
+        (deleted) => deleted === 1,
+        () => false,
+      );
   }
 
   /**

@@ -16,7 +16,10 @@ afterEach(async () => {
 });
 
 function node(keyPrefix: string, options: Parameters<typeof redis>[0] = {}): TieredCache {
-  const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url: SHARED_URL, keyPrefix, ...options })).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 1 << 20 }))
+    .tier(redis({ url: SHARED_URL, keyPrefix, ...options }))
+    .build();
   open.push(cache);
   return cache;
 }

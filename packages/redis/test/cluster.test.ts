@@ -2,7 +2,7 @@ import { createCache } from "@zarrs-cache/core";
 import { describeTierConformance } from "@zarrs-cache/core/testing";
 import { memory } from "@zarrs-cache/memory";
 import { redis, type RedisTier } from "@zarrs-cache/redis";
-import { Cluster, Redis } from "ioredis";
+import { type Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeEntry } from "../src/entry-format.js";
 import { describeRedis, startCluster, testPrefix, type TestCluster } from "./helpers/redis-servers.js";
@@ -97,7 +97,10 @@ describeRedis("redis tier on a 3-master Redis Cluster", { spawn: true }, () => {
     it("carries invalidations between two nodes over cluster pub/sub", async () => {
       const keyPrefix = testPrefix("cluster-bus");
       const caches = [0, 1].map(() =>
-        createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ cluster: cluster.startupNodes, keyPrefix })).build(),
+        createCache()
+          .tier(memory({ maxBytes: 1 << 20 }))
+          .tier(redis({ cluster: cluster.startupNodes, keyPrefix }))
+          .build(),
       );
       const [a, b] = caches as [(typeof caches)[0], (typeof caches)[0]];
       try {

@@ -33,7 +33,10 @@ function namespace(): string {
  */
 function node(keyPrefix: string, { deaf = false, cache = {} }: { deaf?: boolean; cache?: TieredCacheOptions } = {}): TieredCache {
   const tier = redis({ url: SHARED_URL, keyPrefix, bus: deaf ? { channel: `${keyPrefix}nobody` } : true });
-  const built = createCache(cache).tier(memory({ maxBytes: 1 << 20 })).tier(tier).build();
+  const built = createCache(cache)
+    .tier(memory({ maxBytes: 1 << 20 }))
+    .tier(tier)
+    .build();
   open.push(built);
   return built;
 }
@@ -130,7 +133,11 @@ describeRedis("conditional fills across nodes", { shared: true }, () => {
 
 describeRedis("a restarted node and its persistent tier above Redis", { shared: true }, () => {
   function diskNode(dir: string, keyPrefix: string): TieredCache {
-    const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(disk({ dir, maxBytes: 1 << 24 })).tier(redis({ url: SHARED_URL, keyPrefix })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 1 << 20 }))
+      .tier(disk({ dir, maxBytes: 1 << 24 }))
+      .tier(redis({ url: SHARED_URL, keyPrefix }))
+      .build();
     open.push(cache);
     return cache;
   }

@@ -35,7 +35,11 @@ describeRedis("holds: processes of one node share a disk directory, one of them 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zc-holds-"));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const process = (url: string) => {
-      const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(disk({ dir, maxBytes: 1 << 24 })).tier(redis({ url, ...SETTINGS })).build();
+      const cache = createCache()
+        .tier(memory({ maxBytes: 1 << 20 }))
+        .tier(disk({ dir, maxBytes: 1 << 24 }))
+        .tier(redis({ url, ...SETTINGS }))
+        .build();
       cleanups.push(() => cache.close());
       return cache;
     };

@@ -125,7 +125,7 @@ describeRedis("single-flight lock of a load that filled nothing (loadSettled)", 
 
   it("does nothing (and never throws) for a key whose lock it does not hold, a bad key, or after close()", async () => {
     const { made, lockKey } = await tiers(2);
-      const [a, b] = made as [RedisTier, RedisTier];
+    const [a, b] = made as [RedisTier, RedisTier];
     expect(await b.get("k")).toBeUndefined();
     const published = a.stats().published;
     a.loadSettled("k", "failed");
@@ -151,7 +151,10 @@ describeRedis("single-flight through a TieredCache: a failed load releases its l
     prefixes.push(keyPrefix);
     const singleFlight = { lockTtl: 20_000, wait: 20_000, poll: 10_000 };
     const [a, b] = [0, 1].map(() =>
-      createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url: SHARED_URL, keyPrefix, singleFlight })).build(),
+      createCache()
+        .tier(memory({ maxBytes: 1 << 20 }))
+        .tier(redis({ url: SHARED_URL, keyPrefix, singleFlight }))
+        .build(),
     );
     open.push(a!, b!);
     const tierB = b!.levels[1] as RedisTier;

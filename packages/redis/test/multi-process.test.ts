@@ -5,7 +5,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { SHARED_URL, describeRedis, removeKeys, testPrefix } from "./helpers/redis-servers.js";
 
 const worker = fileURLToPath(new URL("./fixtures/node-worker.mjs", import.meta.url));
-const builtFiles = ["../../core/dist/index.js", "../../memory/dist/index.js", "../dist/index.js"].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+const builtFiles = ["../../core/dist/index.js", "../../memory/dist/index.js", "../dist/index.js"].map((p) =>
+  fileURLToPath(new URL(p, import.meta.url)),
+);
 
 interface Node {
   child: ChildProcess;
@@ -13,7 +15,10 @@ interface Node {
 }
 
 function startNode(keyPrefix: string): Promise<Node> {
-  const child = fork(worker, { env: { ...process.env, REDIS_URL: SHARED_URL, KEY_PREFIX: keyPrefix }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(worker, {
+    env: { ...process.env, REDIS_URL: SHARED_URL, KEY_PREFIX: keyPrefix },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   let next = 0;
   const pending = new Map<number, (message: { ok: boolean; result?: Record<string, unknown>; error?: string }) => void>();
   child.on("message", (message: { id?: number }) => {
@@ -53,7 +58,9 @@ describeRedis("several processes sharing one Redis with the invalidation bus", {
   beforeAll(async () => {
     const missing = builtFiles.filter((file) => !fs.existsSync(file));
     if (missing.length > 0) {
-      throw new Error(`build first (npx turbo run build --filter=@zarrs-cache/redis... --filter=@zarrs-cache/memory): missing ${missing.join(", ")}`);
+      throw new Error(
+        `build first (npx turbo run build --filter=@zarrs-cache/redis... --filter=@zarrs-cache/memory): missing ${missing.join(", ")}`,
+      );
     }
     nodes = await Promise.all([0, 1, 2].map(() => startNode(prefix)));
   });

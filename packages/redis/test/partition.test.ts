@@ -46,7 +46,10 @@ async function setup(extra: Parameters<typeof redis>[0] = {}): Promise<Setup> {
   const proxy = await startProxy(server.port);
   cleanups.push(() => proxy.close());
   const node = (url: string, more: Parameters<typeof redis>[0] = {}) => {
-    const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url, ...SETTINGS, ...extra, ...more })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 1 << 20 }))
+      .tier(redis({ url, ...SETTINGS, ...extra, ...more }))
+      .build();
     cleanups.push(() => cache.close());
     return cache;
   };

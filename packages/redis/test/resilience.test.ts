@@ -26,7 +26,10 @@ afterEach(async () => {
 function build(url: string, extra: Parameters<typeof redis>[0] = {}) {
   const tier = redis({ url, keyPrefix: "resilience:", commandTimeout: 200, breaker: { failures: 3, cooldown: 100 }, ...extra });
   // A small L1 so that most reads reach Redis.
-  const cache = createCache().tier(memory({ maxBytes: 32 * 1024 })).tier(tier).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 32 * 1024 }))
+    .tier(tier)
+    .build();
   const errors: unknown[] = [];
   cache.events.on("error", (event) => errors.push(event.error));
   cleanups.push(() => cache.close());
@@ -105,7 +108,10 @@ describeRedis("redis tier: fail fast, never hang, recover", { spawn: true }, () 
     it("works the same with Cluster startup nodes nobody answers: reads succeed, clear() fails loudly", async () => {
       const ports = [await freePort(), await freePort()];
       const tier = redis({ cluster: ports.map((port) => ({ host: "127.0.0.1", port })), keyPrefix: "resilience:", commandTimeout: 200 });
-      const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(tier).build();
+      const cache = createCache()
+        .tier(memory({ maxBytes: 1 << 20 }))
+        .tier(tier)
+        .build();
       cleanups.push(() => cache.close());
       const worst = await slowest(10, (i) => cache.getOrLoad(`c/${i}`, async () => valueOf(`c/${i}`)));
       expect(worst).toBeLessThan(1000);
@@ -205,7 +211,12 @@ describeRedis("redis tier: fail fast, never hang, recover", { spawn: true }, () 
       const caches: TieredCache[] = [];
       for (let i = 0; i < 2; i++) {
         const tier = redis({ url: server.url, keyPrefix: "bus-restart:", commandTimeout: 200, breaker: { failures: 3, cooldown: 100 } });
-        caches.push(createCache().tier(memory({ maxBytes: 1 << 20 })).tier(tier).build());
+        caches.push(
+          createCache()
+            .tier(memory({ maxBytes: 1 << 20 }))
+            .tier(tier)
+            .build(),
+        );
       }
       cleanups.push(() => Promise.all(caches.map((c) => c.close())));
       const [a, b] = caches as [TieredCache, TieredCache];

@@ -26,7 +26,10 @@ async function nodes(count: number, singleFlight: SingleFlightOptions | boolean)
   const keyPrefix = testPrefix("single-flight");
   prefixes.push(keyPrefix);
   const caches = Array.from({ length: count }, () =>
-    createCache().tier(memory({ maxBytes: 1 << 20 })).tier(redis({ url: SHARED_URL, keyPrefix, singleFlight })).build(),
+    createCache()
+      .tier(memory({ maxBytes: 1 << 20 }))
+      .tier(redis({ url: SHARED_URL, keyPrefix, singleFlight }))
+      .build(),
   );
   open.push(...caches);
   for (const cache of caches) {
@@ -92,7 +95,10 @@ describeRedis("cross-process single-flight (singleFlight option)", { shared: tru
         await sleep(30);
         throw new Error("upstream down for node A");
       })
-      .then(() => "resolved", (error: Error) => error.message);
+      .then(
+        () => "resolved",
+        (error: Error) => error.message,
+      );
     await sleep(10);
     const started = performance.now();
     const value = await b.getOrLoad("k", async () => new Uint8Array([7]));

@@ -15,7 +15,11 @@ function setup(options: Parameters<typeof redis>[0] = {}): { tier: RedisTier; ra
   const prefix = testPrefix("ttl");
   const tier = redis({ url: SHARED_URL, keyPrefix: prefix, bus: false, ...options });
   const raw = new Redis(SHARED_URL);
-  cleanups.push(() => removeKeys(prefix), () => raw.disconnect(), () => tier.close());
+  cleanups.push(
+    () => removeKeys(prefix),
+    () => raw.disconnect(),
+    () => tier.close(),
+  );
   return { tier, raw, prefix };
 }
 

@@ -28,6 +28,7 @@ export function positiveInteger(owner: string, option: string, value: unknown, f
 
 export function nonNegativeNumber(owner: string, option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw badOption(owner, option, "must be a non-negative number", value);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+    throw badOption(owner, option, "must be a non-negative number", value);
   return value;
 }

@@ -103,7 +103,11 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   let flushHits = () => {};
 
   const installed = (method: string) => {
-    if (scheduler === undefined) throw new ZarrsCacheError("INVALID_ARGUMENT", `warming.${method}(): install the plugin first: createCache().tier(...).use(warming(...)).build()`);
+    if (scheduler === undefined)
+      throw new ZarrsCacheError(
+        "INVALID_ARGUMENT",
+        `warming.${method}(): install the plugin first: createCache().tier(...).use(warming(...)).build()`,
+      );
     return { context: context!, scheduler };
   };
 
@@ -116,7 +120,13 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   };
 
   // One object reused for every read (strategies must not keep it): no allocation per memory hit.
-  const read = { key: "", namespace: "", keys: undefined as unknown as KeyPlace["keys"], array: undefined as unknown as ZarrArray, chunk: [] as readonly number[] };
+  const read = {
+    key: "",
+    namespace: "",
+    keys: undefined as unknown as KeyPlace["keys"],
+    array: undefined as unknown as ZarrArray,
+    chunk: [] as readonly number[],
+  };
   const offerChunks = (key: string, place: KeyPlace, array: ZarrArray, chunk: readonly number[]) => {
     read.key = key;
     read.namespace = place.namespace;
@@ -129,7 +139,13 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
         if (wanted === undefined || wanted.length === 0) continue;
         const by = requesters.get(strategy)!;
         if (!array.sharded) scheduler!.offer(freshKeys(place, array, wanted), by, array);
-        else scheduler!.track(chunkKeys!.resolve(place.keys, array, wanted).then((keys) => offerLater(key, strategy, keys, array), () => undefined));
+        else
+          scheduler!.track(
+            chunkKeys!.resolve(place.keys, array, wanted).then(
+              (keys) => offerLater(key, strategy, keys, array),
+              () => undefined,
+            ),
+          );
       } catch (error) {
         context!.reportError(`warming.${strategy.name}`, key, error);
       }
@@ -224,10 +240,19 @@ export function warming(options: WarmingOptions = {}): WarmingPlugin {
   return {
     name: "warming",
     setup(ctx) {
-      if (scheduler !== undefined) throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: this plugin is already installed in a cache; create one per cache`);
+      if (scheduler !== undefined)
+        throw new ZarrsCacheError("INVALID_CONFIG", `${OWNER}: this plugin is already installed in a cache; create one per cache`);
       context = ctx;
-      arrays = new DatasetArrays((key, signal) => ctx.read(key, { kind: "metadata", signal }), (key, error) => ctx.reportError("metadata", key, error));
-      scheduler = new Scheduler(ctx, budget, target, strategies.map((s) => s.name));
+      arrays = new DatasetArrays(
+        (key, signal) => ctx.read(key, { kind: "metadata", signal }),
+        (key, error) => ctx.reportError("metadata", key, error),
+      );
+      scheduler = new Scheduler(
+        ctx,
+        budget,
+        target,
+        strategies.map((s) => s.name),
+      );
       chunkKeys = new ChunkKeys((key, signal) => ctx.read(key, { kind: "chunk", signal }));
       const topLevel = target === "lower" ? 1 : 0;
       // Every demand hit settles a prefetch of its key; the strategies hear the latest LATEST_HITS of

@@ -138,7 +138,10 @@ export async function warmRegion(
 }
 
 async function modelOf(binding: StoreBinding, path: string, signal: AbortSignal | undefined): Promise<ZarrArray> {
-  const arrays = new DatasetArrays((key, s) => binding.cache.readAhead(key, { kind: "metadata", signal: s }), () => undefined);
+  const arrays = new DatasetArrays(
+    (key, s) => binding.cache.readAhead(key, { kind: "metadata", signal: s }),
+    () => undefined,
+  );
   try {
     return await arrays.array(binding.keys.namespace, path, signal);
   } catch (error) {
@@ -209,7 +212,8 @@ async function warmShards(
     let run: Run | undefined;
     const path = model.key(coords);
     for (const piece of wanted) {
-      if (run === undefined || piece.offset - run.end > options.coalesceBytes) run = { offset: piece.offset, end: piece.offset + piece.length };
+      if (run === undefined || piece.offset - run.end > options.coalesceBytes)
+        run = { offset: piece.offset, end: piece.offset + piece.length };
       else run.end = Math.max(run.end, piece.offset + piece.length);
       pieces.push({ ...piece, run: Object.assign(run, { path }) });
     }

@@ -174,7 +174,12 @@ export class Scheduler {
   }
 
   private pump(): void {
-    while (!this.paused && this.inFlight < this.budget.maxInFlight && this.queue.length > 0 && this.unreadBytes < this.budget.maxUnreadBytes) {
+    while (
+      !this.paused &&
+      this.inFlight < this.budget.maxInFlight &&
+      this.queue.length > 0 &&
+      this.unreadBytes < this.budget.maxUnreadBytes
+    ) {
       this.issue(this.queue.shift()!);
     }
     if (this.queue.length > 0 && this.unreadBytes >= this.budget.maxUnreadBytes) {

@@ -134,7 +134,14 @@ export function timeAware(options: TimeAwareOptions = {}): TimeAwareStrategy {
       const slotCount = period === "day" ? 24 : 168;
       for (const entry of profile.entries) {
         const [slot, key, score, at] = Array.isArray(entry) ? entry : [];
-        if (!Number.isInteger(slot) || slot! < 0 || slot! >= slotCount || typeof key !== "string" || !(Number(score) >= 0) || !Number.isFinite(at)) {
+        if (
+          !Number.isInteger(slot) ||
+          slot! < 0 ||
+          slot! >= slotCount ||
+          typeof key !== "string" ||
+          !(Number(score) >= 0) ||
+          !Number.isFinite(at)
+        ) {
           throw bad(`entry ${show(entry)} is not [hour slot, key, score, time]`);
         }
         add(slot!, key, score!, at!);

@@ -60,5 +60,17 @@ export interface StrategyStats {
 }
 
 export function emptyStrategyStats(): StrategyStats {
-  return { issued: 0, loaded: 0, alreadyCached: 0, used: 0, wasted: 0, late: 0, cancelled: 0, failed: 0, dropped: 0, bytesLoaded: 0, bytesUsed: 0 };
+  return {
+    issued: 0,
+    loaded: 0,
+    alreadyCached: 0,
+    used: 0,
+    wasted: 0,
+    late: 0,
+    cancelled: 0,
+    failed: 0,
+    dropped: 0,
+    bytesLoaded: 0,
+    bytesUsed: 0,
+  };
 }

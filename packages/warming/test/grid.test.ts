@@ -29,7 +29,10 @@ afterEach(async () => {
 });
 
 function setup(plugin: WarmingPlugin) {
-  const cache = createCache().tier(memory({ maxBytes: 64 * MiB })).use(plugin).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .use(plugin)
+    .build();
   open.push(cache);
   const store = withCache(new FetchStore(server.url), cache);
   return { cache, store };
@@ -61,7 +64,12 @@ describe("zero out-of-grid requests", () => {
       server.reset();
       const grid = model.chunkGrid.shape;
       // The corners and edges first (neighbours reach past them), then a scan running off the end.
-      for (const chunk of [[0, 0], [0, grid[1]! - 1], [grid[0]! - 1, 0], [grid[0]! - 1, grid[1]! - 1]]) {
+      for (const chunk of [
+        [0, 0],
+        [0, grid[1]! - 1],
+        [grid[0]! - 1, 0],
+        [grid[0]! - 1, grid[1]! - 1],
+      ]) {
         await readChunk(arr, chunk);
         await plugin.idle();
       }
@@ -92,7 +100,12 @@ describe("neighbor()", () => {
     expect(chunkPaths(server)).toEqual(["/v3slash/c/0/0", "/v3slash/c/0/1", "/v3slash/c/1/0", "/v3slash/c/1/1"]);
     expect(plugin.stats().strategies.neighbor).toMatchObject({ issued: 3, loaded: 3 });
     server.reset();
-    for (const chunk of [[0, 1], [1, 0], [1, 1]]) await readChunk(arr, chunk);
+    for (const chunk of [
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ])
+      await readChunk(arr, chunk);
     const before = chunkPaths(server);
     // Reading (1,1) asked for its own neighbours; the three reads themselves came from the cache.
     expect(before).not.toContain("/v3slash/c/0/1");
@@ -164,7 +177,7 @@ describe("predictive()", () => {
   it("stays quiet on reads with no pattern", async () => {
     // A fixed shuffle (seeded LCG), so the test cannot pass or fail by chance.
     let seed = 12345;
-    const shuffled = [...cOrder].sort(() => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5);
+    const shuffled = [...cOrder].sort(() => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5);
     const { stats } = await scan(shuffled);
     expect(stats.issued).toBeLessThanOrEqual(5);
   });

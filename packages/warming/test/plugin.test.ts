@@ -37,7 +37,9 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe("warming() options", () => {
   it("refuses bad options, naming them", () => {
-    expect(messageOf(() => warming({ strategies: "neighbor" as never }))).toMatch(/^INVALID_CONFIG: warming\(\): option "strategies" must be an array/);
+    expect(messageOf(() => warming({ strategies: "neighbor" as never }))).toMatch(
+      /^INVALID_CONFIG: warming\(\): option "strategies" must be an array/,
+    );
     expect(messageOf(() => warming({ strategies: [{} as never] }))).toMatch(/option "strategies\[0\]" must be a strategy/);
     expect(messageOf(() => warming({ strategies: [neighbor(), neighbor()] }))).toMatch(/names a strategy twice/);
     expect(messageOf(() => warming({ budget: { maxInFlite: 2 } as never }))).toMatch(/option "budget": unknown option "maxInFlite"/);
@@ -47,22 +49,39 @@ describe("warming() options", () => {
     expect(messageOf(() => neighbor({ dims: [] }))).toMatch(/option "dims" must be a non-empty array/);
     expect(messageOf(() => predictive({ minConfidence: 1.5 }))).toMatch(/^INVALID_CONFIG: predictive\(\): option "minConfidence"/);
     expect(messageOf(() => predictive({ lookahed: 3 } as never))).toMatch(/did you mean "lookahead"/);
-    expect(messageOf(() => timeAware({ clock: {} as never }))).toMatch(/^INVALID_CONFIG: timeAware\(\): option "clock" must have a now\(\) method/);
+    expect(messageOf(() => timeAware({ clock: {} as never }))).toMatch(
+      /^INVALID_CONFIG: timeAware\(\): option "clock" must have a now\(\) method/,
+    );
     expect(messageOf(() => timeAware({ period: "month" as never }))).toMatch(/option "period" must be "day" or "week"/);
   });
 
   it("one plugin per cache, and its methods need it installed", async () => {
     const plugin = warming();
     expect(messageOf(() => plugin.pause())).toMatch(/^INVALID_ARGUMENT: warming.pause\(\): install the plugin first/);
-    open.push(createCache().tier(memory({ maxBytes: MiB })).use(plugin).build());
-    expect(messageOf(() => createCache().tier(memory({ maxBytes: MiB })).use(plugin).build())).toMatch(/already installed/);
+    open.push(
+      createCache()
+        .tier(memory({ maxBytes: MiB }))
+        .use(plugin)
+        .build(),
+    );
+    expect(
+      messageOf(() =>
+        createCache()
+          .tier(memory({ maxBytes: MiB }))
+          .use(plugin)
+          .build(),
+      ),
+    ).toMatch(/already installed/);
   });
 });
 
 describe("warmKeys, budget, pause and cancellation", () => {
   it("warmKeys loads keys and counts them; a later read counts as used", async () => {
     const plugin = warming({ strategies: [] });
-    const cache = createCache().tier(memory({ maxBytes: MiB })).use(plugin).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .use(plugin)
+      .build();
     open.push(cache);
     let loads = 0;
     cache.registerLoader(cacheKey("ds", ""), async () => (loads++, new Uint8Array(10)));
@@ -70,7 +89,14 @@ describe("warmKeys, budget, pause and cancellation", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["loaded", "loaded"]);
     expect(await plugin.warmKeys([key(1)])).toMatchObject([{ status: "cached" }]);
     await cache.getOrLoad(key(1), async () => new Uint8Array(1));
-    expect(plugin.stats().strategies.keys).toMatchObject({ issued: 3, loaded: 2, alreadyCached: 1, used: 1, bytesLoaded: 20, bytesUsed: 10 });
+    expect(plugin.stats().strategies.keys).toMatchObject({
+      issued: 3,
+      loaded: 2,
+      alreadyCached: 1,
+      used: 1,
+      bytesLoaded: 20,
+      bytesUsed: 10,
+    });
     expect(plugin.stats().unreadBytes).toBe(10);
     expect(loads).toBe(2);
   });
@@ -80,7 +106,10 @@ describe("warmKeys, budget, pause and cancellation", () => {
     // A strategy that asks for all ten keys on any read.
     const everything = { name: "everything", priority: 0, onKeyRead: () => undefined, tick: () => keys };
     const plugin = warming({ strategies: [everything], budget: { maxInFlight: 3 }, tickMs: 0 });
-    const cache = createCache().tier(memory({ maxBytes: MiB })).use(plugin).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .use(plugin)
+      .build();
     open.push(cache);
     const { loads, load } = gatedLoads();
     cache.registerLoader(cacheKey("ds", ""), load);
@@ -108,7 +137,10 @@ describe("warmKeys, budget, pause and cancellation", () => {
 
   it("a prefetch a reader joined goes on when the plugin pauses, and counts as late", async () => {
     const plugin = warming({ strategies: [{ name: "one", priority: 0, tick: () => [key(1)] }], tickMs: 0 });
-    const cache = createCache().tier(memory({ maxBytes: MiB })).use(plugin).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: MiB }))
+      .use(plugin)
+      .build();
     open.push(cache);
     const { loads, load } = gatedLoads();
     cache.registerLoader(cacheKey("ds", ""), load);

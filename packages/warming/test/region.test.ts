@@ -46,7 +46,10 @@ afterEach(async () => {
 });
 
 function cached(plugin = warming({ strategies: [] })) {
-  const cache = createCache().tier(memory({ maxBytes: 64 * MiB })).use(plugin).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .use(plugin)
+    .build();
   open.push(cache);
   return { cache, plugin, store: withCache(new FetchStore(server.url), cache) };
 }
@@ -102,7 +105,10 @@ describe("warmRegion", () => {
   });
 
   it("works on arrays opened over a store extended with cacheExtension (alone or under another extension)", async () => {
-    const cache = createCache().tier(memory({ maxBytes: 64 * MiB })).use(warming({ strategies: [] })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 64 * MiB }))
+      .use(warming({ strategies: [] }))
+      .build();
     open.push(cache);
     const extended = await zarr.extendStore(new FetchStore(server.url), (s) => cacheExtension(s, { cache }));
     // An outer extension (here one that counts reads) still finds the cache behind it.
@@ -111,7 +117,10 @@ describe("warmRegion", () => {
       get: (key: zarr.AbsolutePath, options?: Parameters<zarr.AsyncReadable["get"]>[1]) => (reads++, inner.get(key, options)),
     }));
     const outer = await zarr.extendStore(extended, counting);
-    for (const [store, name] of [[extended, "v3slash"], [outer, "sharded"]] as const) {
+    for (const [store, name] of [
+      [extended, "v3slash"],
+      [outer, "sharded"],
+    ] as const) {
       const arr = await openArray(store as unknown as FetchStore, name);
       const result = await warmRegion(arr, null);
       expect(result.failed).toBe(0);
@@ -157,16 +166,26 @@ describe("warmRegion", () => {
   it("refuses bad input with clear errors", async () => {
     const { store } = cached();
     const arr = await openArray(store, "v3slash");
-    expect(await codeOf(warmRegion(arr, [zarr.slice(0, 4), 12]))).toMatch(/^INVALID_ARGUMENT: warmRegion\(\): selection: index 12 is out of bounds/);
+    expect(await codeOf(warmRegion(arr, [zarr.slice(0, 4), 12]))).toMatch(
+      /^INVALID_ARGUMENT: warmRegion\(\): selection: index 12 is out of bounds/,
+    );
     expect(await codeOf(warmRegion(arr, [null, null, null]))).toMatch(/^INVALID_ARGUMENT: warmRegion\(\): selection has 3 dimensions/);
     const plain = await openArray(new FetchStore(server.url), "v3slash");
-    expect(await codeOf(warmRegion(plain, null))).toMatch(/^INVALID_ARGUMENT: warmRegion\(\): the array must be a zarrita array opened over a withCache/);
+    expect(await codeOf(warmRegion(plain, null))).toMatch(
+      /^INVALID_ARGUMENT: warmRegion\(\): the array must be a zarrita array opened over a withCache/,
+    );
     expect(await codeOf(warmRegion({ store, path: "/irregular" }, null))).toMatch(
       /^UNSUPPORTED: warmRegion\(\): array \/irregular cannot be warmed by region: .*"rectilinear" is not supported/,
     );
-    expect(await codeOf(warmRegion({ store, path: "/nothing-here" }, null))).toMatch(/^INVALID_ARGUMENT: warmRegion\(\): no array metadata/);
-    expect(await codeOf(warmRegion(arr, null, { concurency: 2 } as never))).toMatch(/^INVALID_CONFIG: .*"concurency".*did you mean "concurrency"/);
-    expect(await codeOf(warmRegion(arr, null, { concurrency: 0 }))).toMatch(/^INVALID_CONFIG: warmRegion\(\): option "concurrency" must be a positive integer/);
+    expect(await codeOf(warmRegion({ store, path: "/nothing-here" }, null))).toMatch(
+      /^INVALID_ARGUMENT: warmRegion\(\): no array metadata/,
+    );
+    expect(await codeOf(warmRegion(arr, null, { concurency: 2 } as never))).toMatch(
+      /^INVALID_CONFIG: .*"concurency".*did you mean "concurrency"/,
+    );
+    expect(await codeOf(warmRegion(arr, null, { concurrency: 0 }))).toMatch(
+      /^INVALID_CONFIG: warmRegion\(\): option "concurrency" must be a positive integer/,
+    );
   });
 
   it("metadata that does not parse switches warming off for that array, reports an error, and reads go on", async () => {

@@ -34,7 +34,10 @@ function start(clock: { now(): number }, profile?: TimeProfile) {
   const strategy = timeAware({ clock, timeZone: "utc" });
   if (profile) strategy.importProfile(profile);
   const plugin = warming({ strategies: [strategy], tickMs: 0 });
-  const cache = createCache().tier(memory({ maxBytes: 64 * MiB })).use(plugin).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .use(plugin)
+    .build();
   open.push(cache);
   return { strategy, plugin, cache, store: withCache(new FetchStore(server.url), cache) };
 }
@@ -67,7 +70,14 @@ describe("timeAware()", () => {
 
     // Day four, after a restart.
     const { plugin, cache } = start(clock, JSON.parse(JSON.stringify(profile)));
-    for (const [hour, minute] of [[0, 50], [3, 10], [12, 10], [13, 50], [17, 50], [23, 50]] as const) {
+    for (const [hour, minute] of [
+      [0, 50],
+      [3, 10],
+      [12, 10],
+      [13, 50],
+      [17, 50],
+      [23, 50],
+    ] as const) {
       now = DAY1 + 3 * 24 * HOUR + hour * HOUR + minute * 60_000;
       server.reset();
       await plugin.tick();
@@ -86,8 +96,12 @@ describe("timeAware()", () => {
 
   it("refuses a profile that is not one", () => {
     const strategy = timeAware();
-    expect(() => strategy.importProfile({ version: 2 } as never)).toThrow(/^timeAware.importProfile\(profile\): expected an object from exportProfile/);
+    expect(() => strategy.importProfile({ version: 2 } as never)).toThrow(
+      /^timeAware.importProfile\(profile\): expected an object from exportProfile/,
+    );
     expect(() => strategy.importProfile({ version: 1, period: "week", entries: [] })).toThrow(/is by "week", this strategy by "day"/);
-    expect(() => strategy.importProfile({ version: 1, period: "day", entries: [[24, "k", 1, 0]] })).toThrow(/entry .* is not \[hour slot, key, score, time\]/);
+    expect(() => strategy.importProfile({ version: 1, period: "day", entries: [[24, "k", 1, 0]] })).toThrow(
+      /entry .* is not \[hour slot, key, score, time\]/,
+    );
   });
 });

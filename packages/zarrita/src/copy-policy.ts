@@ -53,7 +53,8 @@ function v3Rule(meta: Json): ArrayRule | undefined {
   const last = codecs[codecs.length - 1];
   if (codecs.length === 1 && codecName(last) === "sharding_indexed" && isObject(last) && isObject(last.configuration)) {
     const config = last.configuration;
-    const outer = isObject(meta.chunk_grid) && isObject(meta.chunk_grid.configuration) ? meta.chunk_grid.configuration.chunk_shape : undefined;
+    const outer =
+      isObject(meta.chunk_grid) && isObject(meta.chunk_grid.configuration) ? meta.chunk_grid.configuration.chunk_shape : undefined;
     const inner = config.chunk_shape;
     if (!Array.isArray(outer) || !Array.isArray(inner) || outer.length !== inner.length) return undefined;
     const count = outer.reduce((n: number, d, i) => n * (Number(d) / Number(inner[i])), 1);
@@ -98,8 +99,12 @@ export class CopyPolicy {
       meta = undefined;
     }
     const dir = path.slice(0, Math.max(slash, 0));
-    if (name === ".zmetadata") return this.observeConsolidated(dir, meta, true);
-    if (name === "zarr.json" && isObject(meta) && isObject(meta.consolidated_metadata)) this.observeConsolidated(dir, meta.consolidated_metadata, false);
+    if (name === ".zmetadata") {
+      this.observeConsolidated(dir, meta, true);
+      return;
+    }
+    if (name === "zarr.json" && isObject(meta) && isObject(meta.consolidated_metadata))
+      this.observeConsolidated(dir, meta.consolidated_metadata, false);
     this.learn(dir, meta, name === ".zarray");
   }
 

@@ -24,8 +24,7 @@ interface InFlight {
 }
 
 /** Runs `fn` after the I/O callbacks of this turn (loads that missed together, together). */
-const soon: (fn: () => void) => void =
-  typeof setImmediate === "function" ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
+const soon: (fn: () => void) => void = typeof setImmediate === "function" ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 /**
  * Merges the byte ranges of one path that miss at about the same time (zarrita asks for the inner

@@ -49,7 +49,6 @@ export interface CacheExtensionOptions extends WithCacheOptions {
 
 type Writable = { set?: (key: AbsolutePath, value: Uint8Array) => unknown };
 
-
 function copyOf(value: Uint8Array): Uint8Array {
   // Uint8Array#slice copies; a Buffer's slice would only be a view.
   return value.constructor === Uint8Array ? value.slice() : new Uint8Array(value);
@@ -87,7 +86,8 @@ function validate(owner: string, cache: unknown, options: unknown, known: readon
   for (const name of ["shouldCache", "classify"] as const) {
     if (o[name] !== undefined && typeof o[name] !== "function") throw invalid(owner, name, "must be a function", o[name]);
   }
-  if (o.copy !== undefined && typeof o.copy !== "boolean" && o.copy !== "auto") throw invalid(owner, "copy", 'must be true, false or "auto"', o.copy);
+  if (o.copy !== undefined && typeof o.copy !== "boolean" && o.copy !== "auto")
+    throw invalid(owner, "copy", 'must be true, false or "auto"', o.copy);
   validateCoalesce(owner, o.coalesce);
 }
 
@@ -162,8 +162,10 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
           return policy.needsCopy(path, range) ? copyOf(value) : value;
         }
       : copyMode
-        ? (_path: AbsolutePath, _range: RangeQuery | undefined, value: Uint8Array | null | undefined) => (value == null ? undefined : copyOf(value))
-        : (_path: AbsolutePath, _range: RangeQuery | undefined, value: Uint8Array | null | undefined) => (value == null ? undefined : value);
+        ? (_path: AbsolutePath, _range: RangeQuery | undefined, value: Uint8Array | null | undefined) =>
+            value == null ? undefined : copyOf(value)
+        : (_path: AbsolutePath, _range: RangeQuery | undefined, value: Uint8Array | null | undefined) =>
+            value == null ? undefined : value;
 
   // Everything below returns a promise and never throws synchronously (zarrita chains .then).
   const read = (path: AbsolutePath, range: RangeQuery | undefined, opts: GetOptions | undefined): Promise<Uint8Array | undefined> => {
@@ -221,11 +223,16 @@ function cachingOverrides(owner: string, inner: AsyncReadable, cache: TieredCach
             // Store first; the cache changes only after the store accepted the write. Ranges of
             // the path are dropped before the whole value is updated, so no read that starts
             // after set() resolved finds bytes older than the write.
-            await cache.write(key, value, async () => {
-              await innerSet(path, value);
-              batcher?.forget(path);
-              await dropRanges();
-            }, { kind: classify(path) });
+            await cache.write(
+              key,
+              value,
+              async () => {
+                await innerSet(path, value);
+                batcher?.forget(path);
+                await dropRanges();
+              },
+              { kind: classify(path) },
+            );
           } else {
             await innerSet(path, value);
             batcher?.forget(path);

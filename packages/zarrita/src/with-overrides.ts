@@ -8,7 +8,7 @@ export function withOverrides<S extends object>(store: S, overrides: Record<stri
   const wrapper = Object.create(store) as S;
   for (let proto = Object.getPrototypeOf(store); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const name of Reflect.ownKeys(proto)) {
-      if (name === "constructor" || Object.prototype.hasOwnProperty.call(wrapper, name)) continue;
+      if (name === "constructor" || Object.hasOwn(wrapper, name)) continue;
       const descriptor = Object.getOwnPropertyDescriptor(proto, name)!;
       if (typeof descriptor.value === "function") {
         Object.defineProperty(wrapper, name, { value: descriptor.value.bind(store), writable: true, configurable: true });

@@ -31,7 +31,9 @@ let dir: string;
 let server: TestServer;
 let caches: TieredCache[] = [];
 const newCache = (options?: Parameters<typeof createCache>[0]) => {
-  const cache = createCache(options).tier(memory({ maxBytes: 64 * MiB })).build();
+  const cache = createCache(options)
+    .tier(memory({ maxBytes: 64 * MiB }))
+    .build();
   caches.push(cache);
   return cache;
 };

@@ -180,7 +180,10 @@ describe("the zarr array model predicts zarrita's keys (unsharded)", () => {
     expect(empty.shape).toEqual([0, 7]);
     expect(sortedKeys(store.log)).toEqual(sortedKeys([0, 1, 2].map((j) => ({ path: `/a/c/1/${j}` }))));
     await expect(zarr.get(arr, [zarr.slice(5, 2), null])).rejects.toThrow(/empty iterator/);
-    for (const selection of [[zarr.slice(5, 5), null], [zarr.slice(5, 2), null]]) {
+    for (const selection of [
+      [zarr.slice(5, 5), null],
+      [zarr.slice(5, 2), null],
+    ]) {
       expect(model.chunkGrid.count(model.selectionRegion(selection))).toBe(0);
     }
   });
@@ -189,7 +192,10 @@ describe("the zarr array model predicts zarrita's keys (unsharded)", () => {
     const store = new RecordingStore();
     const arr = await zarr.create(zarr.root(store).resolve("a"), { shape, chunkShape, dtype: "int32" });
     const model = zarrArray(store.data.get("/a/zarr.json")!, { path: "/a" });
-    for (const selection of [[10, null], [null, -8]]) {
+    for (const selection of [
+      [10, null],
+      [null, -8],
+    ]) {
       await expect(zarr.get(arr, selection)).rejects.toThrow(/out of bounds/);
       expect(() => model.selectionRegion(selection)).toThrow(/out of bounds/);
     }

@@ -99,7 +99,9 @@ let dir: string;
 let server: Awaited<ReturnType<typeof recordingServer>>;
 let caches: TieredCache[] = [];
 const newCache = () => {
-  const cache = createCache().tier(memory({ maxBytes: 64 * 1024 * 1024 })).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 64 * 1024 * 1024 }))
+    .build();
   caches.push(cache);
   return cache;
 };

@@ -14,7 +14,9 @@ let dir: string;
 let server: TestServer;
 let caches: TieredCache[] = [];
 const newCache = () => {
-  const cache = createCache().tier(memory({ maxBytes: 1 << 26 })).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 1 << 26 }))
+    .build();
   caches.push(cache);
   return cache;
 };
@@ -91,7 +93,7 @@ describe("coalesced shard reads", () => {
     const halves = [zarr.get(arr, [zarr.slice(0, 4), null, null]), zarr.get(arr, [zarr.slice(4, 8), zarr.slice(0, 32), zarr.slice(0, 32)])];
     await sleep(1); // the merged request is out: the next read rides on it
     const late = zarr.get(arr, [zarr.slice(0, 8), zarr.slice(0, 16), zarr.slice(0, 16)]);
-    expect(Array.from(((await whole).data as Float32Array))).toEqual(Array.from(expected));
+    expect(Array.from((await whole).data as Float32Array)).toEqual(Array.from(expected));
     await Promise.all([...halves, late]);
     expect(shardRequests()).toBe(1);
   });
@@ -153,7 +155,10 @@ describe("RangeBatcher through withCache", () => {
   it("asks again, alone, for a range the merged answer does not cover (past the end)", async () => {
     const upstream = new RecordingStore(object);
     const store = withCache(upstream, newCache(), { namespace: "ranges" });
-    const [inside, past] = await Promise.all([store.getRange!("/o", { offset: 4000, length: 50 }), store.getRange!("/o", { offset: 4060, length: 100 })]);
+    const [inside, past] = await Promise.all([
+      store.getRange!("/o", { offset: 4000, length: 50 }),
+      store.getRange!("/o", { offset: 4060, length: 100 }),
+    ]);
     expectRange(inside, 4000, 50);
     expectRange(past, 4060, 36);
     expect(upstream.asked).toEqual([

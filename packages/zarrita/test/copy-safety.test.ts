@@ -139,7 +139,18 @@ function v2Chain(name: string, fresh: boolean, zarray: Record<string, unknown>, 
     name: `v2 ${name}`,
     fresh,
     async write(store) {
-      store.json("/a/.zarray", { zarr_format: 2, shape: SHAPE, chunks: CHUNK, dtype: "<f4", fill_value: 0, order: "C", filters: null, compressor: null, dimension_separator: separator, ...zarray });
+      store.json("/a/.zarray", {
+        zarr_format: 2,
+        shape: SHAPE,
+        chunks: CHUNK,
+        dtype: "<f4",
+        fill_value: 0,
+        order: "C",
+        filters: null,
+        compressor: null,
+        dimension_separator: separator,
+        ...zarray,
+      });
       for (const [i, j] of grid) store.files.set(`/a/${i}${separator}${j}` as AbsolutePath, await encode(i, j));
     },
     chunkReads: () => grid.map(([i, j]) => [`/a/${i}${separator}${j}` as AbsolutePath, undefined]),
@@ -156,7 +167,12 @@ function shardedChain(name: string, fresh: boolean, inner: unknown[], encode: En
     fresh,
     async write(store) {
       store.json("/a/zarr.json", {
-        ...v3Meta([{ name: "sharding_indexed", configuration: { chunk_shape: CHUNK, codecs: inner, index_codecs: indexCodecs, index_location: where } }]),
+        ...v3Meta([
+          {
+            name: "sharding_indexed",
+            configuration: { chunk_shape: CHUNK, codecs: inner, index_codecs: indexCodecs, index_location: where },
+          },
+        ]),
         chunk_grid: { name: "regular", configuration: { chunk_shape: SHAPE } },
       });
       const parts = await Promise.all(grid.map(([i, j]) => encode(i, j)));
@@ -171,7 +187,10 @@ function shardedChain(name: string, fresh: boolean, inner: unknown[], encode: En
       });
       const indexEncoded = checksum ? withCrc32c(new Uint8Array(index.buffer)) : new Uint8Array(index.buffer);
       const body = Buffer.concat(parts);
-      store.files.set("/a/c/0/0" as AbsolutePath, new Uint8Array(where === "end" ? Buffer.concat([body, indexEncoded]) : Buffer.concat([indexEncoded, body])));
+      store.files.set(
+        "/a/c/0/0" as AbsolutePath,
+        new Uint8Array(where === "end" ? Buffer.concat([body, indexEncoded]) : Buffer.concat([indexEncoded, body])),
+      );
     },
     chunkReads: () => ranges.map((range) => ["/a/c/0/0" as AbsolutePath, range]),
   };
@@ -186,32 +205,78 @@ const CHAINS: Chain[] = [
   v3Chain("bytes (little-endian)", false, [bytesLE], raw),
   v3Chain("bytes (big-endian)", false, [{ name: "bytes", configuration: { endian: "big" } }], async (i, j) => bigEndian(chunkValues(i, j))),
   v3Chain("bytes + crc32c", false, [bytesLE, { name: "crc32c" }], async (i, j) => withCrc32c(await raw(i, j))),
-  v3Chain("transpose + bytes", false, [{ name: "transpose", configuration: { order: [1, 0] } }, bytesLE], async (i, j) => bytesOf(chunkValues(i, j, "F"))),
+  v3Chain("transpose + bytes", false, [{ name: "transpose", configuration: { order: [1, 0] } }, bytesLE], async (i, j) =>
+    bytesOf(chunkValues(i, j, "F")),
+  ),
   v3Chain("bytes + gzip", true, [bytesLE, { name: "gzip", configuration: { level: 5 } }], gzip),
   v3Chain("bytes + zlib", true, [bytesLE, { name: "zlib", configuration: { level: 5 } }], deflate),
-  v3Chain("bytes + gzip + crc32c", true, [bytesLE, { name: "gzip", configuration: { level: 5 } }, { name: "crc32c" }], async (i, j) => withCrc32c(await gzip(i, j))),
-  v3Chain("transpose + bytes (big-endian) + zstd", true, [{ name: "transpose", configuration: { order: [1, 0] } }, { name: "bytes", configuration: { endian: "big" } }, { name: "zstd", configuration: { level: 1, checksum: false } }], async (i, j) => numcodec("zstd", bigEndian(chunkValues(i, j, "F")))),
-  v3Chain("bytes + blosc", true, [bytesLE, { name: "blosc", configuration: { cname: "lz4", clevel: 5, shuffle: "shuffle", typesize: 4, blocksize: 0 } }], async (i, j) => numcodec("blosc", await raw(i, j))),
+  v3Chain("bytes + gzip + crc32c", true, [bytesLE, { name: "gzip", configuration: { level: 5 } }, { name: "crc32c" }], async (i, j) =>
+    withCrc32c(await gzip(i, j)),
+  ),
+  v3Chain(
+    "transpose + bytes (big-endian) + zstd",
+    true,
+    [
+      { name: "transpose", configuration: { order: [1, 0] } },
+      { name: "bytes", configuration: { endian: "big" } },
+      { name: "zstd", configuration: { level: 1, checksum: false } },
+    ],
+    async (i, j) => numcodec("zstd", bigEndian(chunkValues(i, j, "F"))),
+  ),
+  v3Chain(
+    "bytes + blosc",
+    true,
+    [bytesLE, { name: "blosc", configuration: { cname: "lz4", clevel: 5, shuffle: "shuffle", typesize: 4, blocksize: 0 } }],
+    async (i, j) => numcodec("blosc", await raw(i, j)),
+  ),
   v2Chain("no compressor", false, {}, raw),
   v2Chain("no compressor, '/' separator", false, {}, raw, "/"),
   v2Chain("big-endian, no compressor", false, { dtype: ">f4" }, async (i, j) => bigEndian(chunkValues(i, j))),
-  v2Chain("delta filter, no compressor", false, { filters: [{ id: "delta", dtype: "<f4" }] }, async (i, j) => bytesOf(delta(chunkValues(i, j)))),
-  v2Chain("shuffle filter, no compressor", false, { filters: [{ id: "shuffle", elementsize: 4 }] }, async (i, j) => shuffled(await raw(i, j))),
+  v2Chain("delta filter, no compressor", false, { filters: [{ id: "delta", dtype: "<f4" }] }, async (i, j) =>
+    bytesOf(delta(chunkValues(i, j))),
+  ),
+  v2Chain("shuffle filter, no compressor", false, { filters: [{ id: "shuffle", elementsize: 4 }] }, async (i, j) =>
+    shuffled(await raw(i, j)),
+  ),
   v2Chain("order F, no compressor", false, { order: "F" }, async (i, j) => bytesOf(chunkValues(i, j, "F"))),
   v2Chain("zlib", true, { compressor: { id: "zlib", level: 5 } }, deflate),
   v2Chain("gzip", true, { compressor: { id: "gzip", level: 5 } }, gzip),
-  v2Chain("delta + shuffle filters, zlib", true, { filters: [{ id: "delta", dtype: "<f4" }, { id: "shuffle", elementsize: 4 }], compressor: { id: "zlib", level: 1 } }, async (i, j) => zlib.deflateSync(shuffled(bytesOf(delta(chunkValues(i, j)))))),
-  v2Chain("blosc", true, { compressor: { id: "blosc", cname: "lz4", clevel: 5, shuffle: 1, blocksize: 0 } }, async (i, j) => numcodec("blosc", await raw(i, j))),
+  v2Chain(
+    "delta + shuffle filters, zlib",
+    true,
+    {
+      filters: [
+        { id: "delta", dtype: "<f4" },
+        { id: "shuffle", elementsize: 4 },
+      ],
+      compressor: { id: "zlib", level: 1 },
+    },
+    async (i, j) => zlib.deflateSync(shuffled(bytesOf(delta(chunkValues(i, j))))),
+  ),
+  v2Chain("blosc", true, { compressor: { id: "blosc", cname: "lz4", clevel: 5, shuffle: 1, blocksize: 0 } }, async (i, j) =>
+    numcodec("blosc", await raw(i, j)),
+  ),
   v2Chain("zstd", true, { compressor: { id: "zstd", level: 1 } }, async (i, j) => numcodec("zstd", await raw(i, j))),
   v2Chain("lz4", true, { compressor: { id: "lz4", acceleration: 1 } }, async (i, j) => numcodec("lz4", await raw(i, j))),
   shardedChain("bytes", false, [bytesLE], raw, "end", false),
   shardedChain("bytes", false, [bytesLE], raw, "end", true),
   shardedChain("bytes + gzip", true, [bytesLE, { name: "gzip", configuration: { level: 5 } }], gzip, "end", true),
-  shardedChain("bytes + zstd", true, [bytesLE, { name: "zstd", configuration: { level: 1, checksum: false } }], async (i, j) => numcodec("zstd", await raw(i, j)), "end", false),
+  shardedChain(
+    "bytes + zstd",
+    true,
+    [bytesLE, { name: "zstd", configuration: { level: 1, checksum: false } }],
+    async (i, j) => numcodec("zstd", await raw(i, j)),
+    "end",
+    false,
+  ),
 ];
 
-const newCache = () => createCache().tier(memory({ maxBytes: 1 << 24 })).build();
-const read = (store: BytesStore, path: AbsolutePath, range: RangeQuery | undefined) => (range === undefined ? store.get(path) : store.getRange(path, range));
+const newCache = () =>
+  createCache()
+    .tier(memory({ maxBytes: 1 << 24 }))
+    .build();
+const read = (store: BytesStore, path: AbsolutePath, range: RangeQuery | undefined) =>
+  range === undefined ? store.get(path) : store.getRange(path, range);
 
 async function readAll(arr: zarr.Array<zarr.DataType, BytesStore>): Promise<Float32Array> {
   return (await zarr.get(arr, null)).data as Float32Array;
@@ -295,7 +360,10 @@ describe('copy: "auto" keeps every codec chain safe', () => {
     await CHAINS[0]!.write(upstream);
     const store = withCache(upstream, newCache(), { namespace: "copy-safety" });
     await zarr.open(zarr.root(store).resolve("a"), { kind: "array" });
-    await store.set("/a/zarr.json", new TextEncoder().encode(JSON.stringify(v3Meta([bytesLE, { name: "gzip", configuration: { level: 5 } }]))));
+    await store.set(
+      "/a/zarr.json",
+      new TextEncoder().encode(JSON.stringify(v3Meta([bytesLE, { name: "gzip", configuration: { level: 5 } }]))),
+    );
     await store.set("/a/c/0/0", zlib.gzipSync(await raw(0, 0)));
     await store.get("/a/c/0/0");
     expect(await store.get("/a/c/0/0")).not.toBe(await store.get("/a/c/0/0"));
@@ -316,7 +384,13 @@ describe('copy: "auto" keeps every codec chain safe', () => {
   it("learns arrays from consolidated metadata (v2 .zmetadata, v3 consolidated_metadata)", async () => {
     const v2 = new BytesStore();
     await CHAINS.find((c) => c.name === "v2 zlib")!.write(v2);
-    v2.json("/.zmetadata", { zarr_consolidated_format: 1, metadata: { ".zgroup": { zarr_format: 2 }, "a/.zarray": JSON.parse(new TextDecoder().decode(v2.files.get("/a/.zarray" as AbsolutePath))) } });
+    v2.json("/.zmetadata", {
+      zarr_consolidated_format: 1,
+      metadata: {
+        ".zgroup": { zarr_format: 2 },
+        "a/.zarray": JSON.parse(new TextDecoder().decode(v2.files.get("/a/.zarray" as AbsolutePath))),
+      },
+    });
     const store2 = withCache(v2, newCache(), { namespace: "copy-safety" });
     await store2.get("/.zmetadata");
     await store2.get("/a/0.0");
@@ -325,7 +399,12 @@ describe('copy: "auto" keeps every codec chain safe', () => {
     const v3 = new BytesStore();
     await CHAINS.find((c) => c.name === "v3 bytes + gzip")!.write(v3);
     const arrayMeta = JSON.parse(new TextDecoder().decode(v3.files.get("/a/zarr.json" as AbsolutePath)));
-    v3.json("/zarr.json", { zarr_format: 3, node_type: "group", attributes: {}, consolidated_metadata: { kind: "inline", must_understand: false, metadata: { a: arrayMeta } } });
+    v3.json("/zarr.json", {
+      zarr_format: 3,
+      node_type: "group",
+      attributes: {},
+      consolidated_metadata: { kind: "inline", must_understand: false, metadata: { a: arrayMeta } },
+    });
     const store3 = withCache(v3, newCache(), { namespace: "copy-safety" });
     const arr = await zarr.open((await zarr.withConsolidatedMetadata(store3)) as never, { kind: "group" });
     expect(arr.kind).toBe("group");

@@ -72,7 +72,11 @@ const bytes = (value: Uint8Array | undefined) => (value === undefined ? undefine
 
 describe("withCache keys", () => {
   it("keeps namespace a + /b:/c and namespace a:/b + /c apart (also URL namespaces)", async () => {
-    const cache = track(createCache().tier(memory({ maxBytes: 1 << 20 })).build());
+    const cache = track(
+      createCache()
+        .tier(memory({ maxBytes: 1 << 20 }))
+        .build(),
+    );
     const a = withCache(mapStore({ "/b:/c": [1] }), cache, { namespace: "a" });
     const ab = withCache(mapStore({ "/c": [2] }), cache, { namespace: "a:/b" });
     expect(bytes(await a.get("/b:/c" as AbsolutePath))).toEqual([1]);
@@ -87,7 +91,11 @@ describe("withCache keys", () => {
   });
 
   it("never serves a path holding NUL the bytes of another path's range, or the reverse", async () => {
-    const cache = track(createCache().tier(memory({ maxBytes: 1 << 20 })).build());
+    const cache = track(
+      createCache()
+        .tier(memory({ maxBytes: 1 << 20 }))
+        .build(),
+    );
     const raw = mapStore({ "/a": [1, 2, 3, 4], "/a\u00000+2": [9], "/a\u0000r0+2": [8], "/a\u0000r-1": [7] });
     const store = withCache(raw, cache, { namespace: "nul" });
     expect(bytes(await store.getRange!("/a", { offset: 0, length: 2 }))).toEqual([1, 2]);
@@ -129,7 +137,11 @@ describe("withCache keys", () => {
   });
 
   it("prefetches whole values and ranges by their keys, and nothing by an old-format key", async () => {
-    const cache = track(createCache().tier(memory({ maxBytes: 1 << 20 })).build());
+    const cache = track(
+      createCache()
+        .tier(memory({ maxBytes: 1 << 20 }))
+        .build(),
+    );
     const raw = mapStore({ "/p:q/c/0": [1, 2, 3, 4] }, "https://example.com/data.zarr");
     const store = withCache(raw, cache);
     const namespace = "https://example.com/data.zarr";
@@ -151,7 +163,10 @@ describe("StoreKeys remembers whole-value keys", () => {
     expect(again).toBe(first);
     expect(first).toBe(cacheKey("https://example.org/data.zarr", "/temp/c/0/0"));
     expect(keys.whole("/a:b\u0000c")).toBe(cacheKey("https://example.org/data.zarr", "/a:b\u0000c")); // escaped paths too
-    expect(keys.parse(keys.range("/temp/c/0/0", { offset: 4, length: 8 }))).toEqual({ path: "/temp/c/0/0", range: { offset: 4, length: 8 } });
+    expect(keys.parse(keys.range("/temp/c/0/0", { offset: 4, length: 8 }))).toEqual({
+      path: "/temp/c/0/0",
+      range: { offset: 4, length: 8 },
+    });
   });
 
   it("stays correct past its bound, and remembers nothing for a path that is not a string", () => {

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 
 let caches: TieredCache[] = [];
 const newCache = () => {
-  const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).build();
+  const cache = createCache()
+    .tier(memory({ maxBytes: 1 << 20 }))
+    .build();
   caches.push(cache);
   return cache;
 };
@@ -55,9 +57,18 @@ describe("withCache and cacheExtension options", () => {
       [() => withCache(store(), cache, { namespace: 5 } as never), 'option "namespace" must be a non-empty string, got number 5'],
       [() => withCache(store(), cache, { namespace: "" }), 'withCache(): option "namespace" must be a non-empty string'],
       [() => withCache(store(), cache, { copy: "yes" } as never), 'withCache(): option "copy" must be true, false or "auto", got "yes"'],
-      [() => withCache(store(), cache, { coalesce: true } as never), 'withCache(): option "coalesce" must be false or an object like { gap: 32768 }, got boolean true'],
-      [() => withCache(store(), cache, { coalesce: { gap: -1 } }), 'withCache(): option "coalesce.gap" must be a non-negative integer, got number -1'],
-      [() => withCache(store(), cache, { coalesce: { maxBytes: 0 } }), 'withCache(): option "coalesce.maxBytes" must be a positive integer, got number 0'],
+      [
+        () => withCache(store(), cache, { coalesce: true } as never),
+        'withCache(): option "coalesce" must be false or an object like { gap: 32768 }, got boolean true',
+      ],
+      [
+        () => withCache(store(), cache, { coalesce: { gap: -1 } }),
+        'withCache(): option "coalesce.gap" must be a non-negative integer, got number -1',
+      ],
+      [
+        () => withCache(store(), cache, { coalesce: { maxBytes: 0 } }),
+        'withCache(): option "coalesce.maxBytes" must be a positive integer, got number 0',
+      ],
       [() => withCache(store(), cache, { coalesce: { gapp: 1 } } as never), 'unknown option "gapp" — did you mean "gap"?'],
       [() => withCache(store(), cache, { shouldCache: true } as never), 'withCache(): option "shouldCache" must be a function'],
       [() => withCache(store(), cache, { classify: "chunk" } as never), 'withCache(): option "classify" must be a function'],
@@ -69,7 +80,10 @@ describe("withCache and cacheExtension options", () => {
       [() => cacheExtension(store(), undefined as never), "cacheExtension(): options must be an object like { cache }"],
       [() => cacheExtension(store(), {} as never), `cacheExtension(): option "cache" ${builtWith} undefined`],
       [() => cacheExtension(store(), { cache: new Map() } as never), `option "cache" ${builtWith} an instance of Map`],
-      [() => cacheExtension(store(), { cache, copy: 1 } as never), 'cacheExtension(): option "copy" must be true, false or "auto", got number 1'],
+      [
+        () => cacheExtension(store(), { cache, copy: 1 } as never),
+        'cacheExtension(): option "copy" must be true, false or "auto", got number 1',
+      ],
       [() => cacheExtension(noUrl, { cache }), 'cacheExtension(): this store has no URL to identify it; pass option "namespace"'],
     ];
     for (const [fn, message] of cases) {

@@ -3,7 +3,7 @@
 // tier or with a slow second tier (a stand-in for Redis).
 import type { AbsolutePath, RangeQuery } from "@zarrita/storage";
 import { createCache, type CacheEntry, type CacheTier, type SetOptions, type TieredCache, type WritePolicy } from "@zarrs-cache/core";
-import { MemoryTier, memory } from "@zarrs-cache/memory";
+import { type MemoryTier, memory } from "@zarrs-cache/memory";
 import { withCache } from "@zarrs-cache/zarrita";
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "./fixtures.js";
@@ -26,7 +26,6 @@ function versionOf(bytes: Uint8Array | undefined): number {
   if (!words.every((w) => w === words[0])) throw new Error(`torn value: ${Array.from(words).join(",")}`);
   return words[0]!;
 }
-
 
 /**
  * An in-memory zarrita store with real latency. A read takes its snapshot somewhere inside its
@@ -187,7 +186,13 @@ async function linearizability(writePolicy: WritePolicy, slowSecondTier: boolean
 
   for (const { path, kind, start, version } of reads) {
     const order = upstream.applied.get(path)!;
-    const floor = Math.max(0, ...completed.get(path)!.filter(([at]) => at < start).map(([, v]) => order.indexOf(v)));
+    const floor = Math.max(
+      0,
+      ...completed
+        .get(path)!
+        .filter(([at]) => at < start)
+        .map(([, v]) => order.indexOf(v)),
+    );
     const position = order.indexOf(version);
     if (position < floor) {
       violations.push(`${kind} ${path} started at t${start} returned v${version}, older than v${order[floor]} written before it`);

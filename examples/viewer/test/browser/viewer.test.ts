@@ -11,7 +11,12 @@ type Harness = Awaited<ReturnType<typeof startViewerHarness>>;
 type View = { ms: number; tiles: { tile: [number, number]; source: string }[] };
 
 // wind: 64×256×256 in 16×128×128 shards of 4×64×64 chunks: a 4×4 grid of tiles, a 3×3 view.
-const PANS: [number, number][] = [[0, 0], [0, 1], [1, 1], [1, 0]];
+const PANS: [number, number][] = [
+  [0, 0],
+  [0, 1],
+  [1, 1],
+  [1, 0],
+];
 let harness: Harness;
 let shots: string;
 

@@ -39,7 +39,15 @@ export interface GuardCounters {
 }
 
 /** Errors about the call itself, not the service: neither counted nor fed to the breaker. */
-const CALLER_ERRORS = new Set<string>(["CLOSED", "INVALID_KEY", "INVALID_ARGUMENT", "INVALID_CONFIG", "VALUE_TOO_LARGE", "UNSUPPORTED", "ABORTED"]);
+const CALLER_ERRORS = new Set<string>([
+  "CLOSED",
+  "INVALID_KEY",
+  "INVALID_ARGUMENT",
+  "INVALID_CONFIG",
+  "VALUE_TOO_LARGE",
+  "UNSUPPORTED",
+  "ABORTED",
+]);
 
 interface Deadline {
   at: number;
@@ -167,7 +175,9 @@ export class Guard {
       if (entry.at > now) break;
       entry.settled = true;
       this.deadlines.delete(entry);
-      const what = this.options.timeoutMessage?.(entry.operation, this.options.timeout) ?? `${entry.operation} took longer than ${this.options.timeout} ms`;
+      const what =
+        this.options.timeoutMessage?.(entry.operation, this.options.timeout) ??
+        `${entry.operation} took longer than ${this.options.timeout} ms`;
       const error = new ZarrsCacheError("TIMEOUT", `${this.options.label}: ${what}`);
       entry.reject(this.fail(entry.operation, error));
     }

@@ -25,7 +25,8 @@ export interface GuardedOptions {
  */
 export function guarded(tier: CacheTier, options: GuardedOptions = {}): CacheTier {
   assertTier(tier, "guarded(tier): the first argument must be a CacheTier");
-  if (typeof options !== "object" || options === null) throw new ZarrsCacheError("INVALID_CONFIG", "guarded(tier, options): options must be an object");
+  if (typeof options !== "object" || options === null)
+    throw new ZarrsCacheError("INVALID_CONFIG", "guarded(tier, options): options must be an object");
   assertKnownOptions("guarded()", options, ["timeout", "breaker", "onError"]);
   configNumber("guarded()", "timeout", options.timeout, { min: 0, optional: true });
   const settings = options.breaker === false ? false : { failures: 5, cooldown: 1000, ...options.breaker };
@@ -72,7 +73,8 @@ export function guarded(tier: CacheTier, options: GuardedOptions = {}): CacheTie
       await tier.close();
     },
   };
-  if (tier.getMany) wrapper.getMany = (keys: readonly string[]) => run("getMany", () => tier.getMany!(keys)) as Promise<(CacheEntry | undefined)[]>;
+  if (tier.getMany)
+    wrapper.getMany = (keys: readonly string[]) => run("getMany", () => tier.getMany!(keys)) as Promise<(CacheEntry | undefined)[]>;
   if (tier.deletePrefix) wrapper.deletePrefix = (prefix: string) => run("deletePrefix", () => tier.deletePrefix!(prefix));
   forwardOptional(wrapper, tier, ["onEviction", "onInvalidation", "loadSettled", "open"]);
   return wrapper;

@@ -74,7 +74,10 @@ export class ZarrArray {
     if (sharding) {
       this.chunkGrid = new ChunkGrid(metadata.shape, sharding.chunkShape);
       this.chunksPerShard = metadata.chunkShape.map((n, d) => n / sharding.chunkShape[d]!);
-      this.innerGrid = new ChunkGrid(this.chunksPerShard, this.chunksPerShard.map(() => 1));
+      this.innerGrid = new ChunkGrid(
+        this.chunksPerShard,
+        this.chunksPerShard.map(() => 1),
+      );
     } else {
       this.chunkGrid = this.keyGrid;
     }

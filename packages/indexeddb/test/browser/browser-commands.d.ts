@@ -8,4 +8,3 @@ declare module "vitest/browser" {
     tabClose: (name: string) => Promise<void>;
   }
 }
-

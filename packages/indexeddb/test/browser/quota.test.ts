@@ -12,8 +12,11 @@ interface StorageBucket {
   name: string;
   indexedDB: IDBFactory;
 }
-const buckets = (navigator as unknown as { storageBuckets: { open(name: string, o: { quota: number }): Promise<StorageBucket>; delete(name: string): Promise<void> } })
-  .storageBuckets;
+const buckets = (
+  navigator as unknown as {
+    storageBuckets: { open(name: string, o: { quota: number }): Promise<StorageBucket>; delete(name: string): Promise<void> };
+  }
+).storageBuckets;
 const opened: string[] = [];
 
 async function smallBucket(quota: number): Promise<StorageBucket> {
@@ -42,7 +45,10 @@ describe("indexedDb: QuotaExceededError", () => {
     for (const key of evicted) expect(await tier.get(key)).toBeUndefined();
 
     // Through a TieredCache the reads all succeed, whatever the quota does to the fills.
-    const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(tier).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 1 << 20 }))
+      .tier(tier)
+      .build();
     for (let i = 0; i < 8; i++) {
       const value = await cache.getOrLoad(`more/${i}`, async () => testBytes(512 * 1024, 100 + i));
       expect(value![7]).toBe(testBytes(8, 100 + i)[7]);

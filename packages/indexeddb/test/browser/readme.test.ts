@@ -21,7 +21,10 @@ const MODULES: Record<string, unknown> = {
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 const show = (value: unknown) => (typeof value === "string" ? value : value === undefined ? "undefined" : JSON.stringify(value));
 
-for (const [page, text] of [["packages/indexeddb/README.md", readme], ["docs/browser.md", browserDoc]] as const) {
+for (const [page, text] of [
+  ["packages/indexeddb/README.md", readme],
+  ["docs/browser.md", browserDoc],
+] as const) {
   it(`${page}: every ts block runs in a browser and prints what its comments say`, async () => {
     const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(blocks.length, `ts blocks in ${page}`).toBeGreaterThan(0);

@@ -96,7 +96,12 @@ describe("indexedDb across tabs", () => {
     // The fill was broadcast before the write (one channel keeps order): A kept its copy.
     expect(await commands.tabRun("A", `return window.l1.getSync("filled") !== undefined;`)).toBe(true);
     // A's next read finds B's value in IndexedDB, without loading.
-    expect(await commands.tabRun("A", `return Array.from(await window.cache.getOrLoad("k", async () => { throw new Error("no load expected"); }));`)).toEqual([2]);
+    expect(
+      await commands.tabRun(
+        "A",
+        `return Array.from(await window.cache.getOrLoad("k", async () => { throw new Error("no load expected"); }));`,
+      ),
+    ).toEqual([2]);
 
     await commands.tabRun("B", `await window.tier.delete("gone");`);
     expect(await droppedInA("gone")).toBe(true);

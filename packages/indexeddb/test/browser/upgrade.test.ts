@@ -48,7 +48,10 @@ describe("indexedDb: schema versions", () => {
     const name = freshName("unavailable");
     const future = await openDB(name, DB_VERSION + 5, { upgrade: () => {} });
     future.close();
-    const cache = createCache().tier(memory({ maxBytes: 1 << 20 })).tier(indexedDb({ name, maxBytes: 1 << 20 })).build();
+    const cache = createCache()
+      .tier(memory({ maxBytes: 1 << 20 }))
+      .tier(indexedDb({ name, maxBytes: 1 << 20 }))
+      .build();
     let loads = 0;
     const value = await cache.getOrLoad("k", async () => (loads++, new Uint8Array([7])));
     expect(Array.from(value!)).toEqual([7]);

@@ -40,9 +40,11 @@ export function describeRedis(name: string, needs: { shared?: boolean; spawn?: b
   }
   const message = `${name} needs ${missing.join(" and ")}`;
   if (process.env.CI) {
-    describe(name, () => it("has the Redis it needs", () => {
-      throw new Error(`${message} (CI is set, so this fails instead of skipping)`);
-    }));
+    describe(name, () =>
+      it("has the Redis it needs", () => {
+        throw new Error(`${message} (CI is set, so this fails instead of skipping)`);
+      }),
+    );
     return;
   }
   console.warn(`\n!!!!!!!! SKIPPED: ${message}. Start one to run these tests. !!!!!!!!\n`);
@@ -107,7 +109,8 @@ export async function startRedis(options: { port?: number; cluster?: boolean; di
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "zc-redis-"));
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"];
-  if (options.cluster) args.push("--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--cluster-node-timeout", "2000");
+  if (options.cluster)
+    args.push("--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--cluster-node-timeout", "2000");
   const child = spawn("redis-server", args, { stdio: "ignore" });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -149,7 +152,11 @@ export async function startCluster(): Promise<TestCluster> {
     for (let i = 0; i < 3; i++) nodes.push(await startRedis({ cluster: true, dir }));
     const admins = nodes.map((node) => new Redis({ port: node.port, host: "127.0.0.1" }));
     try {
-      const ranges = [[0, 5460], [5461, 10922], [10923, 16383]] as const;
+      const ranges = [
+        [0, 5460],
+        [5461, 10922],
+        [10923, 16383],
+      ] as const;
       await Promise.all(admins.map((admin, i) => admin.call("CLUSTER", "ADDSLOTSRANGE", ranges[i]![0], ranges[i]![1])));
       for (const node of nodes.slice(1)) await admins[0]!.call("CLUSTER", "MEET", "127.0.0.1", node.port);
       const deadline = Date.now() + 15_000;

@@ -18,7 +18,9 @@ function countingStore() {
   const store = {
     url: inner.url,
     get: (key: zarr.AbsolutePath, opts?: RequestInit) => (counts.requests++, inner.get(key, opts)),
-    getRange: (key: zarr.AbsolutePath, range: Parameters<FetchStore["getRange"]>[1], opts?: RequestInit) => (counts.requests++, inner.getRange(key, range, opts)),
+    getRange: (key: zarr.AbsolutePath, range: Parameters<FetchStore["getRange"]>[1], opts?: RequestInit) => (
+      counts.requests++, inner.getRange(key, range, opts)
+    ),
   };
   return { store, counts };
 }
@@ -33,7 +35,9 @@ describe("zarrita over HTTP in Chromium", () => {
   for (const name of ["plain", "sharded"]) {
     it(`reads the ${name} array through memory: right values, and no request on the second read`, async () => {
       const { store, counts } = countingStore();
-      const cache = createCache().tier(memory({ maxBytes: 16 << 20 })).build();
+      const cache = createCache()
+        .tier(memory({ maxBytes: 16 << 20 }))
+        .build();
       const cached = withCache(store, cache);
       const first = await readAll(cached, name);
       expect(first.length).toBe(expected[name]!.values.length);
