@@ -52,9 +52,11 @@ describe("viewer in Chromium", () => {
     const coldTiles = new Set(cold.flatMap((v) => v.tiles.map((t) => t.tile.join(","))));
     expect(coldTiles.size).toBe(16); // the whole 4×4 grid was shown
     expect(cold[0]!.tiles.every((t) => t.source === "upstream")).toBe(true);
-    expect(harness.server.upstream.stats.requests).toBeGreaterThan(16);
+    // Metadata, shard indexes and the tiles' inner chunks; nearby inner chunks of one shard read
+    // together go out as one coalesced range request, so there may be fewer requests than tiles.
+    expect(harness.server.upstream.stats.requests).toBeGreaterThan(4);
     // The page counts store reads; FetchStore sends a HEAD before each suffix read (shard index), so the server sees more.
-    expect(await harness.pageUpstream()).toBeGreaterThan(16);
+    expect(await harness.pageUpstream()).toBeGreaterThan(4);
     expect(await harness.pageUpstream()).toBeLessThanOrEqual(harness.server.upstream.stats.requests);
     await harness.flush(); // fills of IndexedDB land before the reload
 
