@@ -30,7 +30,8 @@ export function importLines(code) {
 
 /** The bindings of an import statement: [local name, the statement that binds only that name]. */
 function bindings(line) {
-  const m = /^import\s+(?:type\s+)?(.*?)\s+from\s+("[^"]+")/.exec(line);
+  // A type-only import binds nothing at run time.
+  const m = /^import\s+(?!type\s)(.*?)\s+from\s+("[^"]+")/.exec(line);
   if (!m) return [];
   const [, clause, from] = m;
   const out = [];
