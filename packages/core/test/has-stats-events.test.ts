@@ -1,23 +1,9 @@
 // has() vs hasEntry() for keys cached as "absent", hitRate in stats(), and on/once/off.
-import { type CacheEvents, Emitter, type TieredCache, createCache, isZarrsCacheError } from "@zarrs-cache/core";
-import { memory } from "@zarrs-cache/memory";
-import { afterEach, describe, expect, it } from "vitest";
-import { bytes, sleep } from "./helpers.js";
+import { type CacheEvents, Emitter, isZarrsCacheError } from "@zarrs-cache/core";
+import { describe, expect, it } from "vitest";
+import { bytes, sleep, twoLevelCaches } from "./helpers.js";
 
-const MiB = 1024 * 1024;
-let open: TieredCache[] = [];
-afterEach(async () => {
-  for (const cache of open) await cache.close().catch(() => {});
-  open = [];
-});
-
-function twoLevels(options?: Parameters<typeof createCache>[0]) {
-  const l1 = memory({ maxBytes: 4 * MiB, name: "l1" });
-  const l2 = memory({ maxBytes: 16 * MiB, name: "l2" });
-  const cache = createCache(options).tier(l1).tier(l2).build();
-  open.push(cache);
-  return { cache, l1, l2 };
-}
+const twoLevels = twoLevelCaches();
 
 function codeOf(run: () => unknown): string {
   try {

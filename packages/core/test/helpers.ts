@@ -1,8 +1,29 @@
 import { forwardingTier } from "@zarrs-cache/core/test-utils";
-import type { CacheEntry, CacheTier, TierGetOptions } from "@zarrs-cache/core";
+import { type CacheEntry, type CacheTier, type TierGetOptions, type TieredCache, createCache } from "@zarrs-cache/core";
+import { memory } from "@zarrs-cache/memory";
+import { afterEach } from "vitest";
 
 export const bytes = (...values: number[]) => new Uint8Array(values);
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Call at the top of a test file: returns a maker of caches over two memory tiers ("l1" 4 MiB
+ * over "l2" 16 MiB), each closed after the test that made it.
+ */
+export function twoLevelCaches() {
+  let open: TieredCache[] = [];
+  afterEach(async () => {
+    for (const cache of open) await cache.close().catch(() => {});
+    open = [];
+  });
+  return (options?: Parameters<typeof createCache>[0]) => {
+    const l1 = memory({ maxBytes: 4 * 1024 * 1024, name: "l1" });
+    const l2 = memory({ maxBytes: 16 * 1024 * 1024, name: "l2" });
+    const cache = createCache(options).tier(l1).tier(l2).build();
+    open.push(cache);
+    return { cache, l1, l2 };
+  };
+}
 
 export function deferred<T = void>() {
   let resolve!: (value: T) => void;

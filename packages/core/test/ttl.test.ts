@@ -1,24 +1,12 @@
 // TTL classes, their defaults, per-call TTLs and "never expire" (`false`), through every tier.
 import { readFileSync } from "node:fs";
-import { type CacheEntry, DEFAULT_TTL, type TieredCache, createCache, isZarrsCacheError } from "@zarrs-cache/core";
+import { type CacheEntry, DEFAULT_TTL, createCache, isZarrsCacheError } from "@zarrs-cache/core";
 import { memory } from "@zarrs-cache/memory";
-import { afterEach, describe, expect, it } from "vitest";
-import { bytes, gatedLoader, sleep } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { bytes, gatedLoader, sleep, twoLevelCaches } from "./helpers.js";
 
 const MiB = 1024 * 1024;
-let open: TieredCache[] = [];
-afterEach(async () => {
-  for (const cache of open) await cache.close().catch(() => {});
-  open = [];
-});
-
-function twoLevels(options?: Parameters<typeof createCache>[0]) {
-  const l1 = memory({ maxBytes: 4 * MiB, name: "l1" });
-  const l2 = memory({ maxBytes: 16 * MiB, name: "l2" });
-  const cache = createCache(options).tier(l1).tier(l2).build();
-  open.push(cache);
-  return { cache, l1, l2 };
-}
+const twoLevels = twoLevelCaches();
 
 /** The entry's remaining lifetime in ms (undefined: no expiry), read without counting through the tier. */
 async function lifetime(entry: Promise<CacheEntry | undefined> | CacheEntry | undefined): Promise<number | undefined> {

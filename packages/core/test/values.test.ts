@@ -1,22 +1,9 @@
 // json() / text() / typed(): typed values over the byte tiers.
-import { type TieredCache, createCache, isZarrsCacheError, json, namespace, text, typed } from "@zarrs-cache/core";
-import { memory } from "@zarrs-cache/memory";
-import { afterEach, describe, expect, it } from "vitest";
+import { isZarrsCacheError, json, namespace, text, typed } from "@zarrs-cache/core";
+import { describe, expect, it } from "vitest";
+import { twoLevelCaches } from "./helpers.js";
 
-const MiB = 1024 * 1024;
-let open: TieredCache[] = [];
-afterEach(async () => {
-  for (const cache of open) await cache.close().catch(() => {});
-  open = [];
-});
-
-function twoLevels() {
-  const l1 = memory({ maxBytes: 4 * MiB, name: "l1" });
-  const l2 = memory({ maxBytes: 16 * MiB, name: "l2" });
-  const cache = createCache().tier(l1).tier(l2).build();
-  open.push(cache);
-  return { cache, l1, l2 };
-}
+const twoLevels = twoLevelCaches();
 
 async function codeOf(run: () => unknown): Promise<string> {
   try {
